@@ -1,0 +1,207 @@
+"""The protocol every backbone follows: one forward pass, audio-token hidden states out.
+
+A backbone owns a Hugging Face audio LM, its tokenizer and its feature extractor. It turns
+(question, waveform) pairs into model inputs with the question BEFORE the audio, runs one
+forward pass, and returns the hidden states at the audio-token positions of one layer, padded
+into ``[batch, n_audio_tokens, hidden]`` with a mask. For the token baseline it also scores an
+answer text (teacher forcing) and generates answers.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+SAMPLE_RATE_HZ = 16_000
+IGNORE_INDEX = -100
+
+
+@dataclass
+class BackboneInputs:
+    """A tokenized batch.
+
+    Attributes:
+        model_kwargs: tensors passed to the Hugging Face model (input_ids, attention_mask, ...).
+        audio_start: ``[B]`` index of the first audio token of each row.
+        n_audio_tokens: ``[B]`` number of audio tokens of each row.
+        labels: ``[B, S]`` answer token ids for the LM loss, ``IGNORE_INDEX`` elsewhere, or None.
+    """
+
+    model_kwargs: dict[str, torch.Tensor]
+    audio_start: torch.Tensor
+    n_audio_tokens: torch.Tensor
+    labels: torch.Tensor | None = None
+
+    @property
+    def input_ids(self) -> torch.Tensor:
+        return self.model_kwargs["input_ids"]
+
+    @property
+    def attention_mask(self) -> torch.Tensor:
+        return self.model_kwargs["attention_mask"]
+
+    def to(self, device: torch.device | str) -> "BackboneInputs":
+        move = lambda t: t.to(device) if t is not None else None  # noqa: E731
+        return BackboneInputs(
+            {k: move(v) for k, v in self.model_kwargs.items()},
+            move(self.audio_start),
+            move(self.n_audio_tokens),
+            move(self.labels),
+        )
+
+
+@dataclass
+class BackboneOutput:
+    """What one forward pass gives the head and the losses.
+
+    Attributes:
+        audio_hidden: ``[B, N, H]`` hidden states of the audio tokens (zero-padded).
+        audio_mask: ``[B, N]`` True where a real audio token is.
+        hidden: ``[B, S, H]`` hidden states of the whole sequence at the chosen layer.
+        logits: ``[B, S, V]`` LM logits of the last layer when asked for, else None.
+    """
+
+    audio_hidden: torch.Tensor
+    audio_mask: torch.Tensor
+    hidden: torch.Tensor
+    logits: torch.Tensor | None = None
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """Static facts of a backbone family."""
+
+    family: str
+    token_rate_hz: float
+    extra: dict = field(default_factory=dict)
+
+
+class Backbone(nn.Module, abc.ABC):
+    """An audio LM seen as a function from (question, audio) to audio-token hidden states."""
+
+    family: ClassVar[str]
+
+    def __init__(self, model: nn.Module, tokenizer, feature_extractor):
+        super().__init__()
+        self.model = model
+        self.tokenizer = tokenizer
+        self.feature_extractor = feature_extractor
+
+    # ----- what each family provides -------------------------------------------------------
+    @property
+    @abc.abstractmethod
+    def token_rate_hz(self) -> float:
+        """Audio tokens per second of audio."""
+
+    @property
+    @abc.abstractmethod
+    def hidden_size(self) -> int:
+        """Width of the decoder hidden states."""
+
+    @abc.abstractmethod
+    def prepare(
+        self, questions: Sequence[str], waveforms: Sequence[np.ndarray], answers: Sequence[str] | None = None
+    ) -> BackboneInputs:
+        """Tokenize a batch: question text, then the audio, then (optionally) the answer text.
+
+        Args:
+            questions: one question per clip.
+            waveforms: float32 mono audio at 16 kHz, one array per clip.
+            answers: answer texts for the token loss (teacher forcing), or None.
+        """
+
+    @abc.abstractmethod
+    def _decoder_hidden_states(
+        self, inputs: BackboneInputs, attention_mask, position_ids
+    ) -> tuple[torch.Tensor, ...]:
+        """Run the model without the LM head; return hidden states of every decoder layer."""
+
+    @property
+    @abc.abstractmethod
+    def lm_head(self) -> nn.Module:
+        """The output projection to the vocabulary."""
+
+    @abc.abstractmethod
+    def generate(self, inputs: BackboneInputs, max_new_tokens: int) -> list[str]:
+        """Greedy generation of the textual answer (token baseline), one string per row."""
+
+    @abc.abstractmethod
+    def save_pretrained(self, directory: str | Path) -> None:
+        """Save model, tokenizer and feature extractor like a hub checkpoint."""
+
+    @classmethod
+    @abc.abstractmethod
+    def from_pretrained(cls, name_or_path: str | Path, **kwargs) -> "Backbone":
+        """Load a hub name or a local directory."""
+
+    def count_audio_tokens(self, n_samples: int) -> int:
+        """Number of audio tokens the model makes of ``n_samples`` samples at 16 kHz."""
+        raise NotImplementedError
+
+    def _position_ids(self, inputs: BackboneInputs) -> torch.Tensor | None:
+        """Position ids to pass with a custom attention mask (None: the model's default)."""
+        return None
+
+    # ----- shared machinery ----------------------------------------------------------------
+    def forward(
+        self,
+        inputs: BackboneInputs,
+        layer: int = -1,
+        bidirectional_audio: bool = False,
+        need_logits: bool = False,
+    ) -> BackboneOutput:
+        """One forward pass; hidden states of ``layer`` (index into all layers, -1 = last).
+
+        With ``bidirectional_audio`` the audio tokens attend to each other in both directions;
+        text stays causal.
+        """
+        attention_mask, position_ids = inputs.attention_mask, None
+        if bidirectional_audio:
+            attention_mask = {"full_attention": audio_bidirectional_mask(inputs)}
+            position_ids = self._position_ids(inputs)
+        all_hidden = self._decoder_hidden_states(inputs, attention_mask, position_ids)
+        hidden = all_hidden[layer]
+        audio_hidden, audio_mask = gather_audio_states(hidden, inputs.audio_start, inputs.n_audio_tokens)
+        logits = self.lm_head(all_hidden[-1]) if need_logits else None
+        return BackboneOutput(audio_hidden, audio_mask, hidden, logits)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+
+def gather_audio_states(
+    hidden: torch.Tensor, audio_start: torch.Tensor, n_audio_tokens: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cut the contiguous audio block out of each row of ``hidden`` ``[B, S, H]``.
+
+    Returns ``[B, N_max, H]`` states (zero where padded) and a ``[B, N_max]`` bool mask.
+    """
+    n_max = int(n_audio_tokens.max()) if n_audio_tokens.numel() else 0
+    offsets = torch.arange(n_max, device=hidden.device)
+    mask = offsets[None, :] < n_audio_tokens[:, None]
+    index = (audio_start[:, None] + offsets[None, :]).clamp(max=hidden.shape[1] - 1)
+    gathered = torch.gather(hidden, 1, index[..., None].expand(-1, -1, hidden.shape[-1]))
+    return gathered * mask[..., None].to(gathered.dtype), mask
+
+
+def audio_bidirectional_mask(inputs: BackboneInputs) -> torch.Tensor:
+    """``[B, 1, S, S]`` boolean mask (True = may attend): causal, padding-aware, audio block full."""
+    padding = inputs.attention_mask.bool()
+    length = padding.shape[1]
+    positions = torch.arange(length, device=padding.device)
+    causal = positions[None, :, None] >= positions[None, None, :]
+    start = inputs.audio_start[:, None]
+    is_audio = (positions[None, :] >= start) & (positions[None, :] < start + inputs.n_audio_tokens[:, None])
+    audio_block = is_audio[:, :, None] & is_audio[:, None, :]
+    allowed = (causal | audio_block) & padding[:, None, :]
+    # Padding rows attend to themselves only, so no row is fully masked (NaN-free softmax).
+    eye = torch.eye(length, dtype=torch.bool, device=padding.device)[None]
+    allowed = allowed | (eye & ~padding[:, :, None])
+    return allowed[:, None]

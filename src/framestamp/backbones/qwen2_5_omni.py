@@ -1,0 +1,148 @@
+"""Qwen2.5-Omni thinker (the paper's backbone): 25 audio tokens per second.
+
+Inputs are built here from the checkpoint's tokenizer and Whisper feature extractor, the two
+audio-relevant parts of ``Qwen2_5OmniProcessor`` (the full processor also needs torchvision for
+its image and video parts, which an audio-only tool should not require). The prompt is ChatML
+with the question before the audio block ``<|audio_bos|><|AUDIO|>...<|audio_eos|>``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from transformers import AutoTokenizer, Qwen2_5OmniThinkerForConditionalGeneration, WhisperFeatureExtractor
+from transformers.models.qwen2_5_omni.processing_qwen2_5_omni import _get_feat_extract_output_lengths
+
+from .base import IGNORE_INDEX, SAMPLE_RATE_HZ, Backbone, BackboneInputs
+from .registry import register
+
+QWEN_SYSTEM_PROMPT = (
+    "You are Qwen, a virtual human developed by the Qwen Team, Alibaba Group, capable of "
+    "perceiving auditory and visual inputs, as well as generating text and speech."
+)
+AUDIO_BOS, AUDIO_TOKEN, AUDIO_EOS, END_OF_TURN = "<|audio_bos|>", "<|AUDIO|>", "<|audio_eos|>", "<|im_end|>"
+
+
+def chatml_prompt(question: str, system_prompt: str | None) -> tuple[str, str]:
+    """Text before and after the audio block of a ChatML user turn that asks ``question``."""
+    system = f"<|im_start|>system\n{system_prompt}<|im_end|>\n" if system_prompt else ""
+    before = f"{system}<|im_start|>user\n{question}{AUDIO_BOS}"
+    after = f"{AUDIO_EOS}{END_OF_TURN}\n<|im_start|>assistant\n"
+    return before, after
+
+
+@register("qwen2.5-omni")
+class Qwen25OmniBackbone(Backbone):
+    """``Qwen2_5OmniThinkerForConditionalGeneration`` behind the backbone protocol."""
+
+    family = "qwen2.5-omni"
+
+    def __init__(self, model, tokenizer, feature_extractor, system_prompt: str | None = QWEN_SYSTEM_PROMPT):
+        super().__init__(model, tokenizer, feature_extractor)
+        self.system_prompt = system_prompt
+
+    @property
+    def token_rate_hz(self) -> float:
+        # 100 mel frames per second, two stride-2 reductions in the audio tower.
+        return SAMPLE_RATE_HZ / self.feature_extractor.hop_length / 4
+
+    @property
+    def hidden_size(self) -> int:
+        return self.model.config.text_config.hidden_size
+
+    @property
+    def lm_head(self):
+        return self.model.lm_head
+
+    def count_audio_tokens(self, n_samples: int) -> int:
+        n_mel_frames = n_samples // self.feature_extractor.hop_length
+        return int(_get_feat_extract_output_lengths(torch.tensor(n_mel_frames)))
+
+    def _token_ids(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def prepare(
+        self, questions: Sequence[str], waveforms: Sequence[np.ndarray], answers: Sequence[str] | None = None
+    ) -> BackboneInputs:
+        features = self.feature_extractor(
+            [np.asarray(w, dtype=np.float32) for w in waveforms],
+            sampling_rate=SAMPLE_RATE_HZ,
+            padding="longest",
+            truncation=False,
+            return_attention_mask=True,
+            return_tensors="pt",
+        )
+        n_tokens = _get_feat_extract_output_lengths(features["attention_mask"].sum(-1))
+        audio_id = self.tokenizer.convert_tokens_to_ids(AUDIO_TOKEN)
+        rows, label_rows, starts = [], [], []
+        for i, question in enumerate(questions):
+            before, after = chatml_prompt(question, self.system_prompt)
+            prompt = self._token_ids(before)
+            starts.append(len(prompt))
+            prompt += [audio_id] * int(n_tokens[i]) + self._token_ids(after)
+            answer = self._token_ids(answers[i] + END_OF_TURN) if answers is not None else []
+            rows.append(prompt + answer)
+            label_rows.append([IGNORE_INDEX] * len(prompt) + answer)
+        input_ids, attention_mask, shift = left_pad(rows, self.tokenizer.pad_token_id)
+        labels = left_pad(label_rows, IGNORE_INDEX)[0] if answers is not None else None
+        model_kwargs = {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "input_features": features["input_features"],
+            "feature_attention_mask": features["attention_mask"],
+        }
+        return BackboneInputs(model_kwargs, torch.tensor(starts) + shift, n_tokens.long(), labels)
+
+    def _position_ids(self, inputs: BackboneInputs) -> torch.Tensor:
+        position_ids, _ = self.model.model.get_rope_index(
+            inputs.input_ids,
+            attention_mask=inputs.attention_mask,
+            audio_seqlens=inputs.model_kwargs["feature_attention_mask"].sum(-1),
+        )
+        return position_ids
+
+    def _decoder_hidden_states(self, inputs, attention_mask, position_ids):
+        kwargs = dict(inputs.model_kwargs, attention_mask=attention_mask, position_ids=position_ids)
+        return self.model.model(**kwargs, output_hidden_states=True, use_cache=False).hidden_states
+
+    @torch.no_grad()
+    def generate(self, inputs: BackboneInputs, max_new_tokens: int) -> list[str]:
+        end_id = self.tokenizer.convert_tokens_to_ids(END_OF_TURN)
+        sequences = self.model.generate(
+            **inputs.model_kwargs,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            eos_token_id=end_id,
+            pad_token_id=self.tokenizer.pad_token_id,
+        )
+        new_tokens = sequences[:, inputs.input_ids.shape[1] :]
+        return self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+
+    def save_pretrained(self, directory: str | Path) -> None:
+        self.model.save_pretrained(directory)
+        self.tokenizer.save_pretrained(directory)
+        self.feature_extractor.save_pretrained(directory)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | Path, **kwargs) -> "Qwen25OmniBackbone":
+        """Load ``Qwen/Qwen2.5-Omni-3B``/``-7B`` (hub name) or a local directory."""
+        dtype = kwargs.pop("dtype", "auto")
+        model = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(name_or_path, dtype=dtype)
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+        feature_extractor = WhisperFeatureExtractor.from_pretrained(name_or_path)
+        return cls(model, tokenizer, feature_extractor, **kwargs)
+
+
+def left_pad(rows: list[list[int]], pad_value: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Left-pad token rows; return ids ``[B, S]``, attention mask ``[B, S]`` and each row's shift."""
+    length = max(len(r) for r in rows)
+    ids = torch.full((len(rows), length), pad_value, dtype=torch.long)
+    mask = torch.zeros((len(rows), length), dtype=torch.long)
+    shift = torch.tensor([length - len(r) for r in rows])
+    for i, row in enumerate(rows):
+        ids[i, length - len(row) :] = torch.tensor(row, dtype=torch.long)
+        mask[i, length - len(row) :] = 1
+    return ids, mask, shift

@@ -1,0 +1,136 @@
+"""A backbone plus a frame head: questions and audio in, per-frame log-intensities out.
+
+Saved like a Hugging Face checkpoint: ``framestamp_config.json``, the backbone in
+``backbone/`` (its own ``save_pretrained`` layout) and the head in ``head.safetensors``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from .backbones import Backbone, BackboneInputs, BackboneOutput, backbone_class
+from .config import Config, option, register_config
+from .errors import CheckpointError, ConfigError
+from .head import FrameHead, frames_per_token_for
+
+CONFIG_NAME, HEAD_NAME, BACKBONE_DIR = "framestamp_config.json", "head.safetensors", "backbone"
+
+
+@register_config
+@dataclass
+class ModelConfig(Config):
+    """How the frame head sits on the backbone."""
+
+    backbone: str = option("tiny", "backbone family: tiny, qwen2.5-omni, qwen2-audio, voxtral")
+    backbone_path: str | None = option(None, "hub name or local directory of the backbone weights")
+    layer: int = option(-1, "decoder layer whose hidden states feed the head (-1 = last)")
+    frames_per_token: int | None = option(None, "head logits per audio token; None = 10 ms frames")
+    head_bias_init: float = option(-6.0, "initial head bias (log-intensity or logit)")
+    bidirectional_audio: bool = option(True, "audio tokens attend to each other in both directions")
+
+    def __post_init__(self):
+        if self.frames_per_token is not None and self.frames_per_token < 1:
+            raise ValueError(f"frames_per_token must be >= 1, got {self.frames_per_token}")
+
+
+@dataclass
+class FrameScores:
+    """Per-frame head outputs of a batch.
+
+    Attributes:
+        logits: ``[B, T]`` float32: log-intensity (IHP) or logit (binary) of each frame.
+        mask: ``[B, T]`` True at real frames.
+        frame_rate_hz: frames per second.
+        backbone: the backbone output the scores came from (hidden states, LM logits).
+    """
+
+    logits: torch.Tensor
+    mask: torch.Tensor
+    frame_rate_hz: float
+    backbone: BackboneOutput
+
+
+class FrameStampModel(nn.Module):
+    """Backbone + frame head, with one forward pass per batch."""
+
+    def __init__(self, backbone: Backbone, config: ModelConfig):
+        super().__init__()
+        self.backbone = backbone
+        self.config = config
+        k = config.frames_per_token or frames_per_token_for(backbone.token_rate_hz)
+        self.head = FrameHead(backbone.hidden_size, k, config.head_bias_init)
+
+    @property
+    def frame_rate_hz(self) -> float:
+        return self.backbone.token_rate_hz * self.head.frames_per_token
+
+    def prepare(
+        self, questions: Sequence[str], waveforms: Sequence[np.ndarray], answers: Sequence[str] | None = None
+    ) -> BackboneInputs:
+        """Tokenize a batch (see ``Backbone.prepare``) onto the model's device."""
+        return self.backbone.prepare(questions, waveforms, answers).to(self.backbone.device)
+
+    def forward(self, inputs: BackboneInputs, need_logits: bool = False) -> FrameScores:
+        """One backbone pass and the head: frame scores of the batch."""
+        out = self.backbone(
+            inputs, layer=self.config.layer, bidirectional_audio=self.config.bidirectional_audio, need_logits=need_logits
+        )
+        logits, mask = self.head(out.audio_hidden, out.audio_mask)
+        return FrameScores(logits, mask, self.frame_rate_hz, out)
+
+    @torch.no_grad()
+    def score(self, questions: Sequence[str], waveforms: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Frame logits of each clip as float32 numpy arrays (padding removed)."""
+        scores = self(self.prepare(questions, waveforms))
+        return [row[m].cpu().numpy() for row, m in zip(scores.logits, scores.mask)]
+
+    def save_pretrained(self, directory: str | Path) -> None:
+        """Write config, backbone and head into ``directory``."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.backbone.save_pretrained(directory / BACKBONE_DIR)
+        head_state = {k: v.detach().contiguous().cpu() for k, v in self.head.state_dict().items()}
+        save_file(head_state, directory / HEAD_NAME)
+        values = self.config.to_dict() | {"frames_per_token": self.head.frames_per_token}
+        (directory / CONFIG_NAME).write_text(json.dumps(values, indent=2) + "\n")
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, **backbone_kwargs) -> "FrameStampModel":
+        """Load a directory written by ``save_pretrained``; problems raise ``CheckpointError``."""
+        directory = Path(directory)
+        if not (directory / CONFIG_NAME).is_file():
+            raise CheckpointError(f"not a framestamp checkpoint (no {CONFIG_NAME}): {directory}")
+        try:
+            config = ModelConfig.load(directory / CONFIG_NAME)
+        except ConfigError as error:
+            raise CheckpointError(f"broken checkpoint config in {directory}: {error}") from None
+        backbone = load_backbone(config.backbone, directory / BACKBONE_DIR, **backbone_kwargs)
+        model = cls(backbone, config)
+        try:
+            model.head.load_state_dict(load_file(directory / HEAD_NAME))
+        except (FileNotFoundError, SafetensorError, RuntimeError, OSError) as error:
+            raise CheckpointError(f"cannot read the head weights {directory / HEAD_NAME}: "
+                                  f"{str(error).splitlines()[0]}") from None
+        return model.eval()
+
+
+def load_backbone(family: str, name_or_path: str | Path, **kwargs) -> Backbone:
+    """Load a backbone family from a hub name or directory; failures raise ``CheckpointError``."""
+    try:
+        cls = backbone_class(family)
+    except KeyError as error:
+        raise CheckpointError(str(error.args[0])) from None
+    try:
+        return cls.from_pretrained(name_or_path, **kwargs)
+    except (OSError, ValueError, SafetensorError, json.JSONDecodeError) as error:
+        raise CheckpointError(f"cannot load the {family} backbone from {name_or_path}: "
+                              f"{str(error).strip().splitlines()[0]}") from None
