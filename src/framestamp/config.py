@@ -18,6 +18,8 @@ def option(default: Any, help: str, **kwargs) -> Any:
     """A dataclass field with a default and a help text (shown by the CLI and in docs)."""
     if isinstance(default, (list, dict)):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata={"help": help}, **kwargs)
+    if isinstance(default, Config):
+        return dataclasses.field(default_factory=lambda: dataclasses.replace(default), metadata={"help": help}, **kwargs)
     return dataclasses.field(default=default, metadata={"help": help}, **kwargs)
 
 

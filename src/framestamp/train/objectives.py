@@ -1,0 +1,56 @@
+"""The training loss of one batch, for each objective."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from ..losses import binary_frame_loss, ihp_nll, joint_loss, token_loss
+from ..model import FrameStampModel
+from .batches import Item, frame_targets, identity_targets
+from .config import TrainConfig
+
+
+def batch_loss(model: FrameStampModel, items: Sequence[Item], config: TrainConfig) -> dict[str, torch.Tensor]:
+    """Forward one batch and return its losses; ``"loss"`` is the one to minimise.
+
+    Objectives: ``ihp`` (Poisson-process NLL, nats per example), ``binary`` (weighted BCE),
+    ``token`` (LM cross-entropy on the JSON answer), ``joint`` (token + w * ihp); the auxiliary
+    identity loss is added with ``config.aux_identity_weight``.
+    """
+    wants_text = config.objective in ("token", "joint")
+    answers = [item.query.answer_text() for item in items] if wants_text else None
+    inputs = model.prepare([item.query.question for item in items], [item.clip.audio for item in items], answers)
+    scores = model(inputs, need_logits=wants_text)
+    losses: dict[str, torch.Tensor] = {}
+    if config.objective in ("ihp", "joint"):
+        counts = frame_targets(items, scores.mask, scores.frame_rate_hz)
+        losses["ihp"] = ihp_nll(scores.logits, counts, scores.mask, reduction="mean")
+    if config.objective == "binary":
+        counts = frame_targets(items, scores.mask, scores.frame_rate_hz)
+        losses["binary"] = binary_frame_loss(scores.logits, counts > 0, scores.mask)
+    if wants_text:
+        losses["token"] = token_loss(scores.backbone.logits, inputs.labels)
+    total = {
+        "ihp": lambda: losses["ihp"],
+        "binary": lambda: losses["binary"],
+        "token": lambda: losses["token"],
+        "joint": lambda: joint_loss(losses["token"], losses["ihp"], config.joint_weight),
+    }[config.objective]()
+    if config.aux_identity_weight > 0:
+        losses["aux"] = identity_loss(model, items, scores.backbone.audio_hidden, inputs.n_audio_tokens)
+        total = total + config.aux_identity_weight * losses["aux"]
+    losses["loss"] = total
+    return losses
+
+
+def identity_loss(model: FrameStampModel, items, audio_hidden: torch.Tensor, n_audio_tokens) -> torch.Tensor:
+    """Cross-entropy of the LM head on each audio token against the id of what is heard there."""
+    backbone = model.backbone
+    targets = identity_targets(
+        items, n_audio_tokens, backbone.token_rate_hz, backbone.tokenizer, backbone.tokenizer.pad_token_id
+    )
+    logits = backbone.lm_head(audio_hidden).float()
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)

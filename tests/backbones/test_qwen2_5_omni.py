@@ -1,0 +1,118 @@
+"""The Qwen2.5-Omni thinker adapter, on the tiny config of the real class."""
+
+import numpy as np
+import pytest
+import torch
+from transformers.models.qwen2_5_omni.processing_qwen2_5_omni import _get_feat_extract_output_lengths
+
+from framestamp.backbones.base import audio_bidirectional_mask, gather_audio_states
+from framestamp.backbones.tiny import TinyBackbone
+
+SR = 16_000
+
+
+def noise(seconds, seed=0):
+    return (np.random.default_rng(seed).standard_normal(int(seconds * SR)) * 0.1).astype(np.float32)
+
+
+@pytest.mark.parametrize("seconds", [1.0, 3.3, 10.0, 31.7])
+def test_audio_token_count_matches_processor_and_25_per_second(tiny_backbone, seconds):
+    inputs = tiny_backbone.prepare(["when"], [noise(seconds)])
+    n_tokens = int(inputs.n_audio_tokens[0])
+    n_mel = int(seconds * SR) // 160
+    assert n_tokens == int(_get_feat_extract_output_lengths(torch.tensor(n_mel)))
+    assert n_tokens == tiny_backbone.count_audio_tokens(int(seconds * SR))
+    assert abs(n_tokens - seconds * tiny_backbone.token_rate_hz) <= 1
+    assert tiny_backbone.token_rate_hz == 25.0
+    audio_id = tiny_backbone.tokenizer.convert_tokens_to_ids("<|AUDIO|>")
+    assert int((inputs.input_ids[0] == audio_id).sum()) == n_tokens
+
+
+def test_question_comes_before_audio(tiny_backbone):
+    inputs = tiny_backbone.prepare(["when does the apple"], [noise(1.0)])
+    ids = inputs.input_ids[0].tolist()
+    apple = tiny_backbone.tokenizer.convert_tokens_to_ids("apple")
+    assert ids.index(apple) < int(inputs.audio_start[0])
+
+
+def test_batch_shapes_and_left_padding(tiny_backbone):
+    inputs = tiny_backbone.prepare(["when", "when does the apple"], [noise(2.0), noise(0.8)])
+    with torch.no_grad():
+        out = tiny_backbone(inputs, need_logits=True)
+    assert out.audio_hidden.shape == (2, 50, tiny_backbone.hidden_size)
+    assert out.audio_mask.sum(1).tolist() == [50, 20]
+    assert out.logits.shape[:2] == inputs.input_ids.shape
+    assert bool((out.audio_hidden[1, 20:] == 0).all())
+    assert inputs.attention_mask[:, -1].tolist() == [1, 1]  # left padding: rows end together
+
+
+def test_audio_states_line_up_with_audio_time(tiny_backbone):
+    """Changing audio from 4 s on changes, under the causal decoder, exactly the audio tokens
+    from 4 s * 25 tokens/s = token 100 onwards. The change starts half an STFT window (200
+    samples) after 4 s so that mel frame 399, whose window straddles 4 s, stays the same."""
+    clean = noise(8.0, seed=1)
+    changed = clean.copy()
+    changed[4 * SR + 200 :] = noise(4.0, seed=2)[200:]
+    with torch.no_grad():
+        a = tiny_backbone(tiny_backbone.prepare(["when"], [clean])).audio_hidden[0]
+        b = tiny_backbone(tiny_backbone.prepare(["when"], [changed])).audio_hidden[0]
+    differs = (a - b).abs().amax(-1) > 1e-5
+    assert int(torch.nonzero(differs)[0]) == 100
+    assert bool(differs[100:].all())
+
+
+def test_bidirectional_audio_mask_and_effect(tiny_backbone):
+    inputs = tiny_backbone.prepare(["when", "when does the apple"], [noise(1.0), noise(0.4)])
+    mask = audio_bidirectional_mask(inputs)[:, 0]
+    start, n = int(inputs.audio_start[1]), int(inputs.n_audio_tokens[1])
+    assert bool(mask[1, start, start + n - 1])  # first audio token sees the last one
+    assert not bool(mask[1, start - 1, start])  # text before audio stays causal
+    assert not bool(mask[1, start + n, start + n + 1])  # text after audio stays causal
+    assert not bool(mask[0, -1, 0]) or bool(inputs.attention_mask[0, 0])  # padding is never attended
+    with torch.no_grad():
+        causal = tiny_backbone(inputs).audio_hidden
+        bidirectional = tiny_backbone(inputs, bidirectional_audio=True).audio_hidden
+    # The last audio token already saw the whole block causally; earlier ones now see more.
+    assert (causal[0, 0] - bidirectional[0, 0]).abs().max() > 1e-4
+
+
+def test_causal_mask_passed_as_dict_reproduces_default(tiny_backbone):
+    inputs = tiny_backbone.prepare(["when", "when does the apple"], [noise(1.0), noise(0.4)])
+    padding = inputs.attention_mask.bool()
+    length = padding.shape[1]
+    steps = torch.arange(length)
+    causal = (steps[None, :, None] >= steps[None, None, :]) & padding[:, None, :]
+    causal |= torch.eye(length, dtype=torch.bool)[None] & ~padding[:, :, None]
+    with torch.no_grad():
+        default = tiny_backbone(inputs).audio_hidden
+        hidden = tiny_backbone._decoder_hidden_states(
+            inputs, {"full_attention": causal[:, None]}, tiny_backbone._position_ids(inputs)
+        )[-1]
+    via_dict, _ = gather_audio_states(hidden, inputs.audio_start, inputs.n_audio_tokens)
+    torch.testing.assert_close(via_dict, default)
+
+
+def test_generation_and_answer_labels(tiny_backbone):
+    inputs = tiny_backbone.prepare(["when", "when"], [noise(1.0), noise(0.5)], answers=['[{"start": 1.5}]', "[]"])
+    answer_ids = inputs.labels[0][inputs.labels[0] != -100]
+    assert tiny_backbone.tokenizer.decode(answer_ids) == '[{"start":1.5}]<|im_end|>'
+    texts = tiny_backbone.generate(tiny_backbone.prepare(["when", "when"], [noise(1.0), noise(0.5)]), 4)
+    assert len(texts) == 2 and all(isinstance(t, str) for t in texts)
+
+
+def test_layer_choice(tiny_backbone):
+    inputs = tiny_backbone.prepare(["when"], [noise(1.0)])
+    with torch.no_grad():
+        first = tiny_backbone(inputs, layer=1).audio_hidden
+        last = tiny_backbone(inputs, layer=-1).audio_hidden
+    assert first.shape == last.shape and (first - last).abs().max() > 1e-4
+
+
+def test_save_and_reload_like_a_hub_checkpoint(tiny_backbone, tmp_path):
+    tiny_backbone.save_pretrained(tmp_path)
+    assert (tmp_path / "model.safetensors").exists() and (tmp_path / "tokenizer.json").exists()
+    reloaded = TinyBackbone.from_pretrained(tmp_path)
+    assert reloaded.model.lm_head.weight is reloaded.model.model.language_model.embed_tokens.weight
+    inputs = tiny_backbone.prepare(["when"], [noise(1.0)])
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded(inputs).audio_hidden, tiny_backbone(inputs).audio_hidden)
