@@ -16,13 +16,18 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
+from transformers.utils import logging as transformers_logging
 
 from .backbones import Backbone, BackboneInputs, BackboneOutput, backbone_class
 from .config import Config, option, register_config
 from .errors import CheckpointError, ConfigError
 from .head import FrameHead, frames_per_token_for
 
+HEAD_OBJECTIVES = ("ihp", "binary", "none")
 CONFIG_NAME, HEAD_NAME, BACKBONE_DIR = "framestamp_config.json", "head.safetensors", "backbone"
+
+# Saving and loading a few-MB model should not draw progress bars over our own output.
+transformers_logging.disable_progress_bar()
 
 
 @register_config
@@ -36,8 +41,12 @@ class ModelConfig(Config):
     frames_per_token: int | None = option(None, "head logits per audio token; None = 10 ms frames")
     head_bias_init: float = option(-6.0, "initial head bias (log-intensity or logit)")
     bidirectional_audio: bool = option(True, "audio tokens attend to each other in both directions")
+    head_objective: str = option("ihp", "what the head scores mean: ihp (log-intensity), binary (logit), "
+                                        "none (token baseline: answers are generated)")
 
     def __post_init__(self):
+        if self.head_objective not in HEAD_OBJECTIVES:
+            raise ValueError(f"head_objective must be one of {HEAD_OBJECTIVES}, got {self.head_objective!r}")
         if self.frames_per_token is not None and self.frames_per_token < 1:
             raise ValueError(f"frames_per_token must be >= 1, got {self.frames_per_token}")
 

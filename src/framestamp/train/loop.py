@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -26,6 +27,7 @@ from .config import DataConfig, TrainConfig
 from .objectives import batch_loss
 
 FINAL_DIR = "final"
+HEAD_OF_OBJECTIVE = {"ihp": "ihp", "joint": "ihp", "binary": "binary", "token": "none"}
 
 
 def build_model(config: ModelConfig, seed: int = 0) -> FrameStampModel:
@@ -60,7 +62,8 @@ def train(config: TrainConfig, clips: Sequence[Clip] | None = None, resume: bool
     set_seed(config.seed)
     clips = training_clips(config.data) if clips is None else clips
     checkpoint = latest_checkpoint(output_dir) if resume else None
-    model = FrameStampModel.from_pretrained(checkpoint) if checkpoint else build_model(config.model, config.seed)
+    model_config = replace(config.model, head_objective=HEAD_OF_OBJECTIVE[config.objective])
+    model = FrameStampModel.from_pretrained(checkpoint) if checkpoint else build_model(model_config, config.seed)
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.max_steps)
