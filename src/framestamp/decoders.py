@@ -15,8 +15,13 @@ Conventions shared by all decoders:
   accepted or suppressed.
 - Peak decoders smooth with a boxcar of radius ``r = seconds_to_frames(tolerance_s)`` frames
   (window ``2r + 1`` frames, i.e. 2 x tolerance plus the centre frame; 5 frames for 20 ms at
-  100 Hz), averaged over the frames inside the clip, and suppress frames within ``r`` of an
-  accepted peak. They report frame centres.
+  100 Hz), averaged over the frames inside the clip, and after each accepted peak suppress the
+  frames within ``2r`` of it (9 frames in all at 20 ms / 100 Hz). ``2r``, not ``r``: one spike
+  spreads over ``2r + 1`` smoothed frames, all tied, so a radius of ``r`` would accept the same
+  event twice. Events closer than ``2r`` frames merge into one peak. Each peak found on the
+  smoothed scores is then moved to the highest raw frame within ``r`` of it, so a spike
+  narrower than the window is reported at its own frame, not at the first frame of the
+  smoothed plateau. Peak decoders report frame centres.
 """
 
 from __future__ import annotations
@@ -26,8 +31,6 @@ from scipy.special import xlog1py, xlogy
 from scipy.stats import beta
 
 from framestamp.frames import frames_to_seconds, seconds_to_frames
-
-_CHUNK_MIN = 1 << 16  # candidate (k, frame) pairs scored at once in the posterior mode, at least
 
 
 def _as_scores(values) -> np.ndarray:
@@ -111,43 +114,6 @@ def _mode_value(log_intensity, fraction, frame, peak_u, k, n_events):
     return log_intensity[frame] + _beta_log_term(u, k, n_events)
 
 
-def _bisect_level(k, n_events, peak_u, level, towards):
-    """Point between ``peak_u`` and ``towards`` (0 or 1) where the concave ``g_k`` falls to ``level``.
-
-    Returned slightly on the far side (where ``g_k < level``), so no frame is wrongly excluded.
-    """
-    inner, outer = peak_u.copy(), np.full_like(peak_u, float(towards))
-    above = _beta_log_term(outer, k, n_events) >= level
-    for _ in range(52):  # enough halvings to reach float64 resolution on [0, 1]
-        middle = 0.5 * (inner + outer)
-        keep = _beta_log_term(middle, k, n_events) >= level
-        inner, outer = np.where(keep, middle, inner), np.where(keep, outer, middle)
-    return np.where(above, float(towards), outer)
-
-
-def _mode_windows(log_intensity, fraction, k, n_events, peak_u):
-    """Inclusive frame ranges ``[first, last]`` outside which event k's mode cannot lie.
-
-    Reference: the best value near the frame holding ``u* = (k - 1) / (n - 1)``. A frame t can
-    only beat it if ``max(z) + g_k(clamp(u*, F[t], F[t + 1])) >= reference``; since ``g_k`` is
-    concave with its peak at ``u*``, those frames form one window around ``u*``.
-    """
-    n_frames = log_intensity.size
-    last_positive = np.flatnonzero(np.isfinite(log_intensity))[-1]
-    home = np.searchsorted(fraction[1:], peak_u, side="right")  # F[t] <= u* < F[t + 1]
-    home = np.where(home >= n_frames, last_positive, home)
-    reference = np.full(peak_u.shape, -np.inf)
-    for step in range(-3, 4):
-        near = np.clip(home + step, 0, n_frames - 1)
-        reference = np.maximum(reference, _mode_value(log_intensity, fraction, near, peak_u, k, n_events))
-    level = reference - log_intensity.max() - 1e-9 * (1.0 + np.abs(reference))
-    u_first = _bisect_level(k, n_events, peak_u, level, towards=0)
-    u_last = _bisect_level(k, n_events, peak_u, level, towards=1)
-    first = np.minimum(np.searchsorted(fraction[1:], u_first, side="left"), home)
-    last = np.maximum(np.searchsorted(fraction[:-1], u_last, side="right") - 1, home)
-    return first, last
-
-
 def _segment_argmax(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Index (into ``values``) of the first maximum of each segment beginning at ``starts``."""
     lengths = np.diff(np.append(starts, values.size))
@@ -155,19 +121,40 @@ def _segment_argmax(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.minimum.reduceat(np.where(is_max, np.arange(values.size), values.size), starts)
 
 
-def _best_frames(log_intensity, fraction, k, n_events, peak_u, first, last):
-    """For each k, the frame in ``[first, last]`` maximising the mode value; chunked over k."""
+def _best_in_ranges(log_intensity, fraction, k, n_events, peak_u, first, last):
+    """For each k, the first frame in ``[first, last]`` (inclusive) maximising the mode value."""
     lengths = last - first + 1
-    budget = max(log_intensity.size, _CHUNK_MIN)
-    chunk_of = np.cumsum(lengths) // budget  # consecutive ks whose windows fit one chunk
-    best = np.empty(k.size, dtype=np.int64)
-    for chunk in np.split(np.arange(k.size), np.flatnonzero(np.diff(chunk_of)) + 1):
-        starts = np.concatenate([[0], np.cumsum(lengths[chunk])[:-1]])
-        owner = np.repeat(chunk, lengths[chunk])
-        frame = first[owner] + np.arange(owner.size) - np.repeat(starts, lengths[chunk])
-        values = _mode_value(log_intensity, fraction, frame, peak_u[owner], k[owner], n_events)
-        best[chunk] = frame[_segment_argmax(values, starts)]
-    return best
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    owner = np.repeat(np.arange(k.size), lengths)
+    frame = first[owner] + np.arange(owner.size) - starts[owner]
+    values = _mode_value(log_intensity, fraction, frame, peak_u[owner], k[owner], n_events)
+    return frame[_segment_argmax(values, starts)]
+
+
+def _monotone_argmax(log_intensity, fraction, n_events):
+    """First maximising frame of every k, by divide and conquer over k.
+
+    ``g_k(u) = (n - 1) log(1 - u) + (k - 1) logit(u)``, so the best value of frame t,
+    ``max over u in [F[t], F[t + 1]]``, has increasing differences in (t, k): later frames gain
+    more from a larger k. Hence the first maximiser is non-decreasing in k, and solving the
+    middle k of every open range bounds the frames of the ks on either side. Each of the
+    log2(n) rounds scores at most T + n (k, frame) pairs: O((T + n) log n) time, O(T + n) memory.
+    Where two frames tie exactly in exact arithmetic, rounding may pick the other one; its value
+    is then the maximum to within float64 rounding.
+    """
+    n_frames = log_intensity.size
+    best = np.zeros(n_events + 2, dtype=np.int64)  # slot i holds k = i; slots 0, n + 1 are sentinels
+    best[-1] = n_frames - 1
+    below, above = np.array([0]), np.array([n_events + 1])
+    while below.size:
+        k = (below + above) // 2
+        best[k] = _best_in_ranges(
+            log_intensity, fraction, k, n_events, (k - 1) / (n_events - 1), best[below], best[above]
+        )
+        below, above = np.concatenate([below, k]), np.concatenate([k, above])
+        still_open = above - below > 1
+        below, above = below[still_open], above[still_open]
+    return best[1:-1]
 
 
 def decode_posterior_mode(intensity, n_events: int, frame_rate_hz: float) -> np.ndarray:
@@ -178,7 +165,7 @@ def decode_posterior_mode(intensity, n_events: int, frame_rate_hz: float) -> np.
     ``u = clamp((k - 1) / (n - 1), F[t], F[t + 1])`` and the linear position of ``u`` inside the
     frame gives the sub-frame time. Ties go to the earliest frame. With ``n = 1`` the Beta term
     is flat, so the answer is the centre of the highest-intensity frame. Never builds a T x n
-    array: each k only scores the window of frames that could beat a nearby reference.
+    array (see :func:`_monotone_argmax`).
 
     Returns:
         float64 array of ``n_events`` times in seconds.
@@ -190,12 +177,8 @@ def decode_posterior_mode(intensity, n_events: int, frame_rate_hz: float) -> np.
         return np.array([decode_argmax(values, frame_rate_hz)])
     fraction = _cumulative_fraction(values)
     with np.errstate(divide="ignore"):
-        log_intensity = np.log(values)
-    k = np.arange(1, n_events + 1)
-    peak_u = (k - 1) / (n_events - 1)
-    first, last = _mode_windows(log_intensity, fraction, k, n_events, peak_u)
-    frame = _best_frames(log_intensity, fraction, k, n_events, peak_u, first, last)
-    u = np.clip(peak_u, fraction[frame], fraction[frame + 1])
+        frame = _monotone_argmax(np.log(values), fraction, n_events)
+    u = np.clip(np.arange(n_events) / (n_events - 1), fraction[frame], fraction[frame + 1])
     inside = (u - fraction[frame]) / (fraction[frame + 1] - fraction[frame])
     return np.sort(frames_to_seconds(frame + inside, frame_rate_hz))
 
@@ -233,11 +216,23 @@ def suppressed_peaks(scores: np.ndarray, n_max: int, radius: int, min_score: flo
     return np.array(picked, dtype=np.int64)
 
 
-def _decode_peaks(scores, n_max, frame_rate_hz, tolerance_s, min_score=-np.inf) -> np.ndarray:
-    """Sorted frame-centre times (s) of suppressed peaks of the boxcar-smoothed scores."""
+def _refine(scores: np.ndarray, peaks: np.ndarray, radius: int) -> np.ndarray:
+    """Move each peak to the highest raw frame within ``radius`` of it (first one on ties)."""
+    if radius <= 0 or peaks.size == 0:
+        return peaks
+    window = np.clip(peaks[:, None] + np.arange(-radius, radius + 1)[None, :], 0, scores.size - 1)
+    return np.unique(window[np.arange(peaks.size), np.argmax(scores[window], axis=1)])
+
+
+def _decode_peaks(scores, n_max, frame_rate_hz, tolerance_s, min_raw_score=None) -> np.ndarray:
+    """Sorted frame-centre times (s) of suppressed peaks of the boxcar-smoothed scores, each
+    refined to its highest raw frame; with ``min_raw_score``, only peaks whose raw score
+    reaches it."""
     scores = _as_scores(scores)
     radius = int(seconds_to_frames(tolerance_s, frame_rate_hz))
-    peaks = suppressed_peaks(_boxcar(scores, radius), n_max, radius, min_score)
+    peaks = _refine(scores, suppressed_peaks(_boxcar(scores, radius), n_max, 2 * radius), radius)
+    if min_raw_score is not None:
+        peaks = peaks[scores[peaks] >= min_raw_score]
     return frames_to_seconds(np.sort(peaks), frame_rate_hz, offset=0.5)
 
 
@@ -245,7 +240,7 @@ def decode_iterative_mode(intensity, n_events: int, frame_rate_hz: float, tolera
     """Iterative mode with suppression (the paper's fast decoder), sorted times in seconds.
 
     Smooths the intensity with a boxcar of radius ``tolerance_s``, then repeatedly takes the
-    highest frame and suppresses frames within ``tolerance_s`` of it. Returns at most
+    highest frame and suppresses frames within ``2 x tolerance_s`` of it. Returns at most
     ``n_events`` frame centres (fewer when the clip runs out of unsuppressed frames).
     O(T log T) time, O(T) memory.
     """
@@ -261,10 +256,10 @@ def decode_binary_topn(probabilities, n_events: int, frame_rate_hz: float, toler
 def decode_binary_threshold(
     probabilities, frame_rate_hz: float, threshold: float = 0.5, tolerance_s: float = 0.02
 ) -> np.ndarray:
-    """Binary head, unknown n: every suppressed peak whose smoothed probability is
-    ``>= threshold``, as sorted frame-centre times in seconds."""
+    """Binary head, unknown n: every suppressed peak whose probability is ``>= threshold``,
+    as sorted frame-centre times in seconds."""
     scores = _as_scores(probabilities)
-    return _decode_peaks(scores, scores.size, frame_rate_hz, tolerance_s, min_score=threshold)
+    return _decode_peaks(scores, scores.size, frame_rate_hz, tolerance_s, min_raw_score=threshold)
 
 
 def decode_batch(decoder, scores, lengths, n_events=None, **kwargs) -> list[np.ndarray]:
