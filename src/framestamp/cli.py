@@ -1,0 +1,67 @@
+"""The ``framestamp`` command line: each command is a thin layer over one public function."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from .errors import FramestampError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Timestamps from audio LM hidden states.")
+console = Console()
+errors = Console(stderr=True)
+
+
+def _mount_corpus() -> None:
+    from .corpus.cli import corpus_app
+
+    app.add_typer(corpus_app, name="corpus", help="Build the built-in corpus.")
+
+
+@app.command()
+def demo(
+    seconds: Annotated[float, typer.Option(help="length of the generated example clip")] = 8.0,
+) -> None:
+    """The main job on the embedded default (see README)."""
+    from .demo import run_demo
+
+    run_demo(console, seconds=seconds)
+
+
+@app.command()
+def train(
+    config: Annotated[Path, typer.Argument(help="experiment YAML file")],
+    resume: Annotated[bool, typer.Option(help="continue from the latest checkpoint in output_dir")] = True,
+) -> None:
+    """Train a model from an experiment YAML file."""
+    from .train.config import TrainConfig
+    from .train.loop import train as run_training
+
+    final = run_training(TrainConfig.load(config), resume=resume)
+    console.print(f"final checkpoint: {final}")
+
+
+def main() -> None:
+    """Entry point: run the app, printing user errors as one line without a traceback."""
+    _mount_corpus()
+    try:
+        app(standalone_mode=False)
+    except FramestampError as error:
+        errors.print(f"[bold red]error:[/] {error}", highlight=False)
+        sys.exit(1)
+    except (typer.Abort, KeyboardInterrupt):
+        errors.print("aborted")
+        sys.exit(130)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except Exception as error:  # click usage errors arrive here in standalone_mode=False
+        from click import ClickException
+
+        if isinstance(error, ClickException):
+            error.show()
+            sys.exit(error.exit_code)
+        raise
