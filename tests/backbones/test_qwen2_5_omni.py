@@ -116,3 +116,28 @@ def test_save_and_reload_like_a_hub_checkpoint(tiny_backbone, tmp_path):
     inputs = tiny_backbone.prepare(["when"], [noise(1.0)])
     with torch.no_grad():
         torch.testing.assert_close(reloaded(inputs).audio_hidden, tiny_backbone(inputs).audio_hidden)
+
+
+def test_token_count_does_not_depend_on_the_batch(tiny_backbone):
+    for n_samples in (16_322, 16_001, 17_279):
+        alone = tiny_backbone.prepare(["when"], [noise(n_samples / SR)])
+        batched = tiny_backbone.prepare(["when", "when"], [noise(n_samples / SR), noise(2.0)])
+        assert int(alone.n_audio_tokens[0]) == int(batched.n_audio_tokens[0]) == tiny_backbone.count_audio_tokens(n_samples)
+        with torch.no_grad():
+            a = tiny_backbone(alone).audio_hidden[0]
+            b = tiny_backbone(batched).audio_hidden[0, : a.shape[0]]
+        # Only the last mel frame differs: its STFT window sees zero padding in a batch and the
+        # reflected signal alone.
+        torch.testing.assert_close(a, b, atol=1e-3, rtol=1e-3)
+
+
+def test_bidirectional_audio_under_eager_attention_matches_sdpa(tiny_backbone):
+    inputs = tiny_backbone.prepare(["when", "when does the apple"], [noise(1.0), noise(0.4)])
+    with torch.no_grad():
+        sdpa = tiny_backbone(inputs, bidirectional_audio=True).audio_hidden
+        tiny_backbone.model.set_attn_implementation("eager")
+        try:
+            eager = tiny_backbone(inputs, bidirectional_audio=True).audio_hidden
+        finally:
+            tiny_backbone.model.set_attn_implementation("sdpa")
+    torch.testing.assert_close(eager, sdpa, atol=1e-4, rtol=1e-4)

@@ -16,6 +16,7 @@ import torch
 from transformers import AutoTokenizer, Qwen2_5OmniThinkerForConditionalGeneration, WhisperFeatureExtractor
 from transformers.models.qwen2_5_omni.processing_qwen2_5_omni import _get_feat_extract_output_lengths
 
+from .masking import mask_for_attention
 from .base import IGNORE_INDEX, SAMPLE_RATE_HZ, Backbone, BackboneInputs
 from .registry import register
 
@@ -75,7 +76,11 @@ class Qwen25OmniBackbone(Backbone):
             return_attention_mask=True,
             return_tensors="pt",
         )
-        n_tokens = _get_feat_extract_output_lengths(features["attention_mask"].sum(-1))
+        # A clip's mel frames are n_samples // hop whatever it is batched with (the extractor's
+        # mask of a padded row would give ceil instead, one token more for some lengths).
+        n_mel = torch.tensor([len(w) // self.feature_extractor.hop_length for w in waveforms])
+        feature_mask = (torch.arange(features["input_features"].shape[-1])[None, :] < n_mel[:, None]).long()
+        n_tokens = _get_feat_extract_output_lengths(n_mel)
         audio_id = self.tokenizer.convert_tokens_to_ids(AUDIO_TOKEN)
         rows, label_rows, starts = [], [], []
         for i, question in enumerate(questions):
@@ -92,7 +97,7 @@ class Qwen25OmniBackbone(Backbone):
             "input_ids": input_ids,
             "attention_mask": attention_mask,
             "input_features": features["input_features"],
-            "feature_attention_mask": features["attention_mask"],
+            "feature_attention_mask": feature_mask,
         }
         return BackboneInputs(model_kwargs, torch.tensor(starts) + shift, n_tokens.long(), labels)
 
@@ -105,6 +110,10 @@ class Qwen25OmniBackbone(Backbone):
         return position_ids
 
     def _decoder_hidden_states(self, inputs, attention_mask, position_ids):
+        if isinstance(attention_mask, dict):
+            implementation = self.model.config.text_config._attn_implementation
+            allowed = attention_mask["full_attention"]
+            attention_mask = {"full_attention": mask_for_attention(allowed, implementation, self.model.dtype)}
         kwargs = dict(inputs.model_kwargs, attention_mask=attention_mask, position_ids=position_ids)
         return self.model.model(**kwargs, output_hidden_states=True, use_cache=False).hidden_states
 
