@@ -1,0 +1,103 @@
+"""Run a model over deterministic test queries and score it with the paper's protocol."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..data.examples import Clip
+from ..model import FrameStampModel
+from ..predict import DecodeConfig, Prediction, predict
+from ..tasks import Query
+from ..tasks.make import make_query
+from .metrics import all_events_metrics, single_event_metrics
+
+TOKEN_BUDGET_SLACK = 16
+
+
+@dataclass
+class EvalItem:
+    clip: Clip
+    query: Query
+
+
+@dataclass
+class EvalResult:
+    """Predictions of one model on one query set, their metrics and timings."""
+
+    items: list[EvalItem]
+    predictions: list[Prediction]
+    metrics: dict
+    seconds_per_batch: list[float] = field(default_factory=list)
+
+    @property
+    def median_seconds_per_query(self) -> float:
+        per_query = np.array(self.seconds_per_batch) / max(1, self._batch_size)
+        return float(np.median(per_query)) if per_query.size else float("nan")
+
+    _batch_size: int = 1
+
+
+def evaluation_items(
+    clips: Sequence[Clip], mode: str, boundary: str = "start", seed: int = 0, limit: int | None = None,
+    min_target_s: float | None = None,
+) -> list[EvalItem]:  # fmt: skip
+    """Deterministic queries: clip i's question depends only on (seed, i)."""
+    items = []
+    for index, clip in enumerate(clips):
+        query = make_query(clip, mode, boundary, np.random.default_rng([seed, index]))
+        if query is None or (min_target_s is not None and query.targets_s and query.targets_s[0] < min_target_s):
+            continue
+        items.append(EvalItem(clip, query))
+        if limit is not None and len(items) >= limit:
+            break
+    return items
+
+
+def answer_token_budget(model: FrameStampModel, query: Query) -> int:
+    """Tokens the reference answer takes, plus slack: the generation cap of the token baseline."""
+    return len(model.backbone.tokenizer(query.answer_text(), add_special_tokens=False)["input_ids"]) + TOKEN_BUDGET_SLACK
+
+
+def run(
+    model: FrameStampModel, items: Sequence[EvalItem], batch_size: int = 8,
+    decode: DecodeConfig = DecodeConfig(), known_count: bool = False, progress: bool = True,
+) -> EvalResult:  # fmt: skip
+    """Predict every item in batches, timing each batch, and compute the metrics.
+
+    Args:
+        known_count: give "all" queries the true number of events (otherwise inferred).
+    """
+    predictions, timings = [], []
+    batches = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
+    for batch in tqdm(batches, desc="evaluate", disable=not progress, leave=False):
+        budget = max(answer_token_budget(model, item.query) for item in batch)
+        started = time.perf_counter()
+        predictions += predict(
+            model, [i.query.question for i in batch], [i.clip.audio for i in batch], [i.query.mode for i in batch],
+            [i.query.n_events for i in batch] if known_count else None, decode,
+            [i.query.boundary for i in batch], max_new_tokens=budget,
+        )  # fmt: skip
+        timings.append(time.perf_counter() - started)
+    result = EvalResult(list(items), predictions, score(items, predictions), timings)
+    result._batch_size = batch_size
+    return result
+
+
+def score(items: Sequence[EvalItem], predictions: Sequence[Prediction]) -> dict:
+    """The paper's metrics for single-occurrence or all-occurrence queries (not mixed)."""
+    modes = {item.query.mode for item in items}
+    if modes == {"one"}:
+        return single_event_metrics(
+            [p.times_s[0] if len(p.times_s) else None for p in predictions],
+            [item.query.targets_s[0] for item in items],
+            [item.clip.duration_s for item in items],
+            [p.parse_error for p in predictions],
+        )
+    if modes == {"all"}:
+        return all_events_metrics([list(p.times_s) for p in predictions], [list(i.query.targets_s) for i in items])
+    raise ValueError(f"score one mode at a time, got {sorted(modes)}")
