@@ -13,7 +13,7 @@ from .errors import FramestampError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Timestamps from audio LM hidden states.")
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 
 def _mount_corpus() -> None:
@@ -48,8 +48,11 @@ def train(
 def main() -> None:
     """Entry point: run the app, printing user errors as one line without a traceback."""
     _mount_corpus()
+    from .commands_inference import register_commands
+
+    register_commands(app)
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except FramestampError as error:
         errors.print(f"[bold red]error:[/] {error}", highlight=False)
         sys.exit(1)
@@ -65,3 +68,4 @@ def main() -> None:
             error.show()
             sys.exit(error.exit_code)
         raise
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,405 @@
+"""The Python API: ``framestamp.load(...)`` and one method per question family.
+
+    import framestamp
+    model = framestamp.load("words")                   # or a checkpoint directory
+    answer = model.locate("clip.wav", word="apple", occurrence=2)
+    answer.times_s, answer.count_estimate, answer.presence_probability, answer.present
+
+Every method runs one forward pass per window of audio (all its questions batched together),
+stitches the frame scores on the global timeline (:mod:`framestamp.longform`) and decodes
+times in seconds from the start of the audio.
+
+"Not present" rule (IHP head): with ``Lambda`` the integrated intensity of the answer, the
+number of events is Poisson(Lambda), so ``P(present) = P(N >= 1) = 1 - exp(-Lambda)``; the
+thing is reported present when that reaches ``presence_threshold`` (default 0.5, i.e.
+Lambda >= ln 2 ~ 0.69). Binary head: ``P(present)`` is the highest frame probability.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .audio import SAMPLE_RATE_HZ, load_audio, prepare_waveform
+from .config import Config, option, register_config
+from .errors import CheckpointError, FramestampError
+from .frames import frames_to_seconds
+from .longform import LongScores, WindowConfig, score_long
+from .predict import DecodeConfig, decode_scores
+from .tasks.prompts import all_question, event_question, speaker_question, word_question
+
+SHIPPED_CHECKPOINTS = (
+    "words", "words-all", "speakers", "events", "words-token", "words-all-token", "speakers-token", "events-token",
+)  # fmt: skip
+AudioInput = str | Path | np.ndarray
+ORDINAL_WARNING = "on audio longer than one window, the k-th occurrence/speaker is counted within each window"
+
+
+class QuestionError(FramestampError):
+    """A question cannot be asked (empty, or about a word the checkpoint cannot read)."""
+
+
+class FramestampWarning(UserWarning):
+    """The answer is given, with a caveat (the CLI prints these as one ``warning:`` line)."""
+
+
+@register_config
+@dataclass
+class InferenceConfig(Config):
+    """How audio is windowed, scores decoded and presence decided."""
+
+    windows: WindowConfig = option(WindowConfig(), "windowing of long audio")
+    decode: DecodeConfig = option(DecodeConfig(), "decoders of times from frame scores")
+    presence_threshold: float = option(0.5, "report 'present' when P(N >= 1) = 1 - exp(-Lambda) reaches this")
+    progress: bool | None = option(None, "progress bar over windows; None = only on a terminal")
+
+    def __post_init__(self):
+        if not 0.0 <= self.presence_threshold <= 1.0:
+            raise ValueError(f"presence_threshold must be in [0, 1], got {self.presence_threshold}")
+
+
+@dataclass
+class Located:
+    """Answer to one "when?" question.
+
+    Attributes:
+        question: the question asked.
+        times_s: decoded times in seconds from the start of the audio (the best guess, also
+            when ``present`` is False).
+        count_estimate: expected number of events (IHP: integrated intensity Lambda).
+        presence_probability: P(the thing occurs at least once).
+        present: ``presence_probability >= presence_threshold``.
+        presence_threshold: the threshold used.
+        duration_s: length of the audio in seconds.
+        curves: per-frame intensity (or probability) of each question, for plots.
+        frame_rate_hz: frames per second of ``curves``.
+    """
+
+    question: str
+    times_s: list[float]
+    count_estimate: float
+    presence_probability: float
+    present: bool
+    presence_threshold: float
+    duration_s: float
+    curves: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    frame_rate_hz: float = 100.0
+
+    def to_dict(self) -> dict:
+        """JSON-ready fields (without the curves)."""
+        return {k: v for k, v in asdict(self).items() if k != "curves"}
+
+
+@dataclass(frozen=True)
+class Span:
+    """A labelled time span in seconds; ``end_s`` is None when only the start was decoded."""
+
+    label: str
+    start_s: float
+    end_s: float | None = None
+
+
+@dataclass
+class Timeline:
+    """Every word, speaker or event of a recording.
+
+    Attributes:
+        task: "words", "speakers" or "events".
+        spans: sorted by start.
+        count_estimate: expected number of items (Lambda of the onset question; the number of
+            detected items when per-class questions were asked).
+        duration_s: length of the audio in seconds.
+        questions: the questions asked.
+        curves, frame_rate_hz: as in :class:`Located`.
+    """
+
+    task: str
+    spans: list[Span]
+    count_estimate: float
+    duration_s: float
+    questions: list[str]
+    curves: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    frame_rate_hz: float = 100.0
+
+    def to_dict(self) -> dict:
+        """JSON-ready fields (without the curves)."""
+        return {k: v for k, v in asdict(self).items() if k != "curves"}
+
+
+def build_question(
+    word: str | None = None, occurrence: int = 1, end: bool = False, event: str | None = None,
+    speaker: int | None = None, question: str | None = None,
+) -> str:  # fmt: skip
+    """The question text for exactly one of ``word``, ``event``, ``speaker`` or a free ``question``."""
+    given = [name for name, value in (("word", word), ("event", event), ("speaker", speaker), ("question", question))
+             if value is not None]  # fmt: skip
+    if len(given) != 1:
+        raise QuestionError(f"give exactly one of word, event, speaker or question (got {', '.join(given) or 'none'})")
+    boundary = "end" if end else "start"
+    if question is not None:
+        if not question.strip():
+            raise QuestionError("the question is empty")
+        return question.strip()
+    if speaker is not None:
+        if speaker < 1:
+            raise QuestionError(f"speakers are counted from 1, got {speaker}")
+        return speaker_question(speaker, boundary)
+    if occurrence < 1:
+        raise QuestionError(f"occurrences are counted from 1, got {occurrence}")
+    subject = (word if word is not None else event).strip()
+    if not subject:
+        raise QuestionError(f"the {'word' if word is not None else 'event'} is empty")
+    ask = word_question if word is not None else event_question
+    return ask(subject, occurrence, boundary)
+
+
+def resolve_checkpoint(name_or_path: str | Path) -> Path:
+    """The directory of a checkpoint given as a path or as a shipped name ("words", "speakers", ...)."""
+    path = Path(name_or_path)
+    if path.is_dir():
+        return path
+    if str(name_or_path) in SHIPPED_CHECKPOINTS:
+        shipped = Path(str(resources.files("framestamp"))) / "checkpoints" / str(name_or_path)
+        if shipped.is_dir():
+            return shipped
+        raise CheckpointError(f"the shipped checkpoint '{name_or_path}' is not installed (no {shipped}); "
+                              "pass a checkpoint directory instead (--checkpoint DIR)")
+    if path.exists():
+        raise CheckpointError(f"checkpoint is not a directory: {path}")
+    raise CheckpointError(f"checkpoint not found: '{name_or_path}' is neither a directory nor a shipped name "
+                          f"({', '.join(SHIPPED_CHECKPOINTS)})")
+
+
+def load(name_or_path: str | Path, device: str | None = None, config: InferenceConfig | None = None) -> "Stamper":
+    """Load a checkpoint (directory or shipped name) for inference.
+
+    Args:
+        name_or_path: a ``save_pretrained`` directory or a shipped checkpoint name.
+        device: "cpu", "cuda", ...; None picks CUDA when available.
+        config: windowing, decoding and presence settings.
+
+    Raises:
+        CheckpointError: the checkpoint is missing, corrupt, or a token baseline (no frame head).
+    """
+    import torch
+
+    from .model import BACKBONE_DIR, CONFIG_NAME, FrameStampModel
+
+    directory = resolve_checkpoint(name_or_path)
+    if (directory / CONFIG_NAME).is_file() and not (directory / BACKBONE_DIR).is_dir():
+        # without this check transformers would take the missing folder for a hub name and go online
+        raise CheckpointError(f"incomplete checkpoint: no {BACKBONE_DIR}/ folder in {directory}")
+    try:
+        model = FrameStampModel.from_pretrained(directory)
+    except FramestampError:
+        raise
+    except Exception as error:  # a corrupt file can fail deep inside transformers/tokenizers
+        reason = (str(error).strip().splitlines() or [""])[0]
+        raise CheckpointError(f"cannot load the checkpoint {directory}: {type(error).__name__}: {reason}") from None
+    if model.config.head_objective == "none":
+        raise CheckpointError(f"{directory} is a token baseline (head_objective 'none'): these commands need a "
+                              "checkpoint with a frame head (ihp or binary)")  # fmt: skip
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    return Stamper(model.to(device), config or InferenceConfig(), str(name_or_path))
+
+
+class Stamper:
+    """A loaded model answering "when?" questions about audio of any length."""
+
+    def __init__(self, model, config: InferenceConfig | None = None, name: str = ""):
+        self.model = model
+        self.config = config or InferenceConfig()
+        self.name = name
+
+    @property
+    def head_objective(self) -> str:
+        return self.model.config.head_objective
+
+    # ----- the four question families -------------------------------------------------------
+    def locate(
+        self, audio: AudioInput, *, word: str | None = None, occurrence: int = 1, end: bool = False,
+        event: str | None = None, speaker: int | None = None, question: str | None = None, every: bool = False,
+        sample_rate_hz: int = SAMPLE_RATE_HZ,
+    ) -> Located:  # fmt: skip
+        """When is the ``occurrence``-th ``word`` / ``event`` said, or ``speaker`` starts (``end``:
+        ends)? Or a free ``question``; ``every``: it asks for every occurrence.
+
+        Args:
+            audio: a file path, or float samples at ``sample_rate_hz`` (mono or ``[samples, channels]``).
+
+        Returns:
+            times in seconds, the count estimate Lambda and the presence decision.
+        """
+        text = build_question(word, occurrence, end, event, speaker, question)
+        if every and question is None:
+            raise QuestionError("'every occurrence' goes with a free question (the templates ask for one occurrence)")
+        self._check_vocabulary(word if word is not None else event, question)
+        long = self.scores(audio, [text], sample_rate_hz)
+        row = long.scores[0]
+        if every:
+            times, count = self._decode_all(row, None)
+        else:
+            ordinal = (speaker or 1) > 1 or (occurrence > 1 and (word is not None or event is not None))
+            times, count = self._decode_one(row, long, ordinal)
+        p = self._presence(row)
+        return Located(text, times, count, p, p >= self.config.presence_threshold, self.config.presence_threshold,
+                       long.duration_s, {text: self._curve(row)}, long.frame_rate_hz)  # fmt: skip
+
+    def align(
+        self, audio: AudioInput, transcript: str | None = None, ends: bool = True, sample_rate_hz: int = SAMPLE_RATE_HZ
+    ) -> Timeline:  # fmt: skip
+        """Start (and, with ``ends``, end) of every word, from the "each word" questions.
+
+        With a ``transcript`` the number of words is known and exactly that many are decoded,
+        labelled with the transcript's words in order.
+        """
+        words = transcript.split() if transcript is not None else None
+        if words is not None and not words:
+            raise QuestionError("the transcript has no words")
+        questions = [all_question("word", "start")] + ([all_question("word", "end")] if ends else [])
+        long = self.scores(audio, questions, sample_rate_hz)
+        starts, count = self._decode_all(long.scores[0], len(words) if words else None, exact=words is not None)
+        # words do not overlap: the k-th end belongs to the k-th start
+        stops = self._decode_all(long.scores[1], len(starts), exact=True)[0] if ends else [None] * len(starts)
+        labels = words or ["word"] * len(starts)
+        spans = [Span(label, s, None if e is None else max(e, s)) for label, s, e in zip(labels, starts, stops)]
+        return self._timeline("words", spans, count, long, questions)
+
+    def diarize(self, audio: AudioInput, ends: bool = True, sample_rate_hz: int = SAMPLE_RATE_HZ) -> Timeline:
+        """Onset of every speaker (speaker k = the k-th to start) and, with ``ends``, the end of
+        their first turn (each onset takes the earliest unused decoded end after it)."""
+        return self._onset_timeline(audio, "speaker", lambda k: f"speaker_{k}", ends, sample_rate_hz)
+
+    def events(
+        self, audio: AudioInput, classes: Sequence[str] | None = None, ends: bool = True, max_occurrences: int = 3,
+        sample_rate_hz: int = SAMPLE_RATE_HZ,
+    ) -> Timeline:  # fmt: skip
+        """Sound events: without ``classes``, every onset (and offset) from the "each sound event"
+        questions, labelled "event"; with ``classes``, the 1st..``max_occurrences``-th occurrence
+        of each class, kept while present (see the module's presence rule)."""
+        if not classes:
+            return self._onset_timeline(audio, "event", lambda k: "event", ends, sample_rate_hz)
+        return self._class_events(audio, list(classes), ends, max_occurrences, sample_rate_hz)
+
+    # ----- shared machinery -----------------------------------------------------------------
+    def scores(self, audio: AudioInput, questions: Sequence[str], sample_rate_hz: int = SAMPLE_RATE_HZ) -> LongScores:
+        """Frame scores ``[Q, T]`` of ``questions`` over the whole audio (windowed, stitched)."""
+        waveform = self.waveform(audio, sample_rate_hz)
+        token_rate_hz = self.model.backbone.token_rate_hz
+        return score_long(self.model, questions, waveform, token_rate_hz, self.config.windows, self.config.progress)
+
+    @staticmethod
+    def waveform(audio: AudioInput, sample_rate_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
+        """Float32 mono 16 kHz samples of a path or an array (``AudioError`` when unusable)."""
+        if isinstance(audio, (str, Path)):
+            return load_audio(audio)
+        return prepare_waveform(np.asarray(audio), sample_rate_hz)
+
+    def _onset_timeline(self, audio, task: str, label_of, ends: bool, sample_rate_hz: int) -> Timeline:
+        """Every onset from the "each ..." question; with ``ends``, each takes the earliest
+        unused end after it (speaker turns and events may overlap)."""
+        questions = [all_question(task, "start")] + ([all_question(task, "end")] if ends else [])
+        long = self.scores(audio, questions, sample_rate_hz)
+        onsets, count = self._decode_all(long.scores[0], None)
+        stops = pair_ends(onsets, self._decode_all(long.scores[1], len(onsets), exact=True)[0]) if ends else None
+        spans = [Span(label_of(k), s, stops[k - 1] if stops else None) for k, s in enumerate(onsets, 1)]
+        return self._timeline(f"{task}s", spans, count, long, questions)
+
+    def _class_events(self, audio, classes, ends, max_occurrences, sample_rate_hz) -> Timeline:
+        for name in classes:
+            self._check_vocabulary(name)
+        asks = [(c, k) for c in classes for k in range(1, max_occurrences + 1)]
+        questions = [event_question(c, k, b) for c, k in asks for b in (("start", "end") if ends else ("start",))]
+        long = self.scores(audio, questions, sample_rate_hz)
+        if len(long.regions) > 1 and max_occurrences > 1:
+            warnings.warn(ORDINAL_WARNING, FramestampWarning, stacklevel=3)
+        per_ask = 2 if ends else 1
+        spans, absent = [], set()
+        for i, (name, _) in enumerate(asks):
+            row = long.scores[i * per_ask]
+            if name in absent or self._presence(row) < self.config.presence_threshold:
+                absent.add(name)  # the k-th is missing, so later ones are too
+                continue
+            start = self._decode_one(row, long, False)[0][0]
+            stop = self._decode_one(long.scores[i * per_ask + 1], long, False)[0][0] if ends else None
+            spans.append(Span(name, start, None if stop is None else max(stop, start)))
+        spans.sort(key=lambda s: s.start_s)
+        return self._timeline("events", spans, float(len(spans)), long, questions, rows=slice(None, None, per_ask))
+
+    def _timeline(self, task, spans, count, long: LongScores, questions, rows: slice = slice(None)) -> Timeline:
+        """A ``Timeline`` whose curves are the intensities of the questions in ``rows``."""
+        curves = {q: self._curve(row) for q, row in zip(questions[rows], long.scores[rows])}
+        return Timeline(task, spans, count, long.duration_s, list(questions), curves, long.frame_rate_hz)
+
+    def _decode_all(self, row: np.ndarray, n_events: int | None, exact: bool = False) -> tuple[list[float], float]:
+        """Every event: times (s) and the count estimate; ``exact`` guarantees ``n_events`` times."""
+        rate = self.model.frame_rate_hz
+        prediction = decode_scores(row, self.head_objective, rate, "all", n_events, self.config.decode)
+        times = prediction.times_s
+        if exact and n_events is not None and len(times) < n_events and self.head_objective == "ihp":
+            # peak decoders stop when the clip runs out of unsuppressed frames; the posterior
+            # median always gives n times
+            from .decoders import decode_posterior_median
+
+            times = decode_posterior_median(np.exp(np.minimum(row.astype(np.float64), 80.0)), n_events, rate)
+        return [float(t) for t in times], prediction.count_estimate
+
+    def _decode_one(self, row: np.ndarray, long: LongScores, ordinal_question: bool) -> tuple[list[float], float]:
+        """One event: on long audio, in the first window region where it is present."""
+        rate, objective = long.frame_rate_hz, self.head_objective
+        best = decode_scores(row, objective, rate, "one", config=self.config.decode)
+        if len(long.regions) == 1:
+            return [float(best.times_s[0])], best.count_estimate
+        if ordinal_question:
+            warnings.warn(ORDINAL_WARNING, FramestampWarning, stacklevel=3)
+        for first, last in long.regions:
+            if last > first and self._presence(row[first:last]) >= self.config.presence_threshold:
+                local = decode_scores(row[first:last], objective, rate, "one", config=self.config.decode)
+                return [float(local.times_s[0] + frames_to_seconds(first, rate))], best.count_estimate
+        return [float(best.times_s[0])], best.count_estimate
+
+    def _presence(self, row: np.ndarray) -> float:
+        """P(at least one event): ``1 - exp(-Lambda)`` (IHP) or the highest frame probability (binary)."""
+        if self.head_objective == "ihp":
+            return float(-np.expm1(-np.exp(np.minimum(row.astype(np.float64), 80.0)).sum()))
+        return float(np.max(1.0 / (1.0 + np.exp(-row.astype(np.float64)))))
+
+    def _curve(self, row: np.ndarray) -> np.ndarray:
+        """Intensity (events per frame, IHP) or probability (binary) of each frame."""
+        values = np.exp(np.minimum(row, 80.0)) if self.head_objective == "ihp" else 1.0 / (1.0 + np.exp(-row))
+        return values.astype(np.float32)
+
+    def _check_vocabulary(self, subject: str | None, question: str | None = None) -> None:
+        """An unknown ``subject`` (word or event) is an error: the model could not tell which one
+        is meant. Unknown words in a free ``question`` are a warning."""
+        if subject is not None and self.unknown_words(subject):
+            raise QuestionError(f"'{subject}' is not in the vocabulary of checkpoint {self.name} (it would be read "
+                                "as <|unk|>, so the model cannot tell which one is meant)")  # fmt: skip
+        unknown = self.unknown_words(question) if question is not None else []
+        if unknown:
+            warnings.warn(f"not in the vocabulary of checkpoint {self.name}, read as <|unk|>: {', '.join(unknown)}",
+                          FramestampWarning, stacklevel=3)  # fmt: skip
+
+    def unknown_words(self, text: str) -> list[str]:
+        """Whitespace-separated pieces of ``text`` the tokenizer maps to its unknown token."""
+        tokenizer = self.model.backbone.tokenizer
+        unk = getattr(tokenizer, "unk_token_id", None)
+        if unk is None:  # byte-level BPE tokenizers can spell any word
+            return []
+        return [p for p in text.split() if unk in tokenizer(p, add_special_tokens=False)["input_ids"]]
+
+
+def pair_ends(starts: Sequence[float], ends: Sequence[float]) -> list[float | None]:
+    """Give each start (ascending) the earliest unused end at or after it; None when none is left."""
+    ends, paired, j = sorted(ends), [], 0
+    for start in starts:
+        while j < len(ends) and ends[j] < start:
+            j += 1
+        paired.append(ends[j] if j < len(ends) else None)
+        j += j < len(ends)
+    return paired

@@ -1,0 +1,225 @@
+"""``framestamp locate | align | diarize | events``: thin typer layers over :mod:`framestamp.api`.
+
+Each command loads the audio and the checkpoint, calls one ``Stamper`` method, and renders the
+answer (:mod:`framestamp.outputs`). User errors print one ``error:`` line on stderr and exit 1;
+caveats print one ``warning:`` line each.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .errors import FramestampError
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    rttm = "rttm"
+    textgrid = "textgrid"
+    tsv = "tsv"
+    srt = "srt"
+    vtt = "vtt"
+
+
+AudioArg = Annotated[Path, typer.Argument(help="audio file (WAV, FLAC, OGG, MP3, ...; any rate, mono or stereo)")]
+CheckpointOpt = Annotated[
+    Optional[str], typer.Option(help="checkpoint directory or shipped name (default: the command's shipped one)")
+]
+FormatOpt = Annotated[Optional[OutputFormat], typer.Option("--format", "-f", help="output format (default: table)")]
+OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="write here (atomically) instead of stdout")]
+PlotOpt = Annotated[Optional[Path], typer.Option(help="save a plot of audio, intensities and times (.png/.pdf/.svg)")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")]
+DeviceOpt = Annotated[Optional[str], typer.Option(help="torch device (default: cuda when available, else cpu)")]
+WindowOpt = Annotated[float, typer.Option(help="window length for long audio, in seconds")]
+OverlapOpt = Annotated[float, typer.Option(help="overlap of consecutive windows, in seconds")]
+ThresholdOpt = Annotated[float, typer.Option(help="report 'not present' when P(N>=1) = 1 - exp(-Lambda) is below this")]
+EndsOpt = Annotated[bool, typer.Option("--ends/--no-ends", help="also decode end times (one more question per window)")]
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+@contextmanager
+def reporting():
+    """Print ``FramestampError`` as ``error: ...`` (exit 1) and framestamp warnings as ``warning: ...``."""
+    from .api import FramestampWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FramestampWarning)
+        try:
+            yield
+        except FramestampError as error:
+            typer.echo(f"error: {_one_line(error)}", err=True)
+            # SystemExit, not typer.Exit: cli.main runs click with standalone_mode=False, where
+            # typer.Exit only becomes a return value and the exit status would be 0
+            raise SystemExit(1) from None
+        finally:
+            shown = dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, FramestampWarning))
+            for message in shown:
+                typer.echo(f"warning: {_one_line(message)}", err=True)
+
+
+def _load(checkpoint: str, device, window_s: float, overlap_s: float, quiet: bool, threshold: float = 0.5):
+    from .api import InferenceConfig, load
+    from .errors import ConfigError
+    from .longform import WindowConfig
+
+    try:
+        windows = WindowConfig(window_s=window_s, overlap_s=overlap_s)
+        config = InferenceConfig(windows=windows, presence_threshold=threshold, progress=False if quiet else None)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    return load(checkpoint, device=device, config=config)
+
+
+def _emit(result, fmt: Optional[OutputFormat], output, plot, waveform, audio: Path) -> None:
+    """Render ``result``, print or write it, and draw the plot when asked."""
+    from .outputs import render, write_atomic
+
+    text = render(result, (fmt or OutputFormat.table).value, name=audio.stem, extra={"audio": str(audio)})
+    if plot is not None:
+        from .plot import plot_answer
+
+        plot_answer(result, waveform, plot)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        write_atomic(output, text)
+
+
+def locate(
+    audio: Annotated[Optional[Path], typer.Argument(help="audio file (omit with --manifest)")] = None,
+    word: Annotated[Optional[str], typer.Option(help="the word asked about")] = None,
+    occurrence: Annotated[int, typer.Option(min=1, help="which occurrence of the word or event (1 = first)")] = 1,
+    end: Annotated[bool, typer.Option("--end", help="ask when it ends instead of when it starts")] = False,
+    event: Annotated[Optional[str], typer.Option(help="the sound event class asked about")] = None,
+    speaker: Annotated[Optional[int], typer.Option(min=1, help="the k-th speaker to start speaking")] = None,
+    question: Annotated[Optional[str], typer.Option(help="a free question, asked as written")] = None,
+    every: Annotated[bool, typer.Option("--all", help="the question asks for every occurrence")] = False,
+    manifest: Annotated[Optional[Path], typer.Option(help="JSON Lines of questions; answers as JSON Lines")] = None,
+    presence_threshold: ThresholdOpt = 0.5,
+    checkpoint: CheckpointOpt = None, format: FormatOpt = None, output: OutputOpt = None, plot: PlotOpt = None,
+    quiet: QuietOpt = False, device: DeviceOpt = None, window_s: WindowOpt = 30.0, overlap_s: OverlapOpt = 5.0,
+) -> None:  # fmt: skip
+    """When is a word said, an event heard, a speaker's onset? Prints time(s), Lambda and presence."""
+    with reporting():
+        if manifest is not None:
+            asked = [n for n, v in (("AUDIO", audio), ("--word", word), ("--event", event), ("--speaker", speaker),
+                                    ("--question", question), ("--plot", plot)) if v is not None]  # fmt: skip
+            if asked or format not in (None, OutputFormat.json):
+                dropped = ", ".join(asked) or "--format"
+                raise FramestampError(f"--manifest takes its questions from the file; drop {dropped}")
+            load = lambda name: _load(name, device, window_s, overlap_s, quiet, presence_threshold)  # noqa: E731
+            _run_manifest(manifest, load, checkpoint, output)
+            return
+        if audio is None:
+            raise FramestampError("give an AUDIO file (or --manifest FILE)")
+        from .api import build_question
+        from .audio import load_audio
+        from .outputs import check_format
+
+        build_question(word, occurrence, end, event, speaker, question)  # bad questions fail before loading
+        check_format("locate", (format or OutputFormat.table).value)
+        waveform = load_audio(audio)
+        kind = "events" if event is not None else "speakers" if speaker is not None else "words"
+        model = _load(checkpoint or kind, device, window_s, overlap_s, quiet, presence_threshold)
+        result = model.locate(waveform, word=word, occurrence=occurrence, end=end, event=event, speaker=speaker,
+                              question=question, every=every)  # fmt: skip
+        _emit(result, format, output, plot, waveform, audio)
+
+
+def _run_manifest(manifest: Path, load, checkpoint: Optional[str], output: Optional[Path]) -> None:
+    """Stream answers as JSON Lines (flushed per line) to stdout or, atomically, to ``output``."""
+    from .manifest import locate_manifest
+    from .outputs import atomic_path
+
+    failed = total = 0
+
+    def write_all(write) -> None:
+        nonlocal failed, total
+        for answer in locate_manifest(manifest, load, checkpoint):
+            write(json.dumps(answer) + "\n")
+            total, failed = total + 1, failed + ("error" in answer)
+
+    if output is None:
+        write_all(lambda line: typer.echo(line, nl=False))  # click's echo flushes every call
+    else:
+        with atomic_path(output) as temporary, temporary.open("w", encoding="utf-8") as handle:
+            write_all(lambda line: (handle.write(line), handle.flush()))
+    if failed:
+        raise FramestampError(f"{failed} of {total} manifest items failed (see their \"error\" fields)")
+
+
+def align(
+    audio: AudioArg,
+    transcript: Annotated[Optional[str], typer.Option(help="the words spoken: decode exactly that many")] = None,
+    ends: EndsOpt = True,
+    checkpoint: CheckpointOpt = None, format: FormatOpt = None, output: OutputOpt = None, plot: PlotOpt = None,
+    quiet: QuietOpt = False, device: DeviceOpt = None, window_s: WindowOpt = 30.0, overlap_s: OverlapOpt = 5.0,
+) -> None:  # fmt: skip
+    """Start (and end) of every word, from one pass of the 'each word' questions."""
+    with reporting():
+        waveform = _prepare("words", format, audio)
+        model = _load(checkpoint or "words-all", device, window_s, overlap_s, quiet)
+        _emit(model.align(waveform, transcript=transcript, ends=ends), format, output, plot, waveform, audio)
+
+
+def diarize(
+    audio: AudioArg,
+    ends: EndsOpt = True,
+    checkpoint: CheckpointOpt = None, format: FormatOpt = None, output: OutputOpt = None, plot: PlotOpt = None,
+    quiet: QuietOpt = False, device: DeviceOpt = None, window_s: WindowOpt = 30.0, overlap_s: OverlapOpt = 5.0,
+) -> None:  # fmt: skip
+    """Onset of every speaker (and the end of their first turn)."""
+    with reporting():
+        waveform = _prepare("speakers", format, audio)
+        model = _load(checkpoint or "speakers", device, window_s, overlap_s, quiet)
+        _emit(model.diarize(waveform, ends=ends), format, output, plot, waveform, audio)
+
+
+def events(
+    audio: AudioArg,
+    classes: Annotated[Optional[list[str]], typer.Option(help="event classes (repeat, or comma-separate)")] = None,
+    max_occurrences: Annotated[int, typer.Option(min=1, help="with --classes: occurrences asked per class")] = 3,
+    ends: EndsOpt = True,
+    checkpoint: CheckpointOpt = None, format: FormatOpt = None, output: OutputOpt = None, plot: PlotOpt = None,
+    quiet: QuietOpt = False, device: DeviceOpt = None, window_s: WindowOpt = 30.0, overlap_s: OverlapOpt = 5.0,
+) -> None:  # fmt: skip
+    """Sound event onsets and offsets, unlabelled or per class."""
+    with reporting():
+        names = [n.strip() for c in classes or [] for n in c.split(",") if n.strip()]
+        if classes and not names:
+            raise FramestampError("--classes is empty")
+        waveform = _prepare("events", format, audio)
+        model = _load(checkpoint or "events", device, window_s, overlap_s, quiet)
+        result = model.events(waveform, classes=names or None, ends=ends, max_occurrences=max_occurrences)
+        _emit(result, format, output, plot, waveform, audio)
+
+
+def _prepare(kind: str, fmt: Optional[OutputFormat], audio: Path):
+    """Check the format, then read the audio (both before the slow model load)."""
+    from .audio import load_audio
+    from .outputs import check_format
+
+    check_format(kind, (fmt or OutputFormat.table).value)
+    return load_audio(audio)
+
+
+COMMANDS = (locate, align, diarize, events)
+
+
+def register_commands(app: typer.Typer) -> None:
+    """Add the inference commands to ``app`` (once; calling again does nothing)."""
+    present = {info.callback for info in app.registered_commands}
+    for command in COMMANDS:
+        if command not in present:
+            app.command()(command)

@@ -1,0 +1,189 @@
+"""Audio of any length: encode overlapping windows, stitch their frame scores on one timeline.
+
+A question about a long recording is asked of every window (default 30 s windows that overlap
+by 5 s). Each global frame is taken from exactly one window: the one whose centre is nearer,
+i.e. consecutive windows are cut at the midpoint of their overlap, without crossfading. Since
+IHP intensities are additive per frame, the integrated intensity of the stitched timeline is
+still an expected count, and times decoded from it are global times.
+
+Memory: only one batch of windows (``windows_per_batch`` windows x the questions) goes through
+the backbone at a time; besides the waveform itself (64 kB per second at 16 kHz float32), what
+grows with the length is the stitched scores, 4 bytes per frame and question (400 B/s at
+10 ms frames).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from .audio import SAMPLE_RATE_HZ
+from .config import Config, option, register_config
+from .errors import AudioError
+from .frames import seconds_to_frames
+
+
+@register_config
+@dataclass
+class WindowConfig(Config):
+    """How long audio is cut into windows for the backbone."""
+
+    window_s: float = option(30.0, "length of one encoded window, in seconds")
+    overlap_s: float = option(5.0, "overlap of consecutive windows, in seconds (cut at its midpoint)")
+    windows_per_batch: int = option(1, "windows per forward pass; activation memory grows with it")
+
+    def __post_init__(self):
+        if self.window_s <= 0:
+            raise ValueError(f"window_s must be positive, got {self.window_s}")
+        if not 0 <= self.overlap_s <= self.window_s / 2:
+            raise ValueError(f"overlap_s must be in [0, window_s / 2], got {self.overlap_s}")
+        if self.windows_per_batch < 1:
+            raise ValueError(f"windows_per_batch must be >= 1, got {self.windows_per_batch}")
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    """Where the windows of one recording lie, in samples and in global frames.
+
+    Attributes:
+        starts: first sample of each window (16 kHz).
+        ends: one past the last sample of each window.
+        frame_offsets: global frame index of each window's first frame.
+        cuts: global frame where window i hands over to window i + 1 (length ``n - 1``).
+    """
+
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+    frame_offsets: tuple[int, ...]
+    cuts: tuple[int, ...]
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def owned(self, index: int, n_window_frames: int) -> slice:
+        """The frames of window ``index`` (local indices) that go on the global timeline."""
+        offset = self.frame_offsets[index]
+        low = self.cuts[index - 1] - offset if index > 0 else 0
+        high = self.cuts[index] - offset if index < len(self) - 1 else n_window_frames
+        if high > n_window_frames:
+            raise ValueError(f"window {index} gave {n_window_frames} frames, fewer than the {high} it must cover")
+        return slice(low, high)
+
+    def regions(self, n_frames: int) -> list[tuple[int, int]]:
+        """Global ``[first, last)`` frame range taken from each window."""
+        bounds = [0, *self.cuts, n_frames]
+        return list(zip(bounds[:-1], bounds[1:]))
+
+
+def plan_windows(
+    n_samples: int, frame_rate_hz: float, token_rate_hz: float, config: WindowConfig = WindowConfig()
+) -> WindowPlan:  # fmt: skip
+    """Cut ``n_samples`` (16 kHz) into full-length overlapping windows.
+
+    Window starts lie on the audio-token grid (40 ms for 25 tokens/s), so every window's frames
+    fall on the global frame grid. The last window is moved back to end at the audio's end,
+    keeping its full length (more context; a larger overlap with its neighbour).
+    """
+    grid = max(1, round(SAMPLE_RATE_HZ / token_rate_hz))
+    length = max(grid, int(config.window_s * SAMPLE_RATE_HZ) // grid * grid)
+    hop = max(grid, int((config.window_s - config.overlap_s) * SAMPLE_RATE_HZ) // grid * grid)
+    if n_samples <= length:
+        starts = [0]
+    else:
+        starts = list(range(0, n_samples - length, hop))
+        starts.append(math.ceil((n_samples - length) / grid) * grid)
+    ends = [min(start + length, n_samples) for start in starts]
+    to_frame = lambda sample: int(seconds_to_frames(sample / SAMPLE_RATE_HZ, frame_rate_hz))  # noqa: E731
+    cuts = [to_frame((starts[i + 1] + ends[i]) / 2) for i in range(len(starts) - 1)]
+    return WindowPlan(tuple(starts), tuple(ends), tuple(to_frame(s) for s in starts), tuple(cuts))
+
+
+def stitch(pieces: Sequence[np.ndarray], plan: WindowPlan) -> np.ndarray:
+    """Global scores ``[..., T]`` from per-window scores ``[..., T_i]`` (one per window of ``plan``)."""
+    return np.concatenate([piece[..., plan.owned(i, piece.shape[-1])] for i, piece in enumerate(pieces)], axis=-1)
+
+
+class Scorer(Protocol):
+    """What :func:`score_long` needs of a model (``FrameStampModel`` is one)."""
+
+    frame_rate_hz: float
+
+    def score(self, questions: Sequence[str], waveforms: Sequence[np.ndarray]) -> list[np.ndarray]: ...
+
+
+@dataclass
+class LongScores:
+    """Frame scores of questions about one recording, on the global timeline.
+
+    Attributes:
+        scores: ``[Q, T]`` float32 head outputs (log-intensity or logit) per question.
+        frame_rate_hz: frames per second.
+        regions: global ``[first, last)`` frames that came from each window.
+        duration_s: length of the audio in seconds.
+    """
+
+    scores: np.ndarray
+    frame_rate_hz: float
+    regions: list[tuple[int, int]]
+    duration_s: float
+
+
+def score_long(
+    model: Scorer, questions: Sequence[str], waveform: np.ndarray, token_rate_hz: float,
+    config: WindowConfig = WindowConfig(), progress: bool | None = None,
+) -> LongScores:  # fmt: skip
+    """Ask ``questions`` about audio of any length; scores of every frame on the global timeline.
+
+    Args:
+        model: gives per-clip frame scores for (question, waveform) pairs.
+        questions: the questions, each asked of every window.
+        waveform: float32 mono audio at 16 kHz, any length of at least one audio token.
+        token_rate_hz: audio tokens per second of the backbone (window starts lie on its grid).
+        config: window length, overlap and windows per forward pass.
+        progress: draw a progress bar on stderr; None = only when stderr is a terminal.
+    """
+    grid = max(1, round(SAMPLE_RATE_HZ / token_rate_hz))
+    if waveform.size < grid:
+        raise AudioError(f"the audio is too short ({waveform.size / SAMPLE_RATE_HZ:.3f} s); "
+                         f"at least {grid / SAMPLE_RATE_HZ:.3f} s is needed")
+    plan = plan_windows(waveform.size, model.frame_rate_hz, token_rate_hz, config)
+    owned: list[np.ndarray] = []
+    with _progress_bar(len(plan), progress) as bar:
+        for first in range(0, len(plan), config.windows_per_batch):
+            indices = range(first, min(first + config.windows_per_batch, len(plan)))
+            windows = [waveform[plan.starts[i] : plan.ends[i]] for i in indices]
+            rows = model.score([q for _ in windows for q in questions], [w for w in windows for _ in questions])
+            for j, i in enumerate(indices):
+                piece = np.stack(rows[j * len(questions) : (j + 1) * len(questions)])
+                owned.append(piece[:, plan.owned(i, piece.shape[-1])])
+            bar.update(len(indices))
+    scores = np.concatenate(owned, axis=-1).astype(np.float32, copy=False)
+    return LongScores(scores, model.frame_rate_hz, plan.regions(scores.shape[-1]), waveform.size / SAMPLE_RATE_HZ)
+
+
+def _progress_bar(total: int, enabled: bool | None):
+    """A tqdm bar over windows on stderr (a silent stand-in when tqdm is missing or disabled)."""
+    if enabled is None:
+        enabled = sys.stderr.isatty() and total > 1
+    try:
+        from tqdm import tqdm
+    except ImportError:  # progress is a nicety, not a reason to fail
+        enabled = False
+    if not enabled:
+        return _NoBar()
+    return tqdm(total=total, unit="window", desc="encoding", leave=False, file=sys.stderr)
+
+
+class _NoBar:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n: int = 1) -> None:
+        pass

@@ -1,0 +1,206 @@
+"""The Python API: loading, question building, decisions (presence, decoding on long audio)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+import framestamp
+from framestamp.api import (
+    FramestampWarning,
+    InferenceConfig,
+    Located,
+    QuestionError,
+    Stamper,
+    Timeline,
+    build_question,
+    pair_ends,
+    resolve_checkpoint,
+)  # fmt: skip
+from framestamp.errors import AudioError, CheckpointError
+from framestamp.longform import WindowConfig
+
+SR = 16_000
+
+
+class ClickModel:
+    """Stands in for a model: log-intensity -20 everywhere, log(mass) at frames holding a click
+    (a sample above 0.5), whatever the question. Times of clicks are the known answers."""
+
+    frame_rate_hz = 100.0
+
+    def __init__(self, mass: float = 1.0, head_objective: str = "ihp"):
+        self.mass = mass
+        self.config = SimpleNamespace(head_objective=head_objective)
+        self.backbone = SimpleNamespace(token_rate_hz=25.0, tokenizer=SimpleNamespace(unk_token_id=None))
+
+    def score(self, questions, waveforms):
+        rows = []
+        for w in waveforms:
+            frames = np.abs(w[: w.size // 160 * 160]).reshape(-1, 160).max(axis=1) > 0.5
+            rows.append(np.where(frames, np.log(self.mass), -20.0).astype(np.float32))
+        return rows
+
+
+def clicks(seconds: float, at_s: list[float]) -> np.ndarray:
+    samples = np.zeros(int(seconds * SR), dtype=np.float32)
+    for t in at_s:
+        samples[int(t * SR)] = 1.0
+    return samples
+
+
+def stamper(mass=1.0, head="ihp", **config) -> Stamper:
+    return Stamper(ClickModel(mass, head), InferenceConfig(progress=False, **config), "click")
+
+
+def test_locate_finds_a_click_in_long_audio_at_its_global_time():
+    answer = stamper().locate(clicks(100.0, [47.3]), word="apple")
+    assert isinstance(answer, Located)
+    assert answer.times_s == [pytest.approx(47.305)]  # centre of the click's 10 ms frame
+    assert answer.present and answer.count_estimate == pytest.approx(1.0, abs=1e-3)
+    assert answer.presence_probability == pytest.approx(1 - np.exp(-1.0), abs=1e-3)
+    assert answer.duration_s == pytest.approx(100.0)
+
+
+def test_first_occurrence_on_long_audio_comes_from_the_first_window_where_it_is_present():
+    answer = stamper(mass=5.0).locate(clicks(100.0, [70.0, 10.0]), word="apple")
+    assert answer.times_s == [pytest.approx(10.005)]
+
+
+def test_silence_is_not_present_with_its_lambda():
+    answer = stamper().locate(np.zeros(2 * SR, dtype=np.float32), word="apple")
+    assert not answer.present and answer.count_estimate < 1e-6 and answer.presence_probability < 1e-6
+    assert len(answer.times_s) == 1  # the best guess is still reported
+
+
+@pytest.mark.parametrize("mass, threshold, present", [(0.2, 0.5, False), (0.2, 0.1, True), (2.0, 0.5, True)])
+def test_presence_rule_is_one_minus_exp_of_minus_lambda(mass, threshold, present):
+    answer = stamper(mass, presence_threshold=threshold).locate(clicks(3.0, [1.0]), event="bark")
+    assert answer.presence_probability == pytest.approx(1 - np.exp(-mass), abs=1e-4)
+    assert answer.present is present and answer.presence_threshold == threshold
+
+
+def test_binary_head_presence_is_the_highest_frame_probability():
+    answer = stamper(mass=np.exp(2.0), head="binary").locate(clicks(3.0, [1.0]), word="apple")
+    assert answer.presence_probability == pytest.approx(1 / (1 + np.exp(-2.0)), abs=1e-4)
+    assert answer.times_s == [pytest.approx(1.005)]
+
+
+def test_occurrence_on_long_audio_warns_that_it_counts_within_windows():
+    with pytest.warns(FramestampWarning, match="within each window"):
+        stamper().locate(clicks(40.0, [3.0]), word="apple", occurrence=2)
+
+
+def test_every_occurrence_question_decodes_round_lambda_times():
+    answer = stamper().locate(clicks(65.0, [1.0, 33.3, 60.0]), question="When does each word start?", every=True)
+    assert answer.times_s == pytest.approx([1.005, 33.305, 60.005])
+
+
+def test_align_with_transcript_labels_exactly_that_many_words():
+    timeline = stamper().align(clicks(5.0, [0.5, 1.5, 3.25]), transcript="the apple pie")
+    assert isinstance(timeline, Timeline) and timeline.task == "words"
+    assert [s.label for s in timeline.spans] == ["the", "apple", "pie"]
+    assert [s.start_s for s in timeline.spans] == pytest.approx([0.505, 1.505, 3.255])
+    assert all(s.end_s is not None and s.end_s >= s.start_s for s in timeline.spans)
+
+
+def test_align_without_ends_and_without_transcript():
+    timeline = stamper().align(clicks(5.0, [0.5, 2.5]), ends=False)
+    assert [(s.label, s.end_s) for s in timeline.spans] == [("word", None), ("word", None)]
+    assert timeline.count_estimate == pytest.approx(2.0, abs=1e-3)
+    assert len(timeline.questions) == 1
+
+
+def test_diarize_and_events_give_labelled_spans():
+    audio = clicks(6.0, [1.0, 4.0])
+    speakers = stamper().diarize(audio)
+    assert [s.label for s in speakers.spans] == ["speaker_1", "speaker_2"]
+    assert [s.start_s for s in speakers.spans] == pytest.approx([1.005, 4.005])
+    events = stamper().events(audio)
+    assert [s.label for s in events.spans] == ["event", "event"]
+    per_class = stamper(mass=3.0).events(audio, classes=["dog", "bark"], max_occurrences=2)
+    assert sorted({s.label for s in per_class.spans}) == ["bark", "dog"] and len(per_class.spans) == 4
+    assert len(per_class.questions) == 8 and len(per_class.curves) == 4  # curves of the start questions
+
+
+def test_pair_ends_takes_the_earliest_unused_end_after_each_start():
+    assert pair_ends([1.0, 2.0, 5.0], [2.5, 1.5, 0.5]) == [1.5, 2.5, None]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(), "exactly one"), (dict(word="a", event="b"), "exactly one"), (dict(question="  "), "empty"),
+    (dict(word=" "), "empty"), (dict(word="a", occurrence=0), "counted from 1"), (dict(speaker=0), "counted from 1"),
+])  # fmt: skip
+def test_bad_questions_are_question_errors(kwargs, message):
+    with pytest.raises(QuestionError, match=message):
+        build_question(**kwargs)
+
+
+def test_every_needs_a_free_question():
+    with pytest.raises(QuestionError, match="free question"):
+        stamper().locate(clicks(1.0, []), word="apple", every=True)
+
+
+def test_questions_use_the_task_templates():
+    assert build_question(word="apple", occurrence=2) == "When does the 2nd occurrence of the word 'apple' occur?"
+    assert build_question(speaker=1, end=True) == "When does the 1st speaker stop speaking?"
+    assert build_question(event="bark", end=True) == "When does the 1st occurrence of the event 'bark' end?"
+
+
+def test_load_by_path_and_the_lazy_export(checkpoint, clip):
+    model = framestamp.load(checkpoint, device="cpu", config=InferenceConfig(progress=False))
+    answer = model.locate(clip, word="apple")
+    assert len(answer.times_s) == 1 and 0.0 <= answer.times_s[0] <= 2.0
+    assert np.isfinite(answer.count_estimate) and 0.0 <= answer.presence_probability <= 1.0
+    assert answer.curves[answer.question].shape == (200,)
+    json.dumps(answer.to_dict())
+
+
+def test_import_framestamp_stays_light():
+    code = "import sys, framestamp; assert 'torch' not in sys.modules and 'load' in framestamp.__all__"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_unknown_word_is_an_error_and_unknown_question_words_a_warning(stamper, clip):
+    with pytest.raises(QuestionError, match="'zebra' is not in the vocabulary"):
+        stamper.locate(clip, word="zebra")
+    with pytest.raises(QuestionError, match="not in the vocabulary"):
+        stamper.events(clip, classes=["dog", "zebra"])
+    with pytest.warns(FramestampWarning, match="zebra"):
+        stamper.locate(clip, question="When does the zebra occur?")
+
+
+def test_arrays_at_any_rate_and_stereo_are_accepted(stamper):
+    stereo = np.zeros((44_100, 2), dtype=np.float32)
+    assert stamper.locate(stereo, word="apple", sample_rate_hz=44_100).duration_s == pytest.approx(1.0)
+    with pytest.raises(AudioError, match="NaN"):
+        stamper.locate(np.full(16_000, np.nan, dtype=np.float32), word="apple")
+
+
+def test_checkpoint_names_and_paths(tmp_path):
+    assert resolve_checkpoint(tmp_path) == tmp_path
+    with pytest.raises(CheckpointError, match="shipped checkpoint 'words' is not installed"):
+        resolve_checkpoint("words")
+    with pytest.raises(CheckpointError, match="neither a directory nor a shipped name"):
+        resolve_checkpoint(tmp_path / "missing")
+    with pytest.raises(CheckpointError, match="not a framestamp checkpoint"):
+        framestamp.load(tmp_path)
+
+
+def test_token_baseline_checkpoints_are_refused(tmp_path, tiny_backbone):
+    from framestamp.model import FrameStampModel, ModelConfig
+
+    FrameStampModel(tiny_backbone, ModelConfig(head_objective="none")).save_pretrained(tmp_path)
+    with pytest.raises(CheckpointError, match="token baseline"):
+        framestamp.load(tmp_path)
+
+
+def test_window_settings_reach_the_stitcher():
+    model = stamper(windows=WindowConfig(window_s=10.0, overlap_s=2.0))
+    answer = model.locate(clicks(35.0, [21.0]), word="apple")
+    assert answer.times_s == [pytest.approx(21.005)]

@@ -1,0 +1,225 @@
+"""The inference commands end to end on a random tiny checkpoint, and every bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from framestamp.cli import app
+from framestamp.commands_inference import register_commands
+
+register_commands(app)
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def assert_one_line_error(result, *fragments: str) -> None:
+    assert result.exit_code != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.output + result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def write(path, samples, rate=16_000, **kwargs):
+    sf.write(path, samples, rate, **kwargs)
+    return path
+
+
+# ----- each command -------------------------------------------------------------------------
+def test_locate_prints_time_lambda_and_presence(checkpoint, clip):
+    result = run("locate", clip, "--word", "apple", "--checkpoint", checkpoint, "-q")
+    assert result.exit_code == 0, result.stderr
+    assert "time_s" in result.stdout and "Lambda" in result.stdout and "P(N>=1)" in result.stdout
+
+
+def test_locate_json_speaker_end_and_event(checkpoint, clip):
+    for option in (["--speaker", "2", "--end"], ["--event", "bark", "--occurrence", "2"]):
+        result = run("locate", clip, *option, "--checkpoint", checkpoint, "-f", "json")
+        data = json.loads(result.stdout)
+        assert set(data) >= {"audio", "question", "times_s", "count_estimate", "presence_probability", "present"}
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "textgrid", "tsv", "srt", "vtt"])
+def test_align_writes_each_format(checkpoint, clip, tmp_path, fmt):
+    out = tmp_path / f"words.{fmt}"
+    result = run("align", clip, "--transcript", "the apple pie", "--checkpoint", checkpoint, "-f", fmt, "-o", out)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "" and out.stat().st_size > 0
+    if fmt == "json":
+        assert [s["label"] for s in json.loads(out.read_text())["spans"]] == ["the", "apple", "pie"]
+
+
+def test_diarize_rttm_and_events_tsv(checkpoint, clip, tmp_path):
+    load_rttm = pytest.importorskip("pyannote.database.util").load_rttm
+    result = run("diarize", clip, "--checkpoint", checkpoint, "-f", "rttm", "-o", tmp_path / "out.rttm")
+    assert result.exit_code == 0, result.stderr
+    assert set(load_rttm(tmp_path / "out.rttm")) <= {"clip"}
+    result = run("events", clip, "--checkpoint", checkpoint, "-f", "tsv", "--classes", "dog,bark", "--no-ends")
+    assert result.exit_code == 0, result.stderr
+    assert all(len(line.split("\t")) == 3 for line in result.stdout.splitlines())
+
+
+def test_plot_is_written(checkpoint, clip, tmp_path):
+    result = run("diarize", clip, "--checkpoint", checkpoint, "--plot", tmp_path / "p.png")
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_unavailable_format_is_refused(checkpoint, clip):
+    assert_one_line_error(run("locate", clip, "--word", "apple", "--checkpoint", checkpoint, "-f", "rttm"),
+                          "not available")  # fmt: skip
+
+
+# ----- batch --------------------------------------------------------------------------------
+def test_manifest_answers_every_line_and_reports_bad_ones(checkpoint, clip, tmp_path):
+    manifest = tmp_path / "questions.jsonl"
+    lines = [
+        {"audio": str(clip), "word": "apple", "id": "a"},
+        {"audio": "missing.wav", "word": "apple"},
+        "not json",
+        {"audio": str(clip), "word": "zebra"},
+        {"audio": clip.name, "speaker": 1, "end": True},  # relative to the manifest's folder
+        {"audio": str(clip), "question": "When does each word start?", "all": True},
+    ]
+    (tmp_path / clip.name).write_bytes(clip.read_bytes())
+    manifest.write_text("\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n\n")
+    out = tmp_path / "answers.jsonl"
+    result = run("locate", "--manifest", manifest, "--checkpoint", checkpoint, "-o", out)
+    assert_one_line_error(result, "3 of 6 manifest items failed")
+    answers = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [a["line"] for a in answers] == [1, 2, 3, 4, 5, 6]
+    assert ["error" in a for a in answers] == [False, True, True, True, False, False]
+    assert answers[0]["id"] == "a" and "times_s" in answers[0]
+    assert "not found" in answers[1]["error"] and "vocabulary" in answers[3]["error"]
+
+
+def test_manifest_streams_to_stdout(checkpoint, clip, tmp_path):
+    manifest = tmp_path / "q.jsonl"
+    manifest.write_text(json.dumps({"audio": str(clip), "event": "dog"}) + "\n")
+    result = run("locate", "--manifest", manifest, "--checkpoint", checkpoint)
+    assert result.exit_code == 0 and json.loads(result.stdout)["line"] == 1
+
+
+# ----- bad input: one line on stderr, non-zero exit, no traceback ----------------------------
+def test_missing_audio_file(checkpoint, tmp_path):
+    assert_one_line_error(run("locate", tmp_path / "nothing.wav", "--word", "apple", "--checkpoint", checkpoint),
+                          "audio file not found")  # fmt: skip
+
+
+def test_truncated_audio_file(checkpoint, clip, tmp_path):
+    path = tmp_path / "cut.wav"
+    path.write_bytes(clip.read_bytes()[:30])
+    assert_one_line_error(run("align", path, "--checkpoint", checkpoint), "cannot read")
+
+
+def test_non_audio_file(checkpoint, tmp_path):
+    path = tmp_path / "notes.wav"
+    path.write_text("these are not samples\n" * 50)
+    assert_one_line_error(run("diarize", path, "--checkpoint", checkpoint), "cannot read", "as audio")
+
+
+def test_zero_length_audio(checkpoint, tmp_path):
+    path = write(tmp_path / "empty.wav", np.zeros(0, dtype=np.float32))
+    assert_one_line_error(run("events", path, "--checkpoint", checkpoint), "empty")
+
+
+def test_too_short_audio(checkpoint, tmp_path):
+    path = write(tmp_path / "short.wav", np.zeros(100, dtype=np.float32))
+    assert_one_line_error(run("locate", path, "--word", "apple", "--checkpoint", checkpoint), "too short")
+
+
+def test_silent_audio_gets_a_well_defined_answer(checkpoint, tmp_path):
+    path = write(tmp_path / "silence.wav", np.zeros(32_000, dtype=np.float32))
+    result = run("locate", path, "--word", "apple", "--checkpoint", checkpoint, "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["present"] == (data["presence_probability"] >= 0.5)
+    assert data["presence_probability"] == pytest.approx(1 - np.exp(-data["count_estimate"]), abs=1e-6)
+
+
+def test_nan_samples(checkpoint, tmp_path):
+    samples = np.zeros(16_000, dtype=np.float32)
+    samples[100] = np.nan
+    path = write(tmp_path / "nan.wav", samples, subtype="FLOAT")
+    assert_one_line_error(run("locate", path, "--word", "apple", "--checkpoint", checkpoint), "NaN")
+
+
+def test_stereo_at_another_rate_is_downmixed_and_resampled(checkpoint, tmp_path):
+    path = write(tmp_path / "stereo.flac", np.zeros((44_100, 2), dtype=np.float32), rate=44_100)
+    result = run("locate", path, "--word", "apple", "--checkpoint", checkpoint, "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["duration_s"] == pytest.approx(1.0)
+
+
+def test_word_not_in_the_vocabulary(checkpoint, clip):
+    assert_one_line_error(run("locate", clip, "--word", "zebra", "--checkpoint", checkpoint),
+                          "'zebra' is not in the vocabulary", "<|unk|>")  # fmt: skip
+
+
+def test_unknown_words_in_a_free_question_are_a_warning(checkpoint, clip):
+    result = run("locate", clip, "--question", "When does the zebra bark?", "--checkpoint", checkpoint)
+    assert result.exit_code == 0
+    assert result.stderr.strip() == "warning: not in the vocabulary of checkpoint " + str(checkpoint) + \
+        ", read as <|unk|>: zebra"  # fmt: skip
+
+
+def test_empty_question(checkpoint, clip):
+    assert_one_line_error(run("locate", clip, "--question", "  ", "--checkpoint", checkpoint), "question is empty")
+
+
+def test_no_question(checkpoint, clip):
+    assert_one_line_error(run("locate", clip, "--checkpoint", checkpoint), "exactly one of")
+
+
+def test_missing_checkpoint_directory(clip, tmp_path):
+    assert_one_line_error(run("locate", clip, "--word", "a", "--checkpoint", tmp_path / "nope"), "checkpoint not found")
+
+
+def test_default_checkpoint_not_shipped_yet(clip):
+    assert_one_line_error(run("diarize", clip), "shipped checkpoint 'speakers' is not installed")
+
+
+def test_corrupted_checkpoint_config(checkpoint, clip, tmp_path):
+    broken = tmp_path / "broken"
+    subprocess.run(["cp", "-r", str(checkpoint), str(broken)], check=True)
+    (broken / "framestamp_config.json").write_text("{not json")
+    assert_one_line_error(run("align", clip, "--checkpoint", broken), "broken checkpoint config")
+
+
+def test_corrupted_checkpoint_weights(checkpoint, clip, tmp_path):
+    broken = tmp_path / "broken"
+    subprocess.run(["cp", "-r", str(checkpoint), str(broken)], check=True)
+    for weights in broken.rglob("*.safetensors"):
+        weights.write_bytes(b"\x00garbage" * 10)
+    assert_one_line_error(run("align", clip, "--checkpoint", broken), "broken")
+
+
+def test_checkpoint_without_its_backbone_folder(checkpoint, clip, tmp_path):
+    broken = tmp_path / "broken"
+    subprocess.run(["cp", "-r", str(checkpoint), str(broken)], check=True)
+    subprocess.run(["rm", "-r", str(broken / "backbone")], check=True)
+    assert_one_line_error(run("align", clip, "--checkpoint", broken), "incomplete checkpoint")
+
+
+def test_output_into_a_missing_folder(checkpoint, clip, tmp_path):
+    assert_one_line_error(run("align", clip, "--checkpoint", checkpoint, "-o", tmp_path / "no" / "x.json"),
+                          "does not exist")  # fmt: skip
+
+
+def test_the_installed_entry_point_prints_one_line(tmp_path):
+    """Through ``python -m framestamp`` (``cli.main``), not only the typer app."""
+    result = subprocess.run([sys.executable, "-m", "framestamp", "align", str(tmp_path / "x.wav")],
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == f"error: audio file not found: {tmp_path / 'x.wav'}"
