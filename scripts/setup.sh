@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
     libsndfile1
     asterisk-core-sounds-en-wav
+    asterisk-core-sounds-en
     asterisk-core-sounds-es-wav
     asterisk-core-sounds-it-wav
     asterisk-moh-opsound-wav

@@ -24,12 +24,13 @@ def _mount_corpus() -> None:
 
 @app.command()
 def demo(
-    seconds: Annotated[float, typer.Option(help="length of the generated example clip")] = 8.0,
+    queries: Annotated[int, typer.Option(help="held-out questions per task")] = 60,
+    batch_size: Annotated[int, typer.Option(help="questions per forward pass")] = 8,
 ) -> None:
-    """The main job on the embedded default (see README)."""
-    from .demo import run_demo
+    """The main job: shipped frame models vs token baselines on held-out clips (accuracy, speed)."""
+    from .showcase import run_showcase
 
-    run_demo(console, seconds=seconds)
+    run_showcase(console, n_queries=queries, batch_size=batch_size)
 
 
 @app.command()
@@ -43,6 +44,20 @@ def train(
 
     final = run_training(TrainConfig.load(config), resume=resume)
     console.print(f"final checkpoint: {final}")
+
+
+@app.command()
+def reproduce(
+    quick: Annotated[bool, typer.Option(help="the short version (small corpus, two recipes, minutes)")] = False,
+    results: Annotated[Path, typer.Option(help="where report.md, figures and metrics go")] = Path("results"),
+    runs: Annotated[Path, typer.Option(help="where training runs and checkpoints go")] = Path("runs"),
+    only: Annotated[list[str] | None, typer.Option(help="run only these recipes")] = None,
+) -> None:
+    """Train and evaluate the paper's comparison on the built-in corpus; write the report."""
+    from .reproduce.run import reproduce as run_reproduction
+
+    report = run_reproduction(quick=quick, results_dir=results, runs_dir=runs, only=tuple(only or ()), console=console)
+    console.print(f"report: {report}")
 
 
 def main() -> None:

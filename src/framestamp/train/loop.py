@@ -40,14 +40,13 @@ def build_model(config: ModelConfig, seed: int = 0) -> FrameStampModel:
     return FrameStampModel(backbone, config)
 
 
-def training_clips(data: DataConfig, split: str = "train") -> list[Clip]:
+def training_clips(data: DataConfig, split: str = "train") -> Sequence[Clip]:
     """Clips of ``split`` that pass the duration filter of ``data``."""
+    from ..corpus.config import SIZES
     from ..data import load_subset
 
-    clips = load_subset(data.corpus, data.subset, split, seed=data.seed)
-    if data.max_duration_s is not None:
-        clips = [c for c in clips if c.duration_s < data.max_duration_s]
-    return list(clips)
+    source = f"builtin:{data.corpus}:{data.seed}" if data.corpus in SIZES else data.corpus
+    return load_subset(source, data.subset, split, max_duration_s=data.max_duration_s)
 
 
 def train(config: TrainConfig, clips: Sequence[Clip] | None = None, resume: bool = True) -> Path:

@@ -1,0 +1,140 @@
+"""Disjoint pools of sentences and recordings for train, dev and test.
+
+Every split draws from one pool (``POOL_OF_SPLIT``): sentences by a hash of their text,
+prompts by a hash of their transcript (English) or name, event recordings per class by a hash
+of the family's first file name, and music by time range within each track (first 80 % train,
+next 10 % dev, last 10 % test). The partition does not depend on the seed: every build tests on
+the same held-out material.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cached_property, lru_cache
+
+import numpy as np
+
+from framestamp.corpus.config import POOL_FRACTIONS, CorpusConfig
+from framestamp.corpus.espeak import Synthesizer
+from framestamp.corpus.sources import (
+    Effect,
+    Prompt,
+    english_prompts,
+    event_classes,
+    music_tracks,
+    read_prompt,
+    voice_prompts,
+)
+from framestamp.corpus.signal import add_at, rms, speech_regions
+from framestamp.corpus.text import make_sentence, split_of
+from framestamp.corpus.voices import distinct_voices
+from framestamp.data.audio import resample
+
+POOLS = tuple(POOL_FRACTIONS)
+# Recorded prompts used as speaker utterances: single letters and digits are too short to be a
+# turn, and the longest (demo announcements up to 70 s) would swamp a clip.
+MIN_PROMPT_S, MAX_PROMPT_S = 0.8, 8.0
+
+
+def _unit_hash(text: str) -> float:
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") / 2**64
+
+
+class Pools:
+    """Material of each pool, computed on first use and shared by all clips of a process.
+
+    Args:
+        config: the corpus settings.
+        seed: the build seed (only the babble backgrounds depend on it).
+        alignments: prompt name -> word times (``framestamp.corpus.align``) for English prompts.
+    """
+
+    N_BABBLE = 4  # babble tracks per pool
+    BABBLE_S = 30.0
+
+    def __init__(self, config: CorpusConfig, seed: int, alignments: dict | None = None):
+        self.config = config
+        self.seed = seed
+        self.alignments = alignments or {}
+        self._babble: dict[tuple[str, int], np.ndarray] = {}
+
+    def sentence(self, rng: np.random.Generator, pool: str, reuse: tuple[str, ...] = ()) -> str:
+        """A sentence of the pool (rejection sampling on the text hash)."""
+        for attempt in range(1000):
+            text = make_sentence(rng, reuse if attempt < 20 else ())
+            if split_of(text, POOL_FRACTIONS) == pool:
+                return text
+        raise RuntimeError("could not draw a sentence for pool " + pool)
+
+    @cached_property
+    def english(self) -> dict[str, list[tuple[Prompt, list]]]:
+        """Pool -> aligned English prompts [(prompt, word times)], by transcript hash."""
+        pools: dict[str, list] = {p: [] for p in POOLS}
+        for prompt in english_prompts():
+            words = self.alignments.get(prompt.name)
+            if words:
+                pools[split_of(prompt.text, POOL_FRACTIONS)].append((prompt, words))
+        return pools
+
+    @cached_property
+    def real_voices(self) -> dict[str, dict[str, list[Prompt]]]:
+        """Voice directory -> pool -> prompts of ``MIN_PROMPT_S`` to ``MAX_PROMPT_S`` s, by name hash."""
+        from framestamp.corpus.voices import REAL_SPEAKERS
+
+        table: dict[str, dict[str, list[Prompt]]] = {}
+        for voice_dir in REAL_SPEAKERS:
+            pools: dict[str, list[Prompt]] = {p: [] for p in POOLS}
+            for prompt in voice_prompts(voice_dir):
+                if MIN_PROMPT_S <= len(read_prompt(prompt)) / 16000 <= MAX_PROMPT_S and prompt_speech(prompt):
+                    pools[split_of(prompt.name, POOL_FRACTIONS)].append(prompt)
+            table[voice_dir] = pools
+        return table
+
+    @cached_property
+    def effects(self) -> dict[str, dict[str, tuple[Effect, ...]]]:
+        """Pool -> event class -> effect files. With ``held_out_effects`` each class's families
+        are ordered by a hash of their first file: the first goes to test, the second to dev,
+        the rest to train; without it every pool has every file."""
+        table: dict[str, dict[str, tuple[Effect, ...]]] = {p: {} for p in POOLS}
+        for name, families in event_classes().items():
+            ordered = sorted(families, key=lambda fam: _unit_hash(fam[0].file))
+            parts = {"test": ordered[:1], "dev": ordered[1:2], "train": ordered[2:]}
+            for pool in POOLS:
+                chosen = parts[pool] if self.config.held_out_effects else ordered
+                table[pool][name] = tuple(e for fam in chosen for e in fam)
+        return table
+
+    def music_range(self, pool: str, n_samples: int) -> tuple[int, int]:
+        """Sample range of a music track that belongs to the pool."""
+        bounds = {"train": (0.0, 0.8), "dev": (0.8, 0.9), "test": (0.9, 1.0)}[pool]
+        return int(bounds[0] * n_samples), int(bounds[1] * n_samples)
+
+    @cached_property
+    def music(self):
+        return music_tracks()
+
+    def babble(self, pool: str, index: int) -> np.ndarray:
+        """Babble track ``index`` (of ``N_BABBLE``) of a pool: 4-7 synthetic voices talking at once."""
+        key = (pool, index)
+        if key not in self._babble:
+            self._babble[key] = self._make_babble(pool, index)
+        return self._babble[key]
+
+    def _make_babble(self, pool: str, index: int) -> np.ndarray:
+        rng = np.random.default_rng([self.seed, 7919, POOLS.index(pool), index])
+        n = int(self.BABBLE_S * 16000)
+        mix = np.zeros(n, np.float32)
+        for voice in distinct_voices(rng, int(rng.integers(4, 8))):
+            t = int(rng.integers(0, 16000))
+            while t < n:
+                utt = Synthesizer.get().synthesize(self.sentence(rng, pool), voice)
+                speech = resample(utt.audio, utt.sample_rate)
+                add_at(mix, speech / (rms(speech) or 1.0), t)
+                t += len(speech) + int(rng.integers(1600, 8000))
+        return mix / (rms(mix) or 1.0)
+
+
+@lru_cache(maxsize=None)
+def prompt_speech(prompt: Prompt) -> list[tuple[float, float]]:
+    """Speech regions of a recorded prompt (energy-based; the recordings are studio-clean)."""
+    return speech_regions(read_prompt(prompt))

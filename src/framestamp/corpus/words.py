@@ -1,0 +1,144 @@
+"""Clips of the words subset: sentences with start and end times of every word.
+
+A clip is one voice speaking one or more sentences separated by pauses, after a random leading
+silence, until its drawn duration is reached:
+- synthetic speech: an espeak-ng voice (accent, variant, rate, pitch drawn per clip); word times
+  from the synthesiser's own events (``framestamp.corpus.espeak``), exact to the sample;
+- real speech: asterisk prompts of one professional voice; word times from pocketsphinx forced
+  alignment (``framestamp.corpus.align``).
+With probability ``repeat_word_prob`` a sentence reuses a noun of the previous one, so a clip
+often says a word twice and "the 2nd occurrence of X" has an answer.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from framestamp.corpus.config import SplitSpec
+from framestamp.corpus.espeak import ESPEAK_RATE_HZ, Synthesizer
+from framestamp.corpus.pools import Pools
+from framestamp.corpus.signal import finish
+from framestamp.corpus.text import NOUNS, tokens
+from framestamp.corpus.voices import espeak_speaker_id, random_voice
+from framestamp.data.audio import encode_flac, resample
+from framestamp.data.examples import SAMPLE_RATE_HZ
+
+_LEAD_S = (0.05, 1.0)
+_PAUSE_S = (0.15, 1.2)
+_TAIL_S = (0.1, 0.8)
+
+
+def make_words_row(pools: Pools, pool: str, spec: SplitSpec, rng: np.random.Generator, clip_id: str) -> dict:
+    """One row of the words subset (corpus schema) for a clip of the given pool and spec."""
+    target_s = rng.uniform(spec.min_duration_s, spec.max_duration_s)
+    real = pools.english[pool] and rng.random() < pools.config.real_speech_fraction
+    make = _real_clip if real else _synthetic_clip
+    audio, words, texts, provenance = make(pools, pool, spec, target_s, rng)
+    audio = finish(audio, rng)
+    return {
+        "id": clip_id,
+        "audio": {"bytes": encode_flac(audio), "path": f"{clip_id}.flac"},
+        "transcript": " ".join(texts),
+        "words": [{"end": round(e, 6), "start": round(s, 6), "word": w} for w, s, e in words],
+        "duration": len(audio) / SAMPLE_RATE_HZ,
+        "provenance": json.dumps(provenance, sort_keys=True),
+    }
+
+
+def _assemble(pieces, rate_hz: int, spec: SplitSpec, target_s: float, rng: np.random.Generator):
+    """Lay pieces (audio, [(word, start_s, end_s)], text, source) out with silences between.
+
+    Takes pieces while the clip stays within ``target_s`` (the first always, if it fits the
+    split's maximum) and returns (audio at ``rate_hz``, words with clip times, texts, layout);
+    the layout lists where each piece starts and, for recorded pieces, its source.
+    """
+    lead_s = rng.uniform(*_LEAD_S)
+    tail_s = rng.uniform(*_TAIL_S)
+    chunks, words, texts, starts_s, sources = [np.zeros(int(lead_s * rate_hz), np.float32)], [], [], [], []
+    t = len(chunks[0])
+    for audio, piece_words, text, source in pieces:
+        end_s = (t + len(audio)) / rate_hz + tail_s
+        limit_s = spec.max_duration_s if not texts else target_s
+        if end_s > limit_s:
+            if texts:
+                break
+            continue  # too long even alone: try the next piece
+        if texts:
+            pause = np.zeros(int(rng.uniform(*_PAUSE_S) * rate_hz), np.float32)
+            if (t + len(pause) + len(audio)) / rate_hz + tail_s > target_s:
+                break
+            chunks.append(pause)
+            t += len(pause)
+        offset_s = t / rate_hz
+        starts_s.append(round(offset_s, 6))
+        words += [(w, offset_s + s, offset_s + e) for w, s, e in piece_words]
+        texts.append(text)
+        sources.append(source)
+        chunks.append(audio)
+        t += len(audio)
+    chunks.append(np.zeros(int(tail_s * rate_hz), np.float32))
+    layout = {"lead_s": round(lead_s, 6), "piece_starts_s": starts_s}
+    if any(sources):
+        layout["files"] = sources
+    return np.concatenate(chunks), words, texts, layout
+
+
+def _synthetic_pieces(pools: Pools, pool: str, voice, rng: np.random.Generator):
+    """Endless (audio, words, text) sentences of one voice; nouns sometimes repeat."""
+    synth = Synthesizer.get()
+    previous: list[str] = []
+    while True:
+        reuse = ()
+        nouns = [w for w in previous if w in NOUNS]
+        if nouns and rng.random() < pools.config.repeat_word_prob:
+            reuse = (str(rng.choice(nouns)),)
+        text = pools.sentence(rng, pool, reuse)
+        utterance = synth.synthesize(text, voice)
+        words = []
+        for word, start, end in utterance.words:
+            for token in tokens(word)[:1]:
+                words.append((token, start / ESPEAK_RATE_HZ, end / ESPEAK_RATE_HZ))
+        previous = [w for w, _, _ in words]
+        yield utterance.audio / 32768.0, words, text, None
+
+
+def _synthetic_clip(pools: Pools, pool: str, spec: SplitSpec, target_s: float, rng: np.random.Generator):
+    voice = random_voice(rng)
+    pieces = _synthetic_pieces(pools, pool, voice, rng)
+    audio, words, texts, layout = _assemble(_take(pieces, 200), ESPEAK_RATE_HZ, spec, target_s, rng)
+    provenance = {
+        "source": "espeak-ng (PyPI espeakng-loader)",
+        "speaker": espeak_speaker_id(voice),
+        "synthesis": voice.as_dict(),
+        "word_times": "espeak-ng word and phoneme events",
+        **layout,
+    }
+    return resample(audio, ESPEAK_RATE_HZ, SAMPLE_RATE_HZ), words, texts, provenance
+
+
+def _real_pieces(pools: Pools, pool: str, rng: np.random.Generator):
+    from framestamp.corpus.sources import read_prompt
+
+    prompts = pools.english[pool]
+    while True:
+        prompt, words = prompts[rng.integers(len(prompts))]
+        yield read_prompt(prompt), words, prompt.text, f"{prompt.voice_dir}/{prompt.name}.wav"
+
+
+def _real_clip(pools: Pools, pool: str, spec: SplitSpec, target_s: float, rng: np.random.Generator):
+    pieces = _take(_real_pieces(pools, pool, rng), 200)
+    audio, words, texts, layout = _assemble(pieces, SAMPLE_RATE_HZ, spec, target_s, rng)
+    provenance = {
+        "source": pools.english[pool][0][0].package,
+        "speaker": "asterisk:allison",
+        "word_times": "pocketsphinx forced alignment, starts after silence snapped to the energy onset",
+        **layout,
+    }
+    return audio, words, texts, provenance
+
+
+def _take(iterator, n: int):
+    for _, item in zip(range(n), iterator):
+        yield item

@@ -1,0 +1,86 @@
+"""What ``framestamp reproduce`` runs: the experiments (recipes) and how each is evaluated."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from importlib import resources
+
+from ..train.config import TrainConfig
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """One evaluation: which split and question mode, how many queries."""
+
+    split: str
+    mode: str
+    limit: int | None = None
+    by_time: bool = False  # also report accuracy by target-time bucket (length generalisation)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A recipe to train and the evaluations of its final model."""
+
+    recipe: str
+    evals: tuple[EvalSpec, ...]
+    ships_as: str | None = None  # name under src/framestamp/checkpoints/
+
+    @property
+    def name(self) -> str:
+        return self.recipe
+
+
+ONE = (EvalSpec("test", "one", 400), EvalSpec("test_long", "one", 200, by_time=True))
+ALL = (EvalSpec("test", "all", 200),)
+
+FULL = (
+    Experiment("words-ihp", ONE, "words"),
+    Experiment("words-token", ONE, "words-token"),
+    Experiment("speakers-ihp", ONE, "speakers"),
+    Experiment("speakers-token", ONE, "speakers-token"),
+    Experiment("events-ihp", ONE, "events"),
+    Experiment("events-token", ONE, "events-token"),
+    Experiment("words-all", ALL, "words-all"),
+    Experiment("words-all-token", ALL, "words-all-token"),
+    Experiment("words-binary", ONE),
+    Experiment("words-joint", ONE),
+    Experiment("speakers-binary", ONE),
+    Experiment("speakers-joint", ONE),
+    Experiment("events-binary", ONE),
+    Experiment("events-joint", ONE),
+    Experiment("lengthgen-words-ihp", (EvalSpec("test", "one", 400, by_time=True),) + ONE[1:]),
+    Experiment("lengthgen-words-token", (EvalSpec("test", "one", 400, by_time=True),) + ONE[1:]),
+)
+
+QUICK_RECIPES = ("words-ihp", "words-token")
+QUICK_STEPS, QUICK_MINUTES = 400, 4.0
+
+
+def plan(quick: bool, eval_limit: int | None = None) -> tuple[Experiment, ...]:
+    """The experiments of a full or a quick reproduction (``eval_limit`` caps queries per evaluation)."""
+    if not quick:
+        if eval_limit is None:
+            return FULL
+        return tuple(replace(e, evals=tuple(replace(s, limit=eval_limit) for s in e.evals)) for e in FULL)
+    small = tuple(EvalSpec(e.split, e.mode, eval_limit or 60, e.by_time) for e in ONE)
+    return tuple(Experiment(r, small) for r in QUICK_RECIPES)
+
+
+def recipe(
+    name: str, quick: bool = False, runs_dir: str = "runs", corpus: str | None = None, max_steps: int | None = None
+) -> TrainConfig:
+    """The shipped recipe ``name`` (``src/framestamp/recipes/tiny/<name>.yaml``), placed under
+    ``runs_dir``; ``quick`` shortens training and uses the small corpus; ``corpus`` and
+    ``max_steps`` override the recipe."""
+    path = resources.files("framestamp.recipes").joinpath("tiny", f"{name}.yaml")
+    config = TrainConfig.load(path)
+    config = replace(config, output_dir=f"{runs_dir}/{name}")
+    if quick:
+        config = replace(config, max_steps=QUICK_STEPS, max_minutes=QUICK_MINUTES, warmup_steps=50,
+                         data=replace(config.data, corpus="small"))  # fmt: skip
+    if corpus is not None:
+        config = replace(config, data=replace(config.data, corpus=corpus))
+    if max_steps is not None:
+        config = replace(config, max_steps=max_steps, warmup_steps=min(config.warmup_steps, max_steps))
+    return config

@@ -1,0 +1,133 @@
+"""``framestamp reproduce``: build the corpus, train every recipe, evaluate, write the report."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+
+from ..evaluate.metrics import all_events_metrics_by_event_count, single_event_metrics_by_time
+from ..evaluate.run import EvalResult, evaluation_items, run
+from ..model import FrameStampModel
+from ..train.config import TrainConfig
+from ..train.loop import train
+from .plan import EvalSpec, Experiment, plan, recipe
+
+METRICS_DIR = "metrics"
+
+
+def reproduce(
+    quick: bool = False, results_dir: str | Path = "results", runs_dir: str | Path = "runs",
+    only: tuple[str, ...] = (), console: Console | None = None, corpus: str | None = None,
+    max_steps: int | None = None, eval_limit: int | None = None,
+) -> Path:  # fmt: skip
+    """Train and evaluate the experiments of the plan; write ``results_dir/report.md``.
+
+    Training resumes where a previous run stopped; finished experiments are not trained again.
+
+    Args:
+        quick: the short plan (small corpus, two recipes, a few hundred steps).
+        only: run just these recipe names.
+        corpus, max_steps: override every recipe's corpus and step count (toy runs).
+        eval_limit: cap on the queries of each evaluation.
+
+    Returns:
+        Path of the report.
+    """
+    from .report import write_report
+
+    console = console or Console()
+    results_dir = Path(results_dir)
+    (results_dir / METRICS_DIR).mkdir(parents=True, exist_ok=True)
+    for experiment in plan(quick, eval_limit):
+        if only and experiment.name not in only:
+            continue
+        config = recipe(experiment.recipe, quick, str(runs_dir), corpus, max_steps)
+        final = Path(config.output_dir) / "final"
+        started = time.monotonic()
+        if not final.is_dir():
+            console.print(f"[bold]train[/] {experiment.name}")
+            train(config)
+        figures = results_dir / "figures"
+        figures.mkdir(exist_ok=True)
+        summary = evaluate_experiment(experiment, config, final, console, figures)
+        summary["train"] = training_summary(Path(config.output_dir))
+        summary["wall_minutes"] = round((time.monotonic() - started) / 60, 2)
+        (results_dir / METRICS_DIR / f"{experiment.name}.json").write_text(json.dumps(summary, indent=1))
+    return write_report(results_dir, quick=quick)
+
+
+def evaluate_experiment(
+    experiment: Experiment, config: TrainConfig, final: Path, console: Console, figures_dir: Path | None = None
+) -> dict:
+    """Every evaluation of one experiment's final model, as a JSON-ready dict."""
+    from ..train.loop import training_clips
+
+    model = FrameStampModel.from_pretrained(final)
+    summary = {"recipe": experiment.recipe, "config": config.to_dict(), "evaluations": []}
+    for spec in experiment.evals:
+        clips = training_clips(replace(config.data, max_duration_s=None), split=spec.split)
+        items = evaluation_items(clips, spec.mode, seed=0, limit=spec.limit)
+        console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} ({spec.mode}, {len(items)} queries)")
+        result = run(model, items, batch_size=8)
+        summary["evaluations"].append(describe(spec, result))
+        if spec.split == "test" and model.config.head_objective == "ihp" and figures_dir is not None:
+            from .report import plot_intensity_examples
+
+            plot_intensity_examples(model, items, figures_dir / f"intensity_{experiment.name}_{spec.mode}.png")
+    return summary
+
+
+def describe(spec: EvalSpec, result: EvalResult) -> dict:
+    """Metrics, timings and a few raw predictions of one evaluation."""
+    record = {
+        "split": spec.split, "mode": spec.mode, "n": len(result.items), "metrics": _jsonable(result.metrics),
+        "median_seconds_per_query": result.median_seconds_per_query,
+        "max_clip_s": max((i.clip.duration_s for i in result.items), default=0.0),
+    }  # fmt: skip
+    predicted = [p.times_s[0] if len(p.times_s) else None for p in result.predictions]
+    if spec.mode == "one" and spec.by_time:
+        record["by_time"] = _jsonable(single_event_metrics_by_time(
+            predicted, [i.query.targets_s[0] for i in result.items], [i.clip.duration_s for i in result.items],
+            [p.parse_error for p in result.predictions],
+        ))  # fmt: skip
+    if spec.mode == "all":
+        references = [list(i.query.targets_s) for i in result.items]
+        predictions = [list(p.times_s) for p in result.predictions]
+        record["by_event_count"] = _jsonable(all_events_metrics_by_event_count(predictions, references))
+        try:
+            from ..evaluate.standard import onset_f_measure
+
+            record["onset_f_measure_50ms"] = _jsonable(onset_f_measure(references, predictions, window_s=0.05))
+        except ImportError as error:  # the eval extra is optional
+            record["onset_f_measure_50ms"] = {"error": str(error)}
+    record["examples"] = [
+        {"question": i.query.question, "clip": i.clip.id, "target_s": list(i.query.targets_s)[:8],
+         "predicted_s": [round(float(t), 3) for t in p.times_s[:8]], "text": p.text}
+        for i, p in list(zip(result.items, result.predictions))[:5]
+    ]  # fmt: skip
+    return record
+
+
+def training_summary(output_dir: Path) -> dict:
+    """Steps, minutes and last losses from a run's ``metrics.csv``."""
+    path = output_dir / "metrics.csv"
+    if not path.exists():
+        return {}
+    lines = path.read_text().splitlines()
+    header, last = lines[0].split(","), lines[-1].split(",")
+    return dict(zip(header, (float(v) for v in last)))
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    return value

@@ -1,0 +1,86 @@
+"""Copy trained checkpoints into the package with a model card: the embedded defaults."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from importlib import resources
+from pathlib import Path
+
+from .plan import FULL, Experiment
+from .report import evaluation
+
+CARD_NAME = "README.md"
+
+
+def checkpoints_dir() -> Path:
+    """Where shipped checkpoints live inside the installed package."""
+    return Path(str(resources.files("framestamp"))) / "checkpoints"
+
+
+def ship(runs_dir: str | Path = "runs", results_dir: str | Path = "results", dest: Path | None = None) -> list[Path]:
+    """Copy every experiment with a ``ships_as`` name from ``runs_dir`` into the package.
+
+    Only experiments that were trained and evaluated (metrics JSON present) are shipped.
+
+    Returns:
+        The checkpoint directories written.
+    """
+    dest = dest or checkpoints_dir()
+    written = []
+    for experiment in FULL:
+        final = Path(runs_dir) / experiment.recipe / "final"
+        metrics = Path(results_dir) / "metrics" / f"{experiment.recipe}.json"
+        if experiment.ships_as is None or not final.is_dir() or not metrics.exists():
+            continue
+        target = dest / experiment.ships_as
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(final, target)
+        (target / CARD_NAME).write_text(model_card(experiment, json.loads(metrics.read_text())))
+        written.append(target)
+    return written
+
+
+def model_card(experiment: Experiment, summary: dict) -> str:
+    """A markdown model card: what the model answers, its data, training and test scores."""
+    config, train = summary["config"], summary.get("train", {})
+    data, model = config["data"], config["model"]
+    lines = [
+        f"# framestamp `{experiment.ships_as}`",
+        "",
+        f"Answers: {data['subset']} questions, mode `{'/'.join(data['modes'])}`, boundary "
+        f"`{'/'.join(data['boundaries'])}`. Objective: `{config['objective']}`"
+        + (" (token baseline: the answer is generated as JSON text)." if config["objective"] == "token" else
+           " (frame head; timestamps decoded from one forward pass)."),
+        "",
+        "- Backbone: `tiny` preset, a Qwen2.5-Omni thinker (`Qwen2_5OmniThinkerForConditionalGeneration`) of "
+        "about 1.65 M parameters with a word-level tokenizer, trained from scratch; tied embeddings; "
+        f"bidirectional audio attention: {model['bidirectional_audio']}; head bias init {model['head_bias_init']}.",
+        f"- Data: built-in corpus `{data['corpus']}` (seed {data['seed']}), subset `{data['subset']}`, train split, "
+        f"clips up to {data['max_duration_s']} s" + (f", targets before {data['max_target_s']} s" if data.get("max_target_s") else "") + ".",
+        f"- Training: AdamW lr {config['lr']}, batch {config['batch_size']}, auxiliary identity loss weight "
+        f"{config['aux_identity_weight']}, {int(train.get('step', 0))} steps in {train.get('minutes', 0):.1f} min "
+        f"(last session) on {config['threads']} CPU thread(s), seed {config['seed']}.",
+        f"- Reproduce: `framestamp reproduce --only {experiment.recipe}`, then `python -m framestamp.reproduce.ship`.",
+        "",
+        "## Test scores (built-in corpus, measured by `framestamp reproduce`)",
+        "",
+        "| split | mode | questions | acc 20 ms | acc 50 ms | acc 100 ms | MAE (s) | parse errors |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for record in summary["evaluations"]:
+        m = record["metrics"]
+        parse = m.get("parse_error_rate")
+        lines.append(
+            f"| {record['split']} | {record['mode']} | {record['n']} | {m['accuracy']['0.02']:.1%} | "
+            f"{m['accuracy']['0.05']:.1%} | {m['accuracy']['0.1']:.1%} | {m['mae_s']:.3f} | "
+            + (f"{parse:.1%}" if parse is not None else "-") + " |"
+        )
+    lines += ["", "Limits: trained on synthetic (espeak-ng) and one real voice's speech, the built-in event "
+              "classes and voices; expect lower accuracy on other audio. English only."]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    for path in ship():
+        print(path)

@@ -1,0 +1,28 @@
+"""The reproduce pipeline end to end on a toy setting: tiny corpus, two steps per recipe."""
+
+import json
+
+from framestamp.reproduce.plan import FULL, plan, recipe
+from framestamp.reproduce.run import reproduce
+
+
+def test_every_recipe_of_the_plan_parses_and_validates():
+    for experiment in plan(quick=False) + plan(quick=True):
+        config = recipe(experiment.recipe)
+        assert config.output_dir.endswith(experiment.recipe)
+    assert {e.recipe for e in FULL} >= {"words-ihp", "words-token", "speakers-ihp", "events-ihp", "words-all"}
+
+
+def test_reproduce_runs_end_to_end_on_the_tiny_corpus(tmp_path):
+    report = reproduce(
+        results_dir=tmp_path / "results", runs_dir=tmp_path / "runs", only=("words-ihp", "words-token", "words-all"),
+        corpus="tiny", max_steps=2, eval_limit=3,
+    )  # fmt: skip
+    text = report.read_text()
+    assert "| words-ihp | 3 |" in text and "| words-token | 3 |" in text
+    assert "All word starts" in text and "Length generalisation" in text
+    summary = json.loads((tmp_path / "results" / "metrics" / "words-token.json").read_text())
+    test_eval = summary["evaluations"][0]
+    assert test_eval["split"] == "test" and 0.0 <= test_eval["metrics"]["parse_error_rate"] <= 1.0
+    assert (tmp_path / "results" / "figures" / "accuracy_by_tolerance.png").stat().st_size > 1000
+    assert (tmp_path / "runs" / "words-ihp" / "final" / "head.safetensors").exists()
