@@ -60,6 +60,48 @@ def reproduce(
     console.print(f"report: {report}")
 
 
+@app.command()
+def bench(
+    frame_checkpoint: Annotated[str | None, typer.Option(
+        help="frame model dir or shipped name, all modes (default: shipped words / words-all)")] = None,
+    token_checkpoint: Annotated[str | None, typer.Option(
+        help="token baseline dir or shipped name, all modes (default: shipped words-token / words-all-token)")] = None,
+    backbone: Annotated[str | None, typer.Option(help="time an untrained model on this backbone family")] = None,
+    backbone_path: Annotated[str | None, typer.Option(help="hub name or directory of --backbone's weights")] = None,
+    fixed_length: Annotated[bool, typer.Option(
+        help="token answers exactly as long as the reference, even from a trained model")] = False,
+    corpus: Annotated[str, typer.Option(help="test clips to build inputs from")] = "builtin:default:0",
+    events: Annotated[str, typer.Option(help="word counts of the events sweep, comma-separated")] = "3,8,13,18,23,30",
+    durations: Annotated[str, typer.Option(help="audio lengths of the duration sweep (s), comma-sep.")] = "5,10,30,60",
+    modes: Annotated[str, typer.Option(help="question modes: one, all (comma-separated)")] = "one,all",
+    batch_size: Annotated[int, typer.Option(help="questions per batch, the same for every method")] = 8,
+    repeats: Annotated[int, typer.Option(help="timed runs of the token baseline per batch")] = 5,
+    frame_repeats: Annotated[int, typer.Option(help="timed runs of forward and frame methods per batch")] = 7,
+    warmup: Annotated[int, typer.Option(help="untimed runs of every method first")] = 1,
+    threads: Annotated[int | None, typer.Option(help="torch CPU threads (default: torch's)")] = None,
+    device: Annotated[str, typer.Option(help="torch device")] = "cpu",
+    output_dir: Annotated[Path, typer.Option(help="where the JSON, table and plot go")] = Path("results/bench"),
+) -> None:  # fmt: skip
+    """Wall time of the frame method vs generated timestamps and the bare forward pass (JSON, table, plot)."""
+    from .bench import BenchConfig, run_bench
+    from .errors import ConfigError
+
+    try:
+        config = BenchConfig(
+            frame_checkpoint=frame_checkpoint, token_checkpoint=token_checkpoint, backbone=backbone,
+            backbone_path=backbone_path, fixed_length=fixed_length, corpus=corpus,
+            events=[int(x) for x in events.split(",") if x.strip()],
+            durations_s=[float(x) for x in durations.split(",") if x.strip()],
+            modes=[x.strip() for x in modes.split(",") if x.strip()], batch_size=batch_size, repeats=repeats,
+            frame_repeats=frame_repeats, warmup=warmup, threads=threads, device=device, output_dir=str(output_dir),
+        )  # fmt: skip
+    except ValueError as error:
+        raise ConfigError(f"bench: {error}") from None
+    result = run_bench(config, log=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
+    plot = result.plot_path or "no plot (matplotlib missing)"
+    console.print(f"results: {result.json_path}, {result.markdown_path}, {plot}")
+
+
 def main() -> None:
     """Entry point: run the app, printing user errors as one line without a traceback."""
     _mount_corpus()

@@ -1,11 +1,14 @@
 """A backbone plus a frame head: questions and audio in, per-frame log-intensities out.
 
 Saved like a Hugging Face checkpoint: ``framestamp_config.json``, the backbone in
-``backbone/`` (its own ``save_pretrained`` layout) and the head in ``head.safetensors``.
+``backbone/`` (its own ``save_pretrained`` layout) and the head in ``head.safetensors``. A model
+with LoRA adapters saves ``adapter/`` (peft's layout) instead of ``backbone/``; its base weights
+are loaded again from ``backbone_path``.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +25,7 @@ from .backbones import Backbone, BackboneInputs, BackboneOutput, backbone_class
 from .config import Config, option, register_config
 from .errors import CheckpointError, ConfigError
 from .head import FrameHead, frames_per_token_for
+from .lora import ADAPTER_DIR, has_lora, load_lora, save_lora
 
 HEAD_OBJECTIVES = ("ihp", "binary", "none")
 CONFIG_NAME, HEAD_NAME, BACKBONE_DIR = "framestamp_config.json", "head.safetensors", "backbone"
@@ -102,13 +106,24 @@ class FrameStampModel(nn.Module):
         scores = self(self.prepare(questions, waveforms))
         return [row[m].cpu().numpy() for row, m in zip(scores.logits, scores.mask)]
 
-    def save_pretrained(self, directory: str | Path) -> None:
-        """Write config, backbone and head into ``directory``."""
+    def save_pretrained(self, directory: str | Path, state_dict: dict[str, torch.Tensor] | None = None) -> None:
+        """Write config, backbone (or only its LoRA adapter) and head into ``directory``.
+
+        Args:
+            state_dict: full weights of this model, keys as in ``self.state_dict()``, for when the
+                live parameters are sharded (FSDP, DeepSpeed ZeRO-3); None reads the parameters.
+        """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        self.backbone.save_pretrained(directory / BACKBONE_DIR)
-        head_state = {k: v.detach().contiguous().cpu() for k, v in self.head.state_dict().items()}
-        save_file(head_state, directory / HEAD_NAME)
+        backbone_state = _substate(state_dict, "backbone.model.")
+        if has_lora(self.backbone.model):
+            if self.config.backbone_path is None:
+                raise CheckpointError("a LoRA model needs model.backbone_path to name its base weights")
+            save_lora(self.backbone.model, directory / ADAPTER_DIR, backbone_state)
+        else:
+            _save_backbone(self.backbone, directory / BACKBONE_DIR, backbone_state)
+        head_state = _substate(state_dict, "head.") or self.head.state_dict()
+        save_file({k: v.detach().contiguous().cpu() for k, v in head_state.items()}, directory / HEAD_NAME)
         values = self.config.to_dict() | {"frames_per_token": self.head.frames_per_token}
         (directory / CONFIG_NAME).write_text(json.dumps(values, indent=2) + "\n")
 
@@ -122,7 +137,13 @@ class FrameStampModel(nn.Module):
             config = ModelConfig.load(directory / CONFIG_NAME)
         except ConfigError as error:
             raise CheckpointError(f"broken checkpoint config in {directory}: {error}") from None
-        backbone = load_backbone(config.backbone, directory / BACKBONE_DIR, **backbone_kwargs)
+        # A LoRA checkpoint holds only the adapter: its base is the backbone it was trained from.
+        base = directory / BACKBONE_DIR if (directory / BACKBONE_DIR).is_dir() else config.backbone_path
+        if base is None:
+            raise CheckpointError(f"no backbone in {directory} and no model.backbone_path in its config")
+        backbone = load_backbone(config.backbone, base, **backbone_kwargs)
+        if (directory / ADAPTER_DIR).is_dir():
+            load_lora(backbone.model, directory / ADAPTER_DIR)
         model = cls(backbone, config)
         try:
             model.head.load_state_dict(load_file(directory / HEAD_NAME))
@@ -130,6 +151,27 @@ class FrameStampModel(nn.Module):
             raise CheckpointError(f"cannot read the head weights {directory / HEAD_NAME}: "
                                   f"{str(error).splitlines()[0]}") from None
         return model.eval()
+
+
+def _substate(state_dict: dict | None, prefix: str) -> dict | None:
+    if state_dict is None:
+        return None
+    return {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}
+
+
+def _save_backbone(backbone: Backbone, directory: Path, state_dict: dict | None) -> None:
+    """``backbone.save_pretrained``, writing ``state_dict`` as its weights when one is given."""
+    if state_dict is None:
+        backbone.save_pretrained(directory)
+        return
+    # The backbone protocol saves its own Hugging Face model (plus tokenizer and features);
+    # gathered weights are handed to that model's save_pretrained for the duration of the call.
+    hf_model = backbone.model
+    hf_model.save_pretrained = functools.partial(type(hf_model).save_pretrained, hf_model, state_dict=state_dict)
+    try:
+        backbone.save_pretrained(directory)
+    finally:
+        del hf_model.save_pretrained
 
 
 def load_backbone(family: str, name_or_path: str | Path, **kwargs) -> Backbone:

@@ -123,7 +123,9 @@ def predict(
     n_events = n_events or [None] * len(questions)
     boundaries = boundaries or ["start"] * len(questions)
     if model.config.head_objective == "none":
-        texts = model.backbone.generate(model.prepare(questions, waveforms), max_new_tokens)
+        texts = model.backbone.generate(
+            model.prepare(questions, waveforms), max_new_tokens, bidirectional_audio=model.config.bidirectional_audio
+        )
         parsed = [parse_answer(t, b, m) for t, b, m in zip(texts, boundaries, modes)]
         return [Prediction(np.asarray(p.times_s), float(len(p.times_s)), None, model.frame_rate_hz, t, p.parse_error)
                 for p, t in zip(parsed, texts)]  # fmt: skip

@@ -141,3 +141,27 @@ def test_bidirectional_audio_under_eager_attention_matches_sdpa(tiny_backbone):
         finally:
             tiny_backbone.model.set_attn_implementation("sdpa")
     torch.testing.assert_close(eager, sdpa, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_cached_greedy_generation_matches_a_teacher_forced_pass(bidirectional):
+    """Each generated token is the argmax of one full forward pass over prompt + answer so far,
+    with the prompt's audio block attended as in training."""
+    backbone = TinyBackbone.create(["apple", "banana", "cherry", "the"], seed=3)
+    with torch.no_grad():
+        for parameter in backbone.model.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.3)  # varied tokens from a random model
+    questions, audio = ["when", "when does the apple"], [noise(1.0), noise(0.6)]
+    ids = backbone.generate_ids(backbone.prepare(questions, audio), 5, bidirectional_audio=bidirectional)
+    assert len(set(ids.flatten().tolist())) > 2
+    for row in range(len(questions)):
+        answer = ids[row].tolist()
+        forced = backbone.prepare([questions[row]], [audio[row]])
+        full = torch.cat([forced.input_ids, ids[row : row + 1]], dim=1)
+        forced.model_kwargs["input_ids"] = full
+        forced.model_kwargs["attention_mask"] = torch.ones_like(full)
+        with torch.no_grad():
+            out = backbone(forced, bidirectional_audio=bidirectional, need_logits=True)
+        prompt_length = full.shape[1] - len(answer)
+        predicted = out.logits[0, prompt_length - 1 : -1].argmax(-1).tolist()
+        assert predicted == answer

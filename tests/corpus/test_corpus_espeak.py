@@ -109,3 +109,20 @@ def test_no_voice_reaches_clipping():
             for pitch, pitch_range in ((75, 79), (25, 30)):
                 audio = synth.synthesize(text, Voice(f"{accent}+{variant}", 230, pitch, pitch_range)).audio
                 assert np.abs(audio).max() < 0.8 * 32767, (variant, accent, pitch)
+
+
+def test_synthesis_does_not_depend_on_random_histories():
+    from framestamp.corpus.voices import random_voice
+
+    synth = Synthesizer.get()
+    rng = np.random.default_rng(0)
+    histories = ("Anna waited.", "Did you see it?", "Oscar jumped! Tom listened", "Sarah, David and Lucy.",
+                 "The old farmer saw a red horse near the river, then they left quickly.")
+    targets = ((Voice("en-gb-x-gbcwmd+edward", 139, 47, 61), "Maria and Jack left never."),
+               (Voice("en-029+michel", 216, 37, 59), "Every kitchen touched the clever dog, then he arrived."))
+    for voice, text in targets:
+        reference = synth.synthesize(text, voice)
+        for _ in range(30):
+            synth.synthesize(histories[rng.integers(len(histories))], random_voice(rng))
+            again = synth.synthesize(text, voice)
+            assert again.words == reference.words and np.array_equal(again.audio, reference.audio), voice.name

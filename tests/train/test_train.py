@@ -89,3 +89,15 @@ def test_bad_config_values_are_rejected():
     with pytest.raises(ConfigError, match="frames_per_token"):
         TrainConfig.from_dict({"model": {"frames_per_token": 0}})
     assert isinstance(TrainConfig.from_dict({"model": {"layer": -2}}).model, ModelConfig)
+
+
+def test_metrics_log_keeps_its_columns_when_losses_come_in_another_order(tmp_path):
+    from framestamp.train.loop import MetricsLog
+
+    log = MetricsLog(tmp_path, enabled=True)
+    log.write(1, {"ihp": 5.0, "aux": 2.0, "loss": 7.0}, 1e-3, 0.1)
+    log.write(2, {"aux": 1.0, "ihp": 4.0, "loss": 5.0}, 1e-3, 0.2)
+    log.close()
+    lines = (tmp_path / "metrics.csv").read_text().splitlines()
+    assert lines[0] == "step,minutes,lr,ihp,aux,loss"
+    assert lines[2] == "2,0.2,0.001,4.0,1.0,5.0"

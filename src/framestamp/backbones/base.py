@@ -128,8 +128,9 @@ class Backbone(nn.Module, abc.ABC):
         """The output projection to the vocabulary."""
 
     @abc.abstractmethod
-    def generate(self, inputs: BackboneInputs, max_new_tokens: int) -> list[str]:
-        """Greedy generation of the textual answer (token baseline), one string per row."""
+    def generate(self, inputs: BackboneInputs, max_new_tokens: int, bidirectional_audio: bool = False) -> list[str]:
+        """Greedy generation of the textual answer (token baseline), one string per row; the
+        prompt's audio block attended bidirectionally when the model was trained that way."""
 
     @abc.abstractmethod
     def save_pretrained(self, directory: str | Path) -> None:

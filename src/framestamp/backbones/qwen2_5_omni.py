@@ -17,7 +17,7 @@ from transformers import AutoTokenizer, Qwen2_5OmniThinkerForConditionalGenerati
 from transformers.models.qwen2_5_omni.processing_qwen2_5_omni import _get_feat_extract_output_lengths
 
 from .masking import mask_for_attention
-from .base import IGNORE_INDEX, SAMPLE_RATE_HZ, Backbone, BackboneInputs
+from .base import IGNORE_INDEX, SAMPLE_RATE_HZ, Backbone, BackboneInputs, audio_bidirectional_mask
 from .registry import register
 
 QWEN_SYSTEM_PROMPT = (
@@ -117,18 +117,46 @@ class Qwen25OmniBackbone(Backbone):
         kwargs = dict(inputs.model_kwargs, attention_mask=attention_mask, position_ids=position_ids)
         return self.model.model(**kwargs, output_hidden_states=True, use_cache=False).hidden_states
 
-    @torch.no_grad()
-    def generate(self, inputs: BackboneInputs, max_new_tokens: int) -> list[str]:
-        end_id = self.tokenizer.convert_tokens_to_ids(END_OF_TURN)
-        sequences = self.model.generate(
-            **inputs.model_kwargs,
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            eos_token_id=end_id,
-            pad_token_id=self.tokenizer.pad_token_id,
-        )
-        new_tokens = sequences[:, inputs.input_ids.shape[1] :]
+    def generate(self, inputs: BackboneInputs, max_new_tokens: int, bidirectional_audio: bool = False) -> list[str]:
+        """Greedy answers as text (see ``generate_ids``)."""
+        new_tokens = self.generate_ids(inputs, max_new_tokens, bidirectional_audio)
         return self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+
+    @torch.no_grad()
+    def generate_ids(self, inputs: BackboneInputs, max_new_tokens: int, bidirectional_audio: bool = False):
+        """Greedy decoding with a KV cache, stopping at ``<|im_end|>``; ``[B, n_new]`` token ids.
+
+        The prompt is encoded with the attention pattern the model was trained with (audio
+        block bidirectional when asked), then answer tokens attend causally to everything before
+        them. ``generation_config.min_new_tokens`` is honoured (the benchmark's fixed length).
+        """
+        end_id = self.tokenizer.convert_tokens_to_ids(END_OF_TURN)
+        min_new_tokens = self.model.generation_config.min_new_tokens or 0
+        attention = inputs.attention_mask
+        if bidirectional_audio:
+            implementation = self.model.config.text_config._attn_implementation
+            allowed = audio_bidirectional_mask(inputs)
+            attention = {"full_attention": mask_for_attention(allowed, implementation, self.model.dtype)}
+        positions = self._position_ids(inputs)
+        out = self.model(**dict(inputs.model_kwargs, attention_mask=attention, position_ids=positions), use_cache=True)
+        mask, cache = inputs.attention_mask, out.cache
+        next_positions = positions[..., -1:] + 1
+        finished = torch.zeros(mask.shape[0], dtype=torch.bool, device=mask.device)
+        generated = []
+        for step in range(max_new_tokens):
+            logits = out.logits[:, -1].float()
+            if step < min_new_tokens:
+                logits[:, end_id] = -torch.inf
+            token = torch.where(finished, torch.full_like(finished, end_id, dtype=torch.long), logits.argmax(-1))
+            generated.append(token)
+            finished |= token == end_id
+            if bool(finished.all()) or step == max_new_tokens - 1:
+                break
+            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+            out = self.model(input_ids=token[:, None], attention_mask=mask, position_ids=next_positions,
+                             cache=cache, use_cache=True)  # fmt: skip
+            cache, next_positions = out.cache, next_positions + 1
+        return torch.stack(generated, dim=1) if generated else mask[:, :0]
 
     def save_pretrained(self, directory: str | Path) -> None:
         self.model.save_pretrained(directory)

@@ -163,7 +163,12 @@ class VoxtralBackbone(Backbone):
         return self.model.model(**kwargs, output_hidden_states=True, use_cache=False).hidden_states
 
     @torch.no_grad()
-    def generate(self, inputs: BackboneInputs, max_new_tokens: int) -> list[str]:
+    def generate(self, inputs: BackboneInputs, max_new_tokens: int, bidirectional_audio: bool = False) -> list[str]:
+        if bidirectional_audio:
+            raise NotImplementedError(
+                f"{self.family}: generation with a bidirectional audio block is implemented for "
+                "qwen2.5-omni only; train the token baseline with bidirectional_audio: false"
+            )
         sequences = self.model.generate(
             **inputs.model_kwargs,
             max_new_tokens=max_new_tokens,

@@ -12,6 +12,8 @@ with phoneme events, a phoneme event (type 7) where each phoneme starts, pauses 
 - a word ends where the next thing after its last phoneme starts: a pause phoneme, the next
   word, or the end of the audio. So words separated by a pause end at the pause, and adjacent
   words share a boundary (as in forced alignments).
+Synthesis is made independent of what the process synthesised before (espeak-ng keeps state
+between utterances): see ``_steady_data_dir`` and ``Synthesizer.synthesize``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ _WORD_EVENT, _PHONEME_EVENT, _TERMINATED = 1, 7, 0
 _RATE, _VOLUME, _PITCH, _RANGE = 1, 2, 3, 4  # espeak_PARAMETER values
 _VOLUME_PERCENT = 20  # below clipping: espeak's overflow gain control keeps state across calls
 _OUTPUT_SYNCHRONOUS, _INIT_PHONEME_EVENTS, _CHARS_UTF8 = 2, 1, 1
+_PRIMER = b"a."
 
 
 class _Event(ctypes.Structure):
@@ -119,6 +122,10 @@ class Synthesizer:
         lib.espeak_Info.restype = ctypes.c_char_p
         return lib.espeak_Info(None).decode()
 
+    def _speak(self, data: bytes) -> None:
+        self._lib.espeak_Synth(data, len(data) + 1, 0, 0, 0, _CHARS_UTF8, None, None)
+        self._lib.espeak_Synchronize()
+
     def _on_synth(self, wav, n_samples, events) -> int:
         if n_samples > 0:
             self._chunks.append(np.ctypeslib.as_array(wav, shape=(n_samples,)).astype(np.float32))
@@ -144,24 +151,26 @@ class Synthesizer:
         self._lib.espeak_SetParameter(_RANGE, voice.pitch_range, 0)
         self._lib.espeak_SetParameter(_VOLUME, _VOLUME_PERCENT, 0)
         self._lib.espeak_ng_SetRandSeed(0)  # breathy variants draw noise from espeak's generator
+        # A fixed primer utterance first: some text-processing state (seen with the Welsh
+        # accent after certain sentences) carries over to the next utterance; after the primer
+        # it is always the same.
+        self._speak(_PRIMER)
         self._chunks, self._events = [], []
-        data = text.encode("utf-8")
-        self._lib.espeak_Synth(data, len(data) + 1, 0, 0, 0, _CHARS_UTF8, None, None)
-        self._lib.espeak_Synchronize()
+        self._speak(text.encode("utf-8"))
         audio = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.float32)
         return Utterance(audio=audio, words=_word_spans(text, self._events, len(audio)))
 
 
 def _steady_data_dir(data: Path) -> Path:
-    """A private copy of espeak-ng's data whose voice variants have no flutter and no roughness.
+    """A private copy of espeak-ng's data whose voice variants have no flutter, roughness or echo.
 
-    Both are driven by counters that live for the whole process (function-level statics in
-    wavegen.c: the flutter table index, the glottal cycle count), so the same text would come
-    out slightly different (pitch periods and hence word boundaries moved by a few samples, or
-    amplitudes of some cycles) depending on what was synthesised before. Without them the
-    output depends only on text and voice, which makes corpus builds reproducible whatever the
-    order of synthesis or the number of worker processes. Everything but the variant files is
-    symlinked.
+    Each is driven by state that lives for the whole process (function-level statics in
+    wavegen.c: the flutter table index, the glottal cycle count; the echo buffer), so the same
+    text would come out slightly different (pitch periods and hence word boundaries moved by a
+    few samples, or amplitudes of some cycles) depending on what was synthesised before. Without
+    them the output depends only on text and voice, which makes corpus builds reproducible
+    whatever the order of synthesis or the number of worker processes (see also the primer in
+    ``Synthesizer.synthesize``). Everything but the variant files is symlinked.
     """
     root = Path(tempfile.mkdtemp(prefix="framestamp-espeak-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -69,11 +69,16 @@ def run(
 ) -> EvalResult:  # fmt: skip
     """Predict every item in batches, timing each batch, and compute the metrics.
 
+    Under ``accelerate launch`` each process predicts a contiguous shard of ``items`` (with the
+    model on its own device) and the predictions and timings are gathered, in item order, on
+    every process; the metrics are then computed once over all items.
+
     Args:
         known_count: give "all" queries the true number of events (otherwise inferred).
     """
+    shard, gather = _shard(list(items))
     predictions, timings = [], []
-    batches = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
+    batches = [shard[i : i + batch_size] for i in range(0, len(shard), batch_size)]
     for batch in tqdm(batches, desc="evaluate", disable=not progress, leave=False):
         budget = max(answer_token_budget(model, item.query) for item in batch)
         started = time.perf_counter()
@@ -83,9 +88,27 @@ def run(
             [i.query.boundary for i in batch], max_new_tokens=budget,
         )  # fmt: skip
         timings.append(time.perf_counter() - started)
+    predictions, timings = gather(predictions), gather(timings)
     result = EvalResult(list(items), predictions, score(items, predictions), timings)
     result._batch_size = batch_size
     return result
+
+
+def _shard(items: list) -> tuple[list, Callable[[list], list]]:
+    """This process's contiguous share of ``items``, and how to gather per-item lists back.
+
+    One process: all items, and gathering is the identity.
+    """
+    from accelerate import PartialState
+
+    state = PartialState()
+    if state.num_processes == 1:
+        return items, lambda values: values
+    from accelerate.utils import gather_object
+
+    per_process = -(-len(items) // state.num_processes)
+    first = state.process_index * per_process
+    return items[first : first + per_process], lambda values: list(gather_object(list(values)))
 
 
 def score(items: Sequence[EvalItem], predictions: Sequence[Prediction]) -> dict:

@@ -25,6 +25,7 @@ class Experiment:
     recipe: str
     evals: tuple[EvalSpec, ...]
     ships_as: str | None = None  # name under src/framestamp/checkpoints/
+    init_from: str | None = None  # start from this experiment's trained backbone (a fresh head)
 
     @property
     def name(self) -> str:
@@ -37,18 +38,20 @@ ALL = (EvalSpec("test", "all", 200),)
 FULL = (
     Experiment("words-ihp", ONE, "words"),
     Experiment("words-token", ONE, "words-token"),
-    Experiment("speakers-ihp", ONE, "speakers"),
-    Experiment("speakers-token", ONE, "speakers-token"),
-    Experiment("events-ihp", ONE, "events"),
-    Experiment("events-token", ONE, "events-token"),
-    Experiment("words-all", ALL, "words-all"),
-    Experiment("words-all-token", ALL, "words-all-token"),
+    # The other tasks fine-tune the word model's backbone: it plays the part of the pre-trained
+    # audio LM, and frame and token variants of a task start from the same weights.
+    Experiment("words-all", ALL, "words-all", init_from="words-ihp"),
+    Experiment("words-all-token", ALL, "words-all-token", init_from="words-ihp"),
+    Experiment("speakers-ihp", ONE, "speakers", init_from="words-ihp"),
+    Experiment("speakers-token", ONE, "speakers-token", init_from="words-ihp"),
+    Experiment("events-ihp", ONE, "events", init_from="words-ihp"),
+    Experiment("events-token", ONE, "events-token", init_from="words-ihp"),
     Experiment("words-binary", ONE),
     Experiment("words-joint", ONE),
-    Experiment("speakers-binary", ONE),
-    Experiment("speakers-joint", ONE),
-    Experiment("events-binary", ONE),
-    Experiment("events-joint", ONE),
+    Experiment("speakers-binary", ONE, init_from="words-ihp"),
+    Experiment("speakers-joint", ONE, init_from="words-ihp"),
+    Experiment("events-binary", ONE, init_from="words-ihp"),
+    Experiment("events-joint", ONE, init_from="words-ihp"),
     Experiment("lengthgen-words-ihp", (EvalSpec("test", "one", 400, by_time=True),) + ONE[1:]),
     Experiment("lengthgen-words-token", (EvalSpec("test", "one", 400, by_time=True),) + ONE[1:]),
 )
@@ -65,6 +68,18 @@ def plan(quick: bool, eval_limit: int | None = None) -> tuple[Experiment, ...]:
         return tuple(replace(e, evals=tuple(replace(s, limit=eval_limit) for s in e.evals)) for e in FULL)
     small = tuple(EvalSpec(e.split, e.mode, eval_limit or 60, e.by_time) for e in ONE)
     return tuple(Experiment(r, small) for r in QUICK_RECIPES)
+
+
+def experiment_config(
+    experiment: Experiment, quick: bool = False, runs_dir: str = "runs", corpus: str | None = None,
+    max_steps: int | None = None,
+) -> TrainConfig:  # fmt: skip
+    """The training config of an experiment: its recipe, with the backbone it starts from."""
+    config = recipe(experiment.recipe, quick, runs_dir, corpus, max_steps)
+    if experiment.init_from is None:
+        return config
+    backbone = f"{runs_dir}/{experiment.init_from}/final/backbone"
+    return replace(config, model=replace(config.model, backbone_path=backbone))
 
 
 def recipe(

@@ -15,7 +15,7 @@ from ..evaluate.run import EvalResult, evaluation_items, run
 from ..model import FrameStampModel
 from ..train.config import TrainConfig
 from ..train.loop import train
-from .plan import EvalSpec, Experiment, plan, recipe
+from .plan import EvalSpec, Experiment, experiment_config, plan
 
 METRICS_DIR = "metrics"
 
@@ -46,7 +46,7 @@ def reproduce(
     for experiment in plan(quick, eval_limit):
         if only and experiment.name not in only:
             continue
-        config = recipe(experiment.recipe, quick, str(runs_dir), corpus, max_steps)
+        config = experiment_config(experiment, quick, str(runs_dir), corpus, max_steps)
         final = Path(config.output_dir) / "final"
         started = time.monotonic()
         if not final.is_dir():

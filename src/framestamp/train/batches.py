@@ -25,26 +25,75 @@ class Item:
 
 
 class QuerySampler:
-    """Draws batches of (clip, query); batch ``step`` depends only on (seed, step, shard)."""
+    """Draws training items; the global batch of step ``s`` depends only on (seed, s).
 
-    def __init__(self, clips: Sequence[Clip], data: DataConfig, seed: int, shard: int = 0):
+    The global batch of an optimisation step holds ``G = batch_size x accumulation x processes``
+    items, drawn as one list from (seed, step). Micro-batch ``m`` of process ``p`` is the slice
+    ``[(m * P + p) * b, (m * P + p + 1) * b)`` of it (``P`` processes, ``b`` = batch_size). So:
+
+    - the items of a step do not depend on how ``G`` is split: P processes x b clips trains on
+      exactly the items of one process with P x b clips (or b clips and P x accumulation);
+    - a run resumes exactly from the step number alone (no sampler state to save);
+    - with one process and no accumulation, step ``s`` is the first ``b`` askable items of
+      ``default_rng([seed, s, 0])``, as in runs made before sharding existed.
+
+    ``data.order`` picks the clips: ``random`` draws each clip independently (with replacement);
+    ``epochs`` walks shuffled passes over the clips (item ``k`` of the run is position ``k`` of
+    the concatenated passes), drawing a random clip instead only when a clip has no askable target.
+    """
+
+    def __init__(
+        self, clips: Sequence[Clip], data: DataConfig, seed: int, process_index: int = 0, num_processes: int = 1
+    ):  # fmt: skip
         if len(clips) == 0:
             raise ValueError("no training clips (check the corpus and the duration/target filters)")
-        self.clips, self.data, self.seed, self.shard = clips, data, seed, shard
+        if not 0 <= process_index < num_processes:
+            raise ValueError(f"process_index {process_index} outside 0..{num_processes - 1}")
+        self.clips, self.data, self.seed = clips, data, seed
+        self.process_index, self.num_processes = process_index, num_processes
+        self._cached: tuple[int, int, list[Item]] | None = None
+        self._orders: dict[int, np.ndarray] = {}
 
-    def batch(self, step: int, batch_size: int) -> list[Item]:
-        rng = np.random.default_rng([self.seed, step, self.shard])
+    def batch(self, step: int, batch_size: int, micro: int = 0, accumulation: int = 1) -> list[Item]:
+        """This process's micro-batch ``micro`` (of ``accumulation``) of optimisation step ``step``."""
+        size = batch_size * accumulation * self.num_processes
+        first = (micro * self.num_processes + self.process_index) * batch_size
+        return self.global_batch(step, size)[first : first + batch_size]
+
+    def global_batch(self, step: int, size: int) -> list[Item]:
+        """All ``size`` items of optimisation step ``step``, over every process and micro-batch."""
+        if self._cached is None or self._cached[:2] != (step, size):
+            self._cached = (step, size, self._draw(step, size))
+        return self._cached[2]
+
+    def _draw(self, step: int, size: int) -> list[Item]:
+        rng = np.random.default_rng([self.seed, step, 0])
+        tries_left = size * MAX_TRIES_PER_ITEM
         items: list[Item] = []
-        for _ in range(batch_size * MAX_TRIES_PER_ITEM):
-            clip = self.clips[int(rng.integers(len(self.clips)))]
-            mode = self.data.modes[int(rng.integers(len(self.data.modes)))]
-            boundary = self.data.boundaries[int(rng.integers(len(self.data.boundaries)))]
-            query = make_query(clip, mode, boundary, rng, self.data.max_target_s)
-            if query is not None:
-                items.append(Item(clip, query))
-            if len(items) == batch_size:
-                return items
-        raise ValueError("could not sample a batch: no clip has an askable target under the filters")
+        for slot in range(size):
+            # In epoch order the slot's own clip comes first; random clips stand in if it has no target.
+            clip = self.clips[self._clip_at(step * size + slot)] if self.data.order == "epochs" else None
+            while True:
+                if tries_left == 0:
+                    raise ValueError("could not sample a batch: no clip has an askable target under the filters")
+                tries_left -= 1
+                query_clip = clip if clip is not None else self.clips[int(rng.integers(len(self.clips)))]
+                clip = None
+                mode = self.data.modes[int(rng.integers(len(self.data.modes)))]
+                boundary = self.data.boundaries[int(rng.integers(len(self.data.boundaries)))]
+                query = make_query(query_clip, mode, boundary, rng, self.data.max_target_s)
+                if query is not None:
+                    items.append(Item(query_clip, query))
+                    break
+        return items
+
+    def _clip_at(self, position: int) -> int:
+        """Index of the clip at ``position`` of the concatenated shuffled passes."""
+        n = len(self.clips)
+        epoch = position // n
+        if epoch not in self._orders:
+            self._orders = {epoch: np.random.default_rng([self.seed, epoch, 1]).permutation(n)}
+        return int(self._orders[epoch][position % n])
 
 
 def frame_targets(items: Sequence[Item], frame_mask: torch.Tensor, frame_rate_hz: float) -> torch.Tensor:

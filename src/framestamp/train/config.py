@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ..config import Config, option, register_config
+from ..errors import ConfigError
+from ..lora import LoraSettings
 from ..model import ModelConfig
 from ..tasks import BOUNDARIES, MODES
 
 OBJECTIVES = ("ihp", "binary", "token", "joint")
+ORDERS = ("random", "epochs")
+PRECISIONS = ("no", "bf16", "fp16", "auto")
+WEIGHT_DTYPES = ("float32", "bfloat16")
 
 
 @register_config
@@ -23,8 +29,12 @@ class DataConfig(Config):
     boundaries: list = option(["start"], "segment boundaries to ask about: start, end")
     max_target_s: float | None = option(None, "train only on targets earlier than this (length generalisation)")
     max_duration_s: float | None = option(None, "train only on clips shorter than this")
+    order: str = option("random", "random: every item drawn independently (with replacement); "
+                                  "epochs: each pass visits every clip once, in a shuffled order")
 
     def __post_init__(self):
+        if self.order not in ORDERS:
+            raise ValueError(f"order must be one of {ORDERS}, got {self.order!r}")
         if self.subset not in ("words", "speakers", "events"):
             raise ValueError(f"subset must be words, speakers or events, got {self.subset!r}")
         for mode in self.modes:
@@ -50,16 +60,28 @@ class TrainConfig(Config):
     lr: float = option(1e-3, "AdamW learning rate")
     weight_decay: float = option(0.01, "AdamW weight decay")
     warmup_steps: int = option(100, "linear learning-rate warm-up steps")
-    batch_size: int = option(8, "clips per optimisation step (per process)")
-    grad_accumulation: int = option(1, "micro-batches per optimisation step")
+    batch_size: int = option(8, "clips per micro-batch on each process")
+    grad_accumulation: int = option(1, "micro-batches per optimisation step (ignored when effective_batch_size is set)")
+    effective_batch_size: int | None = option(
+        None, "clips per optimisation step over all processes; sets grad_accumulation to "
+              "effective_batch_size / (batch_size x processes), which must be a whole number"
+    )  # fmt: skip
     grad_clip: float = option(1.0, "max gradient norm")
-    max_steps: int = option(1000, "optimisation steps")
+    max_steps: int = option(1000, "optimisation steps (ignored when epochs is set)")
+    epochs: float | None = option(None, "passes over the training clips; sets max_steps = "
+                                        "ceil(epochs x clips / effective batch)")
     max_minutes: float | None = option(None, "stop after this much wall time (checkpointing first)")
     checkpoint_every: int = option(500, "steps between checkpoints")
     log_every: int = option(20, "steps between log lines")
     seed: int = option(0, "seed of initialisation, data order and query sampling")
     threads: int | None = option(None, "torch CPU threads (None: torch default)")
-    mixed_precision: str = option("no", "no, bf16 or fp16 (accelerate)")
+    mixed_precision: str = option("no", "no, bf16, fp16 (accelerate autocast) or auto (bf16 where the GPU supports it)")
+    weights_dtype: str = option(
+        "float32", "dtype the backbone is loaded in for training: float32 master weights (bf16 compute comes "
+                   "from mixed_precision), or bfloat16 (half the memory; fine for a frozen LoRA base only)"
+    )  # fmt: skip
+    gradient_checkpointing: bool = option(False, "recompute backbone activations in the backward pass (less memory)")
+    lora: LoraSettings = option(LoraSettings(), "LoRA adapters on the LM instead of full fine-tuning (rank 0: off)")
     output_dir: str = option("runs/experiment", "where checkpoints and logs go")
 
     def __post_init__(self):
@@ -67,6 +89,8 @@ class TrainConfig(Config):
             self.model = ModelConfig.from_dict(self.model)
         if isinstance(self.data, dict):
             self.data = DataConfig.from_dict(self.data)
+        if isinstance(self.lora, dict):
+            self.lora = LoraSettings.from_dict(self.lora)
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
         for name in ("batch_size", "grad_accumulation", "max_steps", "checkpoint_every", "log_every"):
@@ -74,3 +98,30 @@ class TrainConfig(Config):
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.effective_batch_size is not None and self.effective_batch_size % self.batch_size:
+            raise ValueError(f"effective_batch_size ({self.effective_batch_size}) must be a multiple of "
+                             f"batch_size ({self.batch_size})")
+        if self.epochs is not None and self.epochs <= 0:
+            raise ValueError(f"epochs must be > 0, got {self.epochs}")
+        if self.mixed_precision not in PRECISIONS:
+            raise ValueError(f"mixed_precision must be one of {PRECISIONS}, got {self.mixed_precision!r}")
+        if self.weights_dtype not in WEIGHT_DTYPES:
+            raise ValueError(f"weights_dtype must be one of {WEIGHT_DTYPES}, got {self.weights_dtype!r}")
+        if self.lora.enabled and self.model.backbone_path is None:
+            raise ValueError("lora needs a pretrained backbone: set model.backbone_path")
+
+    def accumulation_steps(self, num_processes: int) -> int:
+        """Micro-batches per optimisation step on each of ``num_processes`` processes."""
+        if self.effective_batch_size is None:
+            return self.grad_accumulation
+        per_pass = self.batch_size * num_processes
+        if self.effective_batch_size % per_pass:
+            raise ConfigError(f"effective_batch_size {self.effective_batch_size} is not a multiple of batch_size "
+                              f"{self.batch_size} x {num_processes} processes")
+        return self.effective_batch_size // per_pass
+
+    def total_steps(self, n_clips: int, global_batch: int) -> int:
+        """Optimisation steps of the run: ``max_steps``, or ``epochs`` passes over ``n_clips``."""
+        if self.epochs is None:
+            return self.max_steps
+        return max(1, math.ceil(self.epochs * n_clips / global_batch))

@@ -1,7 +1,11 @@
 """The training loop: read it top to bottom in one sitting.
 
-Single process on a CPU here; the same code runs under ``accelerate launch`` (the sampler draws
-each process's shard from (seed, step, process index))."""
+The same code runs in one process or under ``accelerate launch`` with any number of processes
+(DDP, DeepSpeed ZeRO, FSDP; see docs/scaling.md). Optimisation step ``s`` trains on a global
+batch of ``batch_size x accumulation x processes`` items drawn from (seed, s) and split over
+processes and micro-batches (``QuerySampler``): N processes follow the loss trajectory of one
+process with the same global batch, and a run resumes exactly from its last checkpoint.
+"""
 
 from __future__ import annotations
 
@@ -14,29 +18,33 @@ from typing import Sequence
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import set_seed
+from accelerate.utils import DistributedDataParallelKwargs, set_seed
 from tqdm.auto import tqdm
 from transformers import get_cosine_schedule_with_warmup
 
 from ..backbones.tiny import TinyBackbone
 from ..data.examples import Clip
+from ..lora import add_lora, trainable_parameters
 from ..model import FrameStampModel, ModelConfig, load_backbone
 from .batches import QuerySampler
-from .checkpoint import latest_checkpoint, load_training_state, prune_checkpoints, save_training_state
+from .checkpoint import (
+    SHARDED_STATE_DIR, is_sharded, latest_checkpoint, load_training_state, save_checkpoint, save_model,
+)  # fmt: skip
 from .config import DataConfig, TrainConfig
-from .objectives import batch_loss
+from .objectives import LossModule
 
 FINAL_DIR = "final"
 HEAD_OF_OBJECTIVE = {"ihp": "ihp", "joint": "ihp", "binary": "binary", "token": "none"}
 
 
-def build_model(config: ModelConfig, seed: int = 0) -> FrameStampModel:
-    """A fresh model: the tiny preset from scratch, or a named backbone with a new head."""
+def build_model(config: ModelConfig, seed: int = 0, dtype: str | None = None) -> FrameStampModel:
+    """A fresh model: the tiny preset from scratch, or a named backbone (in ``dtype``) with a new head."""
     torch.manual_seed(seed)
     if config.backbone == "tiny" and config.backbone_path is None:
         backbone = TinyBackbone.create(seed=seed)
     else:
-        backbone = load_backbone(config.backbone, config.backbone_path or config.backbone)
+        kwargs = {"dtype": dtype} if dtype else {}
+        backbone = load_backbone(config.backbone, config.backbone_path or config.backbone, **kwargs)
     return FrameStampModel(backbone, config)
 
 
@@ -49,88 +57,148 @@ def training_clips(data: DataConfig, split: str = "train") -> Sequence[Clip]:
     return load_subset(source, data.subset, split, max_duration_s=data.max_duration_s)
 
 
+def make_accelerator(config: TrainConfig) -> Accelerator:
+    """The ``Accelerator`` of a run; ``accelerate launch`` settings pick the strategy."""
+    precision = config.mixed_precision
+    if precision == "auto":
+        precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+    # Some parameters get no gradient in some runs (the vision tower, the head of the token
+    # baseline, layers above ``model.layer``): DDP must not wait for them. Gradients live in
+    # DDP's buckets instead of beside them (one copy of the gradients less).
+    ddp = DistributedDataParallelKwargs(find_unused_parameters=True, gradient_as_bucket_view=True)
+    accelerator = Accelerator(mixed_precision=precision, cpu=not torch.cuda.is_available(), kwargs_handlers=[ddp])
+    accelerator.gradient_accumulation_steps = config.accumulation_steps(accelerator.num_processes)
+    deepspeed = accelerator.state.deepspeed_plugin
+    if deepspeed is not None:  # no dataloader is prepared, so DeepSpeed learns the batch from us
+        deepspeed.deepspeed_config["train_micro_batch_size_per_gpu"] = config.batch_size
+        if deepspeed.deepspeed_config.get("gradient_clipping", "auto") == "auto":
+            deepspeed.deepspeed_config["gradient_clipping"] = config.grad_clip
+    return accelerator
+
+
+def training_model(config: TrainConfig, checkpoint: Path | None) -> FrameStampModel:
+    """The model to train: from ``checkpoint`` when resuming, else fresh (with LoRA when asked)."""
+    dtype = getattr(torch, config.weights_dtype)
+    if checkpoint is not None:
+        model = FrameStampModel.from_pretrained(checkpoint, dtype=dtype)
+    else:
+        model_config = replace(config.model, head_objective=HEAD_OF_OBJECTIVE[config.objective])
+        model = build_model(model_config, config.seed, dtype)
+        if config.lora.enabled:
+            add_lora(model.backbone.model, config.lora)
+    if config.gradient_checkpointing:
+        enable_checkpointing(model.backbone.model)
+    return model.train()
+
+
+def enable_checkpointing(hf_model) -> None:
+    """Recompute each layer's activations in the backward pass (non-reentrant: frozen inputs are fine)."""
+    kwargs = {"use_reentrant": False}
+    if hasattr(hf_model, "activation_checkpointing_enable"):  # transformers >= 5.2x renamed it
+        hf_model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    else:
+        hf_model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+
+
 def train(config: TrainConfig, clips: Sequence[Clip] | None = None, resume: bool = True) -> Path:
     """Train a model as ``config`` says; return the directory of the final checkpoint.
 
     With ``resume``, continue from the latest checkpoint in ``config.output_dir`` if one exists.
+    Every process of an ``accelerate launch`` calls this with the same arguments.
     """
     if config.threads:
         torch.set_num_threads(config.threads)
     output_dir = Path(config.output_dir)
-    accelerator = Accelerator(mixed_precision=config.mixed_precision, cpu=not torch.cuda.is_available())
+    accelerator = make_accelerator(config)
+    accumulation = accelerator.gradient_accumulation_steps
+    global_batch = config.batch_size * accumulation * accelerator.num_processes
     set_seed(config.seed)
     clips = training_clips(config.data) if clips is None else clips
+    max_steps = config.total_steps(len(clips), global_batch)
     checkpoint = latest_checkpoint(output_dir) if resume else None
-    model_config = replace(config.model, head_objective=HEAD_OF_OBJECTIVE[config.objective])
-    model = FrameStampModel.from_pretrained(checkpoint) if checkpoint else build_model(model_config, config.seed)
-    model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.max_steps)
-    start_step = load_training_state(checkpoint, optimizer, scheduler) if checkpoint else 0
-    model, optimizer = accelerator.prepare(model, optimizer)
-    sampler = QuerySampler(clips, config.data, config.seed, shard=accelerator.process_index)
+    model = training_model(config, checkpoint)
+    optimizer = torch.optim.AdamW(trainable_parameters(model), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, max_steps)
+    sharded = is_sharded(accelerator)
+    start_step = load_training_state(checkpoint, None if sharded else optimizer, scheduler) if checkpoint else 0
+    module, optimizer = accelerator.prepare(LossModule(model, config), optimizer)
+    if checkpoint is not None and sharded:
+        accelerator.load_state(str(checkpoint / SHARDED_STATE_DIR))
+    sampler = QuerySampler(clips, config.data, config.seed, accelerator.process_index, accelerator.num_processes)
     if accelerator.is_main_process:
         output_dir.mkdir(parents=True, exist_ok=True)
         config.save(output_dir / "config.yaml")
-    log = MetricsLog(output_dir, enabled=accelerator.is_main_process)
+    accelerator.print(f"{max_steps} steps of {global_batch} clips ({config.batch_size} per micro-batch x "
+                      f"{accumulation} micro-batches x {accelerator.num_processes} processes)")  # fmt: skip
+    log = MetricsLog(output_dir, enabled=accelerator.is_main_process, start_step=start_step)
     started = time.monotonic()
-    progress = tqdm(range(start_step, config.max_steps), initial=start_step, total=config.max_steps,
+    progress = tqdm(range(start_step, max_steps), initial=start_step, total=max_steps,
                     desc="train", disable=not accelerator.is_main_process)  # fmt: skip
     for step in progress:
-        losses = optimisation_step(model, optimizer, scheduler, sampler, step, config, accelerator)
+        losses = optimisation_step(module, optimizer, scheduler, sampler, step, config, accelerator)
         minutes = (time.monotonic() - started) / 60
-        out_of_time = config.max_minutes is not None and minutes >= config.max_minutes
-        if (step + 1) % config.log_every == 0 or step + 1 == config.max_steps or out_of_time:
+        out_of_time = config.max_minutes is not None and any_process(accelerator, minutes >= config.max_minutes)
+        if (step + 1) % config.log_every == 0 or step + 1 == max_steps or out_of_time:
             log.write(step + 1, losses, scheduler.get_last_lr()[0], minutes)
             progress.set_postfix(loss=f"{losses['loss']:.3f}")
         if (step + 1) % config.checkpoint_every == 0 or out_of_time:
-            save_checkpoint(accelerator, model, optimizer, scheduler, output_dir, step + 1)
+            save_checkpoint(accelerator, module, optimizer, scheduler, output_dir, step + 1)
         if out_of_time:
             break
     log.close()
     final = output_dir / FINAL_DIR
-    if accelerator.is_main_process:
-        accelerator.unwrap_model(model).save_pretrained(final)
-    accelerator.wait_for_everyone()
+    save_model(accelerator, module, final)
     return final
 
 
-def optimisation_step(model, optimizer, scheduler, sampler, step, config, accelerator) -> dict[str, float]:
-    """Accumulate ``grad_accumulation`` micro-batches, clip, step; return mean losses."""
-    totals: dict[str, float] = {}
-    for micro in range(config.grad_accumulation):
-        items = sampler.batch(step * config.grad_accumulation + micro, config.batch_size)
-        last = micro == config.grad_accumulation - 1
-        with accelerator.no_sync(model) if not last else _nullcontext():
-            losses = batch_loss(accelerator.unwrap_model(model), items, config)
-            accelerator.backward(losses["loss"] / config.grad_accumulation)
+def optimisation_step(module, optimizer, scheduler, sampler, step, config, accelerator) -> dict[str, float]:
+    """Accumulate the micro-batches of ``step``, clip, step; return losses averaged over the global batch."""
+    accumulation = accelerator.gradient_accumulation_steps
+    totals: dict[str, torch.Tensor] = {}
+    for micro in range(accumulation):
+        items = sampler.batch(step, config.batch_size, micro, accumulation)
+        # Gradients are synchronised across processes on the last micro-batch only; the loss is
+        # divided by ``accumulation`` inside ``backward``.
+        with accelerator.accumulate(module):
+            losses = module(items)
+            accelerator.backward(losses["loss"])
         for name, value in losses.items():
-            totals[name] = totals.get(name, 0.0) + float(value.detach()) / config.grad_accumulation
+            totals[name] = totals.get(name, 0.0) + value.detach().float() / accumulation
+    names = sorted(totals)
+    means = accelerator.reduce(torch.stack([totals[name] for name in names]), reduction="mean").tolist()
+    totals = dict(zip(names, means))
     if not all(math.isfinite(v) for v in totals.values()):
         raise FloatingPointError(f"non-finite loss at step {step}: {totals}")
-    accelerator.clip_grad_norm_(model.parameters(), config.grad_clip)
+    if accelerator.sync_gradients:
+        accelerator.clip_grad_norm_(module.parameters(), config.grad_clip)
     optimizer.step()
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
     return totals
 
 
-def save_checkpoint(accelerator, model, optimizer, scheduler, output_dir: Path, step: int) -> None:
-    """Model, optimiser and scheduler at ``step`` (main process), keeping the last two."""
-    if accelerator.is_main_process:
-        directory = output_dir / f"checkpoint-{step}"
-        accelerator.unwrap_model(model).save_pretrained(directory)
-        save_training_state(directory, optimizer, scheduler, step)
-        prune_checkpoints(output_dir)
-    accelerator.wait_for_everyone()
+def any_process(accelerator: Accelerator, flag: bool) -> bool:
+    """Whether ``flag`` holds on any process: every process then takes the same branch."""
+    return bool(accelerator.reduce(torch.tensor([float(flag)], device=accelerator.device), reduction="sum") > 0)
 
 
 class MetricsLog:
-    """Metrics to ``metrics.csv`` and, when tensorboard is installed, to TensorBoard."""
+    """Metrics to ``metrics.csv`` and, when tensorboard is installed, to TensorBoard.
 
-    def __init__(self, output_dir: Path, enabled: bool = True):
+    Rows past ``start_step`` (written by a run that was killed after its last checkpoint) are
+    dropped, so a resumed run's log has each step once.
+    """
+
+    def __init__(self, output_dir: Path, enabled: bool = True, start_step: int = 0):
         self.enabled, self.path, self.rows = enabled, output_dir / "metrics.csv", 0
         self.board = None
+        if enabled and self.path.exists():
+            header, *rows = self.path.read_text().splitlines(keepends=True) or [""]
+            rows = [row for row in rows if int(row.split(",", 1)[0]) <= start_step]
+            if rows:
+                self.path.write_text(header + "".join(rows))
+            else:
+                self.path.unlink()
         if enabled:
             try:
                 from torch.utils.tensorboard import SummaryWriter
@@ -144,8 +212,10 @@ class MetricsLog:
             return
         row = {"step": step, "minutes": round(minutes, 3), "lr": lr} | {k: round(v, 6) for k, v in losses.items()}
         new_file = not self.path.exists()
+        # A resumed run appends under the header it wrote first, whatever order the losses come in.
+        fields = list(row) if new_file else self.path.read_text().split("\n", 1)[0].split(",")
         with self.path.open("a", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(row))
+            writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
             if new_file:
                 writer.writeheader()
             writer.writerow(row)
@@ -157,11 +227,3 @@ class MetricsLog:
     def close(self) -> None:
         if self.board is not None:
             self.board.close()
-
-
-class _nullcontext:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False

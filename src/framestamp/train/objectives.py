@@ -6,6 +6,7 @@ from typing import Sequence
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ..losses import binary_frame_loss, ihp_nll, joint_loss, token_loss
 from ..model import FrameStampModel
@@ -22,7 +23,10 @@ def batch_loss(model: FrameStampModel, items: Sequence[Item], config: TrainConfi
     """
     wants_text = config.objective in ("token", "joint")
     answers = [item.query.answer_text() for item in items] if wants_text else None
-    inputs = model.prepare([item.query.question for item in items], [item.clip.audio for item in items], answers)
+    # Log-mel features are computed with torch on the CPU: a CPU autocast region (mixed precision
+    # on a CPU run) would hand them back in bfloat16, which the feature extractor cannot return.
+    with torch.autocast("cpu", enabled=False):
+        inputs = model.prepare([item.query.question for item in items], [item.clip.audio for item in items], answers)
     scores = model(inputs, need_logits=wants_text)
     losses: dict[str, torch.Tensor] = {}
     if config.objective in ("ihp", "joint"):
@@ -44,6 +48,23 @@ def batch_loss(model: FrameStampModel, items: Sequence[Item], config: TrainConfi
         total = total + config.aux_identity_weight * losses["aux"]
     losses["loss"] = total
     return losses
+
+
+class LossModule(nn.Module):
+    """The model and its training loss as one module.
+
+    ``accelerator.prepare`` wraps this module, so the whole loss path runs inside the wrapper's
+    forward: DDP's gradient hooks, FSDP's parameter gathering and DeepSpeed's engine all see it.
+    """
+
+    def __init__(self, model: FrameStampModel, config: TrainConfig):
+        super().__init__()
+        self.model = model
+        self.config = config
+
+    def forward(self, items: Sequence[Item]) -> dict[str, torch.Tensor]:
+        """``batch_loss`` of ``items``."""
+        return batch_loss(self.model, items, self.config)
 
 
 def identity_loss(model: FrameStampModel, items, audio_hidden: torch.Tensor, n_audio_tokens) -> torch.Tensor:
