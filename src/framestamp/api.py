@@ -251,7 +251,7 @@ class Stamper:
                        long.duration_s, {text: self._curve(row)}, long.frame_rate_hz)  # fmt: skip
 
     def align(
-        self, audio: AudioInput, transcript: str | None = None, ends: bool = True, sample_rate_hz: int = SAMPLE_RATE_HZ
+        self, audio: AudioInput, transcript: str | None = None, ends: bool = False, sample_rate_hz: int = SAMPLE_RATE_HZ
     ) -> Timeline:  # fmt: skip
         """Start (and, with ``ends``, end) of every word, from the "each word" questions.
 
@@ -270,13 +270,13 @@ class Stamper:
         spans = [Span(label, s, None if e is None else max(e, s)) for label, s, e in zip(labels, starts, stops)]
         return self._timeline("words", spans, count, long, questions)
 
-    def diarize(self, audio: AudioInput, ends: bool = True, sample_rate_hz: int = SAMPLE_RATE_HZ) -> Timeline:
+    def diarize(self, audio: AudioInput, ends: bool = False, sample_rate_hz: int = SAMPLE_RATE_HZ) -> Timeline:
         """Onset of every speaker (speaker k = the k-th to start) and, with ``ends``, the end of
         their first turn (each onset takes the earliest unused decoded end after it)."""
         return self._onset_timeline(audio, "speaker", lambda k: f"speaker_{k}", ends, sample_rate_hz)
 
     def events(
-        self, audio: AudioInput, classes: Sequence[str] | None = None, ends: bool = True, max_occurrences: int = 3,
+        self, audio: AudioInput, classes: Sequence[str] | None = None, ends: bool = False, max_occurrences: int = 3,
         sample_rate_hz: int = SAMPLE_RATE_HZ,
     ) -> Timeline:  # fmt: skip
         """Sound events: without ``classes``, every onset (and offset) from the "each sound event"

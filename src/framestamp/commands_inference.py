@@ -41,7 +41,7 @@ DeviceOpt = Annotated[Optional[str], typer.Option(help="torch device (default: c
 WindowOpt = Annotated[float, typer.Option(help="window length for long audio, in seconds")]
 OverlapOpt = Annotated[float, typer.Option(help="overlap of consecutive windows, in seconds")]
 ThresholdOpt = Annotated[float, typer.Option(help="report 'not present' when P(N>=1) = 1 - exp(-Lambda) is below this")]
-EndsOpt = Annotated[bool, typer.Option("--ends/--no-ends", help="also decode end times (one more question per window)")]
+EndsOpt = Annotated[bool, typer.Option("--ends/--no-ends", help="also decode end times (one more question per window; needs a checkpoint trained on end questions, the shipped ones are trained on starts)")]
 
 
 def _one_line(text: str) -> str:
@@ -162,7 +162,7 @@ def _run_manifest(manifest: Path, load, checkpoint: Optional[str], output: Optio
 def align(
     audio: AudioArg,
     transcript: Annotated[Optional[str], typer.Option(help="the words spoken: decode exactly that many")] = None,
-    ends: EndsOpt = True,
+    ends: EndsOpt = False,
     checkpoint: CheckpointOpt = None, format: FormatOpt = None, output: OutputOpt = None, plot: PlotOpt = None,
     quiet: QuietOpt = False, device: DeviceOpt = None, window_s: WindowOpt = 30.0, overlap_s: OverlapOpt = 5.0,
 ) -> None:  # fmt: skip
@@ -175,7 +175,7 @@ def align(
 
 def diarize(
     audio: AudioArg,
-    ends: EndsOpt = True,
+    ends: EndsOpt = False,
     checkpoint: CheckpointOpt = None, format: FormatOpt = None, output: OutputOpt = None, plot: PlotOpt = None,
     quiet: QuietOpt = False, device: DeviceOpt = None, window_s: WindowOpt = 30.0, overlap_s: OverlapOpt = 5.0,
 ) -> None:  # fmt: skip
@@ -190,7 +190,7 @@ def events(
     audio: AudioArg,
     classes: Annotated[Optional[list[str]], typer.Option(help="event classes (repeat, or comma-separate)")] = None,
     max_occurrences: Annotated[int, typer.Option(min=1, help="with --classes: occurrences asked per class")] = 3,
-    ends: EndsOpt = True,
+    ends: EndsOpt = False,
     checkpoint: CheckpointOpt = None, format: FormatOpt = None, output: OutputOpt = None, plot: PlotOpt = None,
     quiet: QuietOpt = False, device: DeviceOpt = None, window_s: WindowOpt = 30.0, overlap_s: OverlapOpt = 5.0,
 ) -> None:  # fmt: skip

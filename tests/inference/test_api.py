@@ -102,7 +102,7 @@ def test_every_occurrence_question_decodes_round_lambda_times():
 
 
 def test_align_with_transcript_labels_exactly_that_many_words():
-    timeline = stamper().align(clicks(5.0, [0.5, 1.5, 3.25]), transcript="the apple pie")
+    timeline = stamper().align(clicks(5.0, [0.5, 1.5, 3.25]), transcript="the apple pie", ends=True)
     assert isinstance(timeline, Timeline) and timeline.task == "words"
     assert [s.label for s in timeline.spans] == ["the", "apple", "pie"]
     assert [s.start_s for s in timeline.spans] == pytest.approx([0.505, 1.505, 3.255])
@@ -123,7 +123,7 @@ def test_diarize_and_events_give_labelled_spans():
     assert [s.start_s for s in speakers.spans] == pytest.approx([1.005, 4.005])
     events = stamper().events(audio)
     assert [s.label for s in events.spans] == ["event", "event"]
-    per_class = stamper(mass=3.0).events(audio, classes=["dog", "bark"], max_occurrences=2)
+    per_class = stamper(mass=3.0).events(audio, classes=["dog", "bark"], max_occurrences=2, ends=True)
     assert sorted({s.label for s in per_class.spans}) == ["bark", "dog"] and len(per_class.spans) == 4
     assert len(per_class.questions) == 8 and len(per_class.curves) == 4  # curves of the start questions
 

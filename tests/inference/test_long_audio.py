@@ -32,7 +32,7 @@ def test_ten_minutes_are_encoded_window_by_window_on_the_global_timeline(stamper
     spy = Spy(stamper.model)
     config = InferenceConfig(windows=WindowConfig(window_s=30.0, overlap_s=5.0), progress=False)
     began = time.perf_counter()
-    timeline = Stamper(spy, config, "tiny").align(waveform)
+    timeline = Stamper(spy, config, "tiny").align(waveform, ends=True)
     elapsed = time.perf_counter() - began
 
     plan = plan_windows(waveform.size, 100.0, 25.0, config.windows)
