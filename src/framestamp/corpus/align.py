@@ -43,7 +43,9 @@ def _decoder():
     try:
         from pocketsphinx import Decoder
     except ImportError as error:
-        raise ImportError("forced alignment needs the 'corpus' extra: pip install 'framestamp[corpus]'") from error
+        from framestamp.errors import MissingDependencyError
+
+        raise MissingDependencyError("forced alignment needs the 'corpus' extra: pip install 'framestamp[corpus]'") from error
     return Decoder(samprate=SAMPLE_RATE_HZ, bestpath=False, loglevel="FATAL")
 
 

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field, replace
 from framestamp.data.examples import SUBSETS
 
 # Bump when the generation code changes what a given config and seed produce.
-CORPUS_VERSION = 1
+CORPUS_VERSION = 2
 
 # Splits draw sentences and recordings from three disjoint pools; test_long reuses the test pool
 # (it differs from test only in clip length), so every split is disjoint from train and dev.

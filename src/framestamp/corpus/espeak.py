@@ -88,7 +88,9 @@ class Synthesizer:
         try:
             import espeakng_loader
         except ImportError as error:
-            raise ImportError(
+            from framestamp.errors import MissingDependencyError
+
+            raise MissingDependencyError(
                 "speech synthesis needs the 'corpus' extra: pip install 'framestamp[corpus]'"
             ) from error
         self._lib = ctypes.CDLL(espeakng_loader.get_library_path())

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from framestamp.data.audio import read_audio_file
+from framestamp.errors import FramestampError
 
 SOUNDS = Path("/usr/share/asterisk/sounds")
 PROMPT_VOICES = {  # directory -> (Debian package, speaker, language)
@@ -41,8 +42,8 @@ _NUMBERS = (
 _TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
 
 
-class MissingSourceError(RuntimeError):
-    """A Debian package the corpus reads is not installed."""
+class MissingSourceError(FramestampError, RuntimeError):
+    """A Debian package the corpus reads is not installed (the message names it, in one line)."""
 
 
 def require(package: str, path: Path) -> Path:

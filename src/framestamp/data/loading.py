@@ -25,11 +25,12 @@ import numpy as np
 from framestamp.data.adapters import row_to_clip
 from framestamp.data.examples import SUBSETS, Clip, crop_clip
 from framestamp.data.schemas import HUB_DATASETS, SPLIT_ALIASES, _import_datasets
+from framestamp.errors import FramestampError
 
 _SHARD = re.compile(r"^(?P<split>.+?)(-\d{5}-of-\d{5})?\.(parquet|arrow)$")
 
 
-class DatasetUnavailableError(RuntimeError):
+class DatasetUnavailableError(FramestampError, RuntimeError):
     """A dataset could not be found or downloaded (the message says why in one line)."""
 
 

@@ -41,7 +41,9 @@ def _import_datasets():
     try:
         import datasets
     except ImportError as error:
-        raise ImportError(
+        from framestamp.errors import MissingDependencyError
+
+        raise MissingDependencyError(
             "reading or building datasets needs the 'corpus' extra: pip install 'framestamp[corpus]'"
         ) from error
     return datasets
