@@ -158,13 +158,18 @@ def build_question(
     return ask(subject, occurrence, boundary)
 
 
+def shipped_checkpoints_dir() -> Path:
+    """Where the shipped checkpoints live inside the installed package."""
+    return Path(str(resources.files("framestamp"))) / "checkpoints"
+
+
 def resolve_checkpoint(name_or_path: str | Path) -> Path:
     """The directory of a checkpoint given as a path or as a shipped name ("words", "speakers", ...)."""
     path = Path(name_or_path)
     if path.is_dir():
         return path
     if str(name_or_path) in SHIPPED_CHECKPOINTS:
-        shipped = Path(str(resources.files("framestamp"))) / "checkpoints" / str(name_or_path)
+        shipped = shipped_checkpoints_dir() / str(name_or_path)
         if shipped.is_dir():
             return shipped
         raise CheckpointError(f"the shipped checkpoint '{name_or_path}' is not installed (no {shipped}); "

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
-from importlib import resources
 from pathlib import Path
 
+from ..api import shipped_checkpoints_dir
 from .plan import FULL, Experiment
 from .report import evaluation
 
 CARD_NAME = "README.md"
-
-
-def checkpoints_dir() -> Path:
-    """Where shipped checkpoints live inside the installed package."""
-    return Path(str(resources.files("framestamp"))) / "checkpoints"
 
 
 def ship(runs_dir: str | Path = "runs", results_dir: str | Path = "results", dest: Path | None = None) -> list[Path]:
@@ -26,7 +21,7 @@ def ship(runs_dir: str | Path = "runs", results_dir: str | Path = "results", des
     Returns:
         The checkpoint directories written.
     """
-    dest = dest or checkpoints_dir()
+    dest = dest or shipped_checkpoints_dir()
     written = []
     for experiment in FULL:
         final = Path(runs_dir) / experiment.recipe / "final"
