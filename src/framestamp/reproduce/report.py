@@ -56,7 +56,7 @@ def _header(quick: bool) -> str:
 
 def _single_table(results: dict, split: str, title: str) -> str:
     header = "| experiment | n | " + " | ".join(f"acc {t * 1000:g} ms" for t in TOLERANCES_S)
-    header += " | MAE (s) | parse errors | ms / query |\n|---|---|" + "---|" * (len(TOLERANCES_S) + 3)
+    header += " | MAE (s) | median AE (s) | parse errors | ms / query |\n|---|---|" + "---|" * (len(TOLERANCES_S) + 4)
     rows = []
     for name, summary in results.items():
         record = evaluation(summary, split, "one")
@@ -64,7 +64,7 @@ def _single_table(results: dict, split: str, title: str) -> str:
             continue
         m = record["metrics"]
         accuracy = " | ".join(f"{m['accuracy'][str(t)]:.1%}" for t in TOLERANCES_S)
-        rows.append(f"| {name} | {record['n']} | {accuracy} | {m['mae_s']:.3f} | {m['parse_error_rate']:.1%} | "
+        rows.append(f"| {name} | {record['n']} | {accuracy} | {m['mae_s']:.3g} | {m['median_ae_s']:.3f} | {m['parse_error_rate']:.1%} | "
                     f"{record['median_seconds_per_query'] * 1000:.1f} |")  # fmt: skip
     return f"## {title}\n\n{header}\n" + "\n".join(rows) if rows else ""
 
