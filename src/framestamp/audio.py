@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
+from .data.audio import to_mono_16k
 from .errors import AudioError
 
 SAMPLE_RATE_HZ = 16_000
 MAX_DURATION_S = 6 * 3600.0  # longer than any sensible recording; beyond this is a mistake
-
-
-def resample(waveform: np.ndarray, source_rate_hz: int, target_rate_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
-    """Polyphase resampling (e.g. 22,050 -> 16,000 Hz is up 320, down 441)."""
-    if source_rate_hz == target_rate_hz:
-        return waveform.astype(np.float32, copy=False)
-    ratio = Fraction(target_rate_hz, source_rate_hz)
-    return resample_poly(waveform, ratio.numerator, ratio.denominator).astype(np.float32)
-
-
-def to_mono(waveform: np.ndarray) -> np.ndarray:
-    """Average the channels of a ``[samples, channels]`` array."""
-    return waveform.mean(axis=1) if waveform.ndim == 2 else waveform
 
 
 def prepare_waveform(waveform: np.ndarray, sample_rate_hz: int, name: str = "audio") -> np.ndarray:
@@ -33,15 +19,15 @@ def prepare_waveform(waveform: np.ndarray, sample_rate_hz: int, name: str = "aud
 
     Raises ``AudioError`` for empty audio, non-finite samples or absurd lengths.
     """
-    waveform = to_mono(np.asarray(waveform, dtype=np.float32))
+    waveform = np.asarray(waveform, dtype=np.float32)
     if waveform.size == 0:
         raise AudioError(f"{name}: the audio is empty (0 samples)")
     if not np.isfinite(waveform).all():
         raise AudioError(f"{name}: the audio contains NaN or infinite samples")
-    if waveform.size / sample_rate_hz > MAX_DURATION_S:
-        raise AudioError(f"{name}: {waveform.size / sample_rate_hz / 3600:.1f} h of audio is longer than "
+    if waveform.shape[0] / sample_rate_hz > MAX_DURATION_S:
+        raise AudioError(f"{name}: {waveform.shape[0] / sample_rate_hz / 3600:.1f} h of audio is longer than "
                          f"the {MAX_DURATION_S / 3600:.0f} h framestamp accepts")
-    return resample(waveform, sample_rate_hz)
+    return to_mono_16k(waveform, sample_rate_hz)
 
 
 def load_audio(path: str | Path) -> np.ndarray:

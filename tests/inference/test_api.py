@@ -182,8 +182,11 @@ def test_arrays_at_any_rate_and_stereo_are_accepted(stamper):
         stamper.locate(np.full(16_000, np.nan, dtype=np.float32), word="apple")
 
 
-def test_checkpoint_names_and_paths(tmp_path):
+def test_checkpoint_names_and_paths(tmp_path, monkeypatch):
+    from framestamp import api
+
     assert resolve_checkpoint(tmp_path) == tmp_path
+    monkeypatch.setattr(api, "shipped_checkpoints_dir", lambda: tmp_path / "nothing-shipped")
     with pytest.raises(CheckpointError, match="shipped checkpoint 'words' is not installed"):
         resolve_checkpoint("words")
     with pytest.raises(CheckpointError, match="neither a directory nor a shipped name"):
@@ -204,3 +207,12 @@ def test_window_settings_reach_the_stitcher():
     model = stamper(windows=WindowConfig(window_s=10.0, overlap_s=2.0))
     answer = model.locate(clicks(35.0, [21.0]), word="apple")
     assert answer.times_s == [pytest.approx(21.005)]
+
+
+def test_the_shipped_word_checkpoints_load():
+    from framestamp.api import shipped_checkpoints_dir
+
+    if not (shipped_checkpoints_dir() / "words").is_dir():
+        pytest.skip("no shipped checkpoint in this tree")
+    answer = framestamp.load("words").locate(np.zeros(16000 * 3, np.float32), word="apple")
+    assert len(answer.times_s) == 1 and 0.0 <= answer.times_s[0] <= 3.0 and answer.count_estimate >= 0
