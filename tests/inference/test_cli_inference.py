@@ -186,7 +186,10 @@ def test_missing_checkpoint_directory(clip, tmp_path):
     assert_one_line_error(run("locate", clip, "--word", "a", "--checkpoint", tmp_path / "nope"), "checkpoint not found")
 
 
-def test_default_checkpoint_not_shipped_yet(clip):
+def test_default_checkpoint_not_shipped_yet(clip, tmp_path, monkeypatch):
+    from framestamp import api
+
+    monkeypatch.setattr(api, "shipped_checkpoints_dir", lambda: tmp_path / "nothing-shipped")
     assert_one_line_error(run("diarize", clip), "shipped checkpoint 'speakers' is not installed")
 
 

@@ -35,6 +35,7 @@ def write_report(results_dir: Path, quick: bool = False) -> Path:
         _all_table(results),
         _length_table(results),
         _figures(results, figures),
+        _not_run(results, quick),
     ]
     path = results_dir / "report.md"
     path.write_text("\n\n".join(s for s in sections if s) + "\n")
@@ -196,3 +197,22 @@ def plot_intensity_examples(model, items, path: Path, n_examples: int = 3) -> No
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _not_run(results: dict, quick: bool) -> str:
+    """The experiments of the plan that have no metrics yet, and the training each one had."""
+    from .plan import plan
+
+    lines = []
+    for name, summary in results.items():
+        train = summary.get("train", {})
+        config = summary["config"]
+        if train:
+            lines.append(f"- `{name}`: {int(train.get('step', 0))} of {config['max_steps']} steps "
+                         f"(last session {train.get('minutes', 0):.1f} min, cap {config['max_minutes']} min)")
+    missing = [e.name for e in plan(quick) if e.name not in results]
+    text = "## Training budget and coverage\n\n" + "\n".join(lines)
+    if missing:
+        text += ("\n\nNot trained yet, so not in the tables: " + ", ".join(f"`{m}`" for m in missing)
+                 + ". Targets of these experiments are not measured.")
+    return text
