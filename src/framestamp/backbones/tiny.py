@@ -11,7 +11,7 @@ scratch on a CPU.
 from __future__ import annotations
 
 import string
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from importlib import resources
 from typing import Iterable
 
@@ -150,6 +150,3 @@ def tie_embeddings(model: Qwen2_5OmniThinkerForConditionalGeneration) -> None:
     """Share the input embedding with the LM head (the thinker does not do it by itself)."""
     model.lm_head.weight = model.model.language_model.embed_tokens.weight
 
-
-def tiny_sizes_dict(sizes: TinyConfig) -> dict:
-    return asdict(sizes)

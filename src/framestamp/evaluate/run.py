@@ -33,13 +33,13 @@ class EvalResult:
     predictions: list[Prediction]
     metrics: dict
     seconds_per_batch: list[float] = field(default_factory=list)
+    batch_size: int = 1
 
     @property
     def median_seconds_per_query(self) -> float:
-        per_query = np.array(self.seconds_per_batch) / max(1, self._batch_size)
+        """Median over batches of the wall time per question (batch time / batch size)."""
+        per_query = np.array(self.seconds_per_batch) / max(1, self.batch_size)
         return float(np.median(per_query)) if per_query.size else float("nan")
-
-    _batch_size: int = 1
 
 
 def evaluation_items(
@@ -89,9 +89,7 @@ def run(
         )  # fmt: skip
         timings.append(time.perf_counter() - started)
     predictions, timings = gather(predictions), gather(timings)
-    result = EvalResult(list(items), predictions, score(items, predictions), timings)
-    result._batch_size = batch_size
-    return result
+    return EvalResult(list(items), predictions, score(items, predictions), timings, batch_size)
 
 
 def _shard(items: list) -> tuple[list, Callable[[list], list]]:
