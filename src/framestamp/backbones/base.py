@@ -141,6 +141,21 @@ class Backbone(nn.Module, abc.ABC):
     def from_pretrained(cls, name_or_path: str | Path, **kwargs) -> "Backbone":
         """Load a hub name or a local directory."""
 
+    @torch.no_grad()
+    def _generate_with_hf(
+        self, inputs: BackboneInputs, max_new_tokens: int, bidirectional_audio: bool, end_id: int, pad_id: int
+    ) -> list[str]:
+        """Greedy ``model.generate`` from a causally encoded prompt (families without their own loop)."""
+        if bidirectional_audio:
+            raise NotImplementedError(
+                f"{self.family}: generation with a bidirectional audio block is implemented for "
+                "qwen2.5-omni only; train the token baseline with bidirectional_audio: false"
+            )
+        sequences = self.model.generate(
+            **inputs.model_kwargs, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=end_id, pad_token_id=pad_id
+        )
+        return self.tokenizer.batch_decode(sequences[:, inputs.input_ids.shape[1] :], skip_special_tokens=True)
+
     def count_audio_tokens(self, n_samples: int) -> int:
         """Number of audio tokens the model makes of ``n_samples`` samples at 16 kHz."""
         raise NotImplementedError

@@ -162,22 +162,8 @@ class VoxtralBackbone(Backbone):
         kwargs = dict(inputs.model_kwargs, attention_mask=attention_mask, position_ids=position_ids)
         return self.model.model(**kwargs, output_hidden_states=True, use_cache=False).hidden_states
 
-    @torch.no_grad()
     def generate(self, inputs: BackboneInputs, max_new_tokens: int, bidirectional_audio: bool = False) -> list[str]:
-        if bidirectional_audio:
-            raise NotImplementedError(
-                f"{self.family}: generation with a bidirectional audio block is implemented for "
-                "qwen2.5-omni only; train the token baseline with bidirectional_audio: false"
-            )
-        sequences = self.model.generate(
-            **inputs.model_kwargs,
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            eos_token_id=self._ids[EOS],
-            pad_token_id=self._pad_id,
-        )
-        new_tokens = sequences[:, inputs.input_ids.shape[1] :]
-        return self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        return self._generate_with_hf(inputs, max_new_tokens, bidirectional_audio, self._ids[EOS], self._pad_id)
 
     def save_pretrained(self, directory: str | Path) -> None:
         self.model.save_pretrained(directory)
