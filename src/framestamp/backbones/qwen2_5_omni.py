@@ -27,12 +27,15 @@ QWEN_SYSTEM_PROMPT = (
 AUDIO_BOS, AUDIO_TOKEN, AUDIO_EOS, END_OF_TURN = "<|audio_bos|>", "<|AUDIO|>", "<|audio_eos|>", "<|im_end|>"
 
 
+def chatml_turn(system_prompt: str | None, before_audio: str, after_audio: str) -> tuple[str, str]:
+    """Text before and after the audio tokens of a ChatML user turn (with an optional system turn)."""
+    system = f"<|im_start|>system\n{system_prompt}{END_OF_TURN}\n" if system_prompt else ""
+    return f"{system}<|im_start|>user\n{before_audio}", f"{after_audio}{END_OF_TURN}\n<|im_start|>assistant\n"
+
+
 def chatml_prompt(question: str, system_prompt: str | None) -> tuple[str, str]:
     """Text before and after the audio block of a ChatML user turn that asks ``question``."""
-    system = f"<|im_start|>system\n{system_prompt}<|im_end|>\n" if system_prompt else ""
-    before = f"{system}<|im_start|>user\n{question}{AUDIO_BOS}"
-    after = f"{AUDIO_EOS}{END_OF_TURN}\n<|im_start|>assistant\n"
-    return before, after
+    return chatml_turn(system_prompt, f"{question}{AUDIO_BOS}", AUDIO_EOS)
 
 
 @register("qwen2.5-omni")

@@ -26,7 +26,7 @@ from transformers import AutoTokenizer, Qwen2AudioForConditionalGeneration, Whis
 
 from .base import IGNORE_INDEX, SAMPLE_RATE_HZ, Backbone, BackboneInputs
 from .masking import mask_for_attention, positions_from_padding
-from .qwen2_5_omni import left_pad
+from .qwen2_5_omni import chatml_turn, left_pad
 from .registry import register
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
@@ -38,11 +38,8 @@ MIN_AUDIO_TOKENS = 2
 
 def qwen2_audio_prompt(question: str, system_prompt: str | None) -> tuple[str, str]:
     """Text before and after the ``<|AUDIO|>`` tokens of a user turn that asks ``question``."""
-    system = f"<|im_start|>system\n{system_prompt}<|im_end|>\n" if system_prompt else ""
     # The template joins content items without a separator; the newline keeps the question apart.
-    before = f"{system}<|im_start|>user\n{question}\nAudio 1: {AUDIO_BOS}"
-    after = f"{AUDIO_EOS}\n{END_OF_TURN}\n<|im_start|>assistant\n"
-    return before, after
+    return chatml_turn(system_prompt, f"{question}\nAudio 1: {AUDIO_BOS}", f"{AUDIO_EOS}\n")
 
 
 @register("qwen2-audio")
