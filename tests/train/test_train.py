@@ -101,3 +101,21 @@ def test_metrics_log_keeps_its_columns_when_losses_come_in_another_order(tmp_pat
     lines = (tmp_path / "metrics.csv").read_text().splitlines()
     assert lines[0] == "step,minutes,lr,ihp,aux,loss"
     assert lines[2] == "2,0.2,0.001,4.0,1.0,5.0"
+
+
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_learning_rate_schedule_after_warm_up(tmp_path, schedule):
+    train(config(tmp_path, max_steps=4, checkpoint_every=4, lr=1e-3, lr_schedule=schedule), toy_clips(), resume=False)
+    rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()[1:]
+    rates = [float(row.split(",")[2]) for row in rows]
+    if schedule == "constant":
+        assert rates == [1e-3] * 4
+    else:
+        assert rates[0] == 1e-3 and rates == sorted(rates, reverse=True) and rates[-1] < 1e-4
+
+
+def test_unknown_learning_rate_schedule_is_rejected():
+    from framestamp.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="lr_schedule"):
+        TrainConfig.from_dict({"lr_schedule": "linear"})

@@ -15,6 +15,7 @@ OBJECTIVES = ("ihp", "binary", "token", "joint")
 ORDERS = ("random", "epochs")
 PRECISIONS = ("no", "bf16", "fp16", "auto")
 WEIGHT_DTYPES = ("float32", "bfloat16")
+LR_SCHEDULES = ("cosine", "constant")
 
 
 @register_config
@@ -60,6 +61,7 @@ class TrainConfig(Config):
     lr: float = option(1e-3, "AdamW learning rate")
     weight_decay: float = option(0.01, "AdamW weight decay")
     warmup_steps: int = option(100, "linear learning-rate warm-up steps")
+    lr_schedule: str = option("cosine", "after warm-up: cosine (decays to 0 at the last step) or constant")
     batch_size: int = option(8, "clips per micro-batch on each process")
     grad_accumulation: int = option(1, "micro-batches per optimisation step (ignored when effective_batch_size is set)")
     effective_batch_size: int | None = option(
@@ -98,6 +100,8 @@ class TrainConfig(Config):
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         if self.effective_batch_size is not None and self.effective_batch_size % self.batch_size:
             raise ValueError(f"effective_batch_size ({self.effective_batch_size}) must be a multiple of "
                              f"batch_size ({self.batch_size})")
