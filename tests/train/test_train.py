@@ -119,3 +119,17 @@ def test_unknown_learning_rate_schedule_is_rejected():
 
     with pytest.raises(ConfigError, match="lr_schedule"):
         TrainConfig.from_dict({"lr_schedule": "linear"})
+
+
+def test_init_from_starts_from_a_trained_model_head_included(tmp_path):
+    from framestamp.errors import ConfigError
+
+    first = train(config(tmp_path / "a"), toy_clips(), resume=False)
+    follow = config(tmp_path / "b", init_from=str(first), max_steps=1, lr=1e-12, weight_decay=0.0, warmup_steps=0)
+    second = train(follow, toy_clips(), resume=False)
+    a = load_file(first / "backbone" / "model.safetensors") | load_file(first / "head.safetensors")
+    b = load_file(second / "backbone" / "model.safetensors") | load_file(second / "head.safetensors")
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=0, atol=1e-6, msg=name)
+    with pytest.raises(ConfigError, match="'ihp' head"):
+        train(config(tmp_path / "c", init_from=str(first), objective="binary"), toy_clips(), resume=False)

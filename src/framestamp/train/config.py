@@ -53,6 +53,10 @@ class TrainConfig(Config):
 
     model: ModelConfig = option(ModelConfig(), "backbone and head")
     data: DataConfig = option(DataConfig(), "training data")
+    init_from: str | None = option(
+        None, "framestamp checkpoint to start from, head included (fine-tuning, or the next stage of a "
+              "curriculum); its model settings are kept, and it must have this run's backbone family and head"
+    )  # fmt: skip
     objective: str = option("ihp", "ihp, binary, token (baseline) or joint (token + joint_weight * ihp)")
     joint_weight: float = option(0.01, "weight of the IHP loss in the joint objective")
     aux_identity_weight: float = option(
@@ -111,6 +115,8 @@ class TrainConfig(Config):
             raise ValueError(f"mixed_precision must be one of {PRECISIONS}, got {self.mixed_precision!r}")
         if self.weights_dtype not in WEIGHT_DTYPES:
             raise ValueError(f"weights_dtype must be one of {WEIGHT_DTYPES}, got {self.weights_dtype!r}")
+        if self.lora.enabled and self.init_from is not None:
+            raise ValueError("lora adapters start from a base backbone (model.backbone_path), not from init_from")
         if self.lora.enabled and self.model.backbone_path is None:
             raise ValueError("lora needs a pretrained backbone: set model.backbone_path")
 

@@ -24,6 +24,7 @@ from transformers import get_constant_schedule_with_warmup, get_cosine_schedule_
 
 from ..backbones.tiny import TinyBackbone
 from ..data.examples import Clip
+from ..errors import ConfigError
 from ..lora import add_lora, trainable_parameters
 from ..model import FrameStampModel, ModelConfig, load_backbone
 from .batches import QuerySampler
@@ -81,6 +82,8 @@ def training_model(config: TrainConfig, checkpoint: Path | None) -> FrameStampMo
     dtype = getattr(torch, config.weights_dtype)
     if checkpoint is not None:
         model = FrameStampModel.from_pretrained(checkpoint, dtype=dtype)
+    elif config.init_from is not None:
+        model = starting_model(config, dtype)
     else:
         model_config = replace(config.model, head_objective=HEAD_OF_OBJECTIVE[config.objective])
         model = build_model(model_config, config.seed, dtype)
@@ -89,6 +92,17 @@ def training_model(config: TrainConfig, checkpoint: Path | None) -> FrameStampMo
     if config.gradient_checkpointing:
         enable_checkpointing(model.backbone.model)
     return model.train()
+
+
+def starting_model(config: TrainConfig, dtype: torch.dtype) -> FrameStampModel:
+    """The trained model ``config.init_from`` names, checked against the run it starts."""
+    model = FrameStampModel.from_pretrained(config.init_from, dtype=dtype)
+    head = HEAD_OF_OBJECTIVE[config.objective]
+    if model.config.backbone != config.model.backbone or model.config.head_objective != head:
+        raise ConfigError(f"init_from {config.init_from} is a {model.config.backbone} model with a "
+                          f"{model.config.head_objective!r} head; this run trains a {config.model.backbone} "
+                          f"model with a {head!r} head")
+    return model
 
 
 def enable_checkpointing(hf_model) -> None:
