@@ -26,3 +26,7 @@ def test_reproduce_runs_end_to_end_on_the_tiny_corpus(tmp_path):
     assert test_eval["split"] == "test" and 0.0 <= test_eval["metrics"]["parse_error_rate"] <= 1.0
     assert (tmp_path / "results" / "figures" / "accuracy_by_tolerance.png").stat().st_size > 1000
     assert (tmp_path / "runs" / "words-ihp" / "final" / "head.safetensors").exists()
+    # words-ihp continues its first stage, which `only` brought in without being named.
+    stage_two = json.loads((tmp_path / "results" / "metrics" / "words-ihp.json").read_text())["config"]
+    assert stage_two["init_from"] == f"{tmp_path / 'runs'}/words-ihp-short/final"
+    assert (tmp_path / "runs" / "words-ihp-short" / "final" / "head.safetensors").exists()

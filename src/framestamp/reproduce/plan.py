@@ -26,6 +26,12 @@ class Experiment:
     evals: tuple[EvalSpec, ...]
     ships_as: str | None = None  # name under src/framestamp/checkpoints/
     init_from: str | None = None  # start from this experiment's trained backbone (a fresh head)
+    continue_from: str | None = None  # start from this experiment's trained model, head included
+
+    @property
+    def starts_from(self) -> str | None:
+        """The experiment whose trained model this one starts from, if any."""
+        return self.continue_from or self.init_from
 
     @property
     def name(self) -> str:
@@ -33,11 +39,16 @@ class Experiment:
 
 
 ONE = (EvalSpec("test", "one", 400), EvalSpec("test_long", "one", 200, by_time=True))
+STAGE = (EvalSpec("test", "one", 400),)
 ALL = (EvalSpec("test", "all", 200),)
 
 FULL = (
-    Experiment("words-ihp", ONE, "words"),
-    Experiment("words-token", ONE, "words-token"),
+    # Words in two stages: clips of at most 5 s until the head finds the asked word (the tiny
+    # model does not get there on long clips), then every clip length of the corpus.
+    Experiment("words-ihp-short", STAGE),
+    Experiment("words-ihp", ONE, "words", continue_from="words-ihp-short"),
+    Experiment("words-token-short", STAGE),
+    Experiment("words-token", ONE, "words-token", continue_from="words-token-short"),
     # The other tasks fine-tune the word model's backbone: it plays the part of the pre-trained
     # audio LM, and frame and token variants of a task start from the same weights.
     Experiment("words-all", ALL, "words-all", init_from="words-ihp"),
@@ -56,7 +67,7 @@ FULL = (
     Experiment("lengthgen-words-token", (EvalSpec("test", "one", 400, by_time=True),) + ONE[1:]),
 )
 
-QUICK_RECIPES = ("words-ihp", "words-token")
+QUICK_RECIPES = ("words-ihp-short", "words-token-short")
 QUICK_STEPS, QUICK_MINUTES = 400, 4.0
 
 
@@ -74,12 +85,26 @@ def experiment_config(
     experiment: Experiment, quick: bool = False, runs_dir: str = "runs", corpus: str | None = None,
     max_steps: int | None = None,
 ) -> TrainConfig:  # fmt: skip
-    """The training config of an experiment: its recipe, with the backbone it starts from."""
+    """The training config of an experiment: its recipe, with the model or backbone it starts from."""
     config = recipe(experiment.recipe, quick, runs_dir, corpus, max_steps)
+    if experiment.continue_from is not None:
+        return replace(config, init_from=f"{runs_dir}/{experiment.continue_from}/final")
     if experiment.init_from is None:
         return config
     backbone = f"{runs_dir}/{experiment.init_from}/final/backbone"
     return replace(config, model=replace(config.model, backbone_path=backbone))
+
+
+def with_prerequisites(names: tuple[str, ...]) -> tuple[str, ...]:
+    """``names`` and, recursively, the experiments they start from."""
+    starts = {e.name: e.starts_from for e in FULL}
+    wanted, todo = set(), list(names)
+    while todo:
+        name = todo.pop()
+        if name not in wanted:
+            wanted.add(name)
+            todo += [starts[name]] if starts.get(name) else []
+    return tuple(sorted(wanted))
 
 
 def recipe(

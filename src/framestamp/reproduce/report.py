@@ -112,8 +112,8 @@ def _length_table(results: dict) -> str:
         return ""
     header = "| experiment | " + " | ".join(buckets) + " |\n|---|" + "---|" * len(buckets)
     return ("## Length generalisation: accuracy within 50 ms by target time (questions in bucket)\n\n"
-            "The shipped models trained on clips of at most 10-12 s; the `lengthgen-*` models only on "
-            "targets earlier than 4 s.\n\n" + header + "\n" + "\n".join(rows))  # fmt: skip
+            "Each model's training clip lengths are under *Training budget and coverage*; the `lengthgen-*` "
+            "models train only on targets earlier than 4 s.\n\n" + header + "\n" + "\n".join(rows))  # fmt: skip
 
 
 def _figures(results: dict, figures: Path) -> str:
@@ -199,6 +199,19 @@ def plot_intensity_examples(model, items, path: Path, n_examples: int = 3) -> No
     plt.close(fig)
 
 
+def training_data_text(config: dict) -> str:
+    """Which clips a run trained on and what it started from, in words."""
+    cap = config["data"].get("max_duration_s")
+    text = f"clips up to {cap:g} s" if cap else "clips of every length"
+    if config["data"].get("max_target_s"):
+        text += f", targets before {config['data']['max_target_s']:g} s"
+    if config.get("init_from"):
+        text += f"; continues `{Path(config['init_from']).parent.name}`"
+    elif config["model"].get("backbone_path"):
+        text += f"; backbone of `{Path(config['model']['backbone_path']).parent.parent.name}`"
+    return text
+
+
 def _not_run(results: dict, quick: bool) -> str:
     """The experiments of the plan that have no metrics yet, and the training each one had."""
     from .plan import plan
@@ -209,7 +222,8 @@ def _not_run(results: dict, quick: bool) -> str:
         config = summary["config"]
         if train:
             lines.append(f"- `{name}`: {int(train.get('step', 0))} of {config['max_steps']} steps "
-                         f"(last session {train.get('minutes', 0):.1f} min, cap {config['max_minutes']} min)")
+                         f"(last session {train.get('minutes', 0):.1f} min, cap {config['max_minutes']} min); "
+                         + training_data_text(config))
     missing = [e.name for e in plan(quick) if e.name not in results]
     text = "## Training budget and coverage\n\n" + "\n".join(lines)
     if missing:

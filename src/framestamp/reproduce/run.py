@@ -15,7 +15,7 @@ from ..evaluate.run import EvalResult, evaluation_items, run
 from ..model import FrameStampModel
 from ..train.config import TrainConfig
 from ..train.loop import train
-from .plan import EvalSpec, Experiment, experiment_config, plan
+from .plan import EvalSpec, Experiment, experiment_config, plan, with_prerequisites
 
 METRICS_DIR = "metrics"
 
@@ -31,7 +31,7 @@ def reproduce(
 
     Args:
         quick: the short plan (small corpus, two recipes, a few hundred steps).
-        only: run just these recipe names.
+        only: run just these recipe names (and the ones they start from).
         corpus, max_steps: override every recipe's corpus and step count (toy runs).
         eval_limit: cap on the queries of each evaluation.
 
@@ -43,8 +43,9 @@ def reproduce(
     console = console or Console()
     results_dir = Path(results_dir)
     (results_dir / METRICS_DIR).mkdir(parents=True, exist_ok=True)
+    wanted = with_prerequisites(only) if only else ()
     for experiment in plan(quick, eval_limit):
-        if only and experiment.name not in only:
+        if only and experiment.name not in wanted:
             continue
         config = experiment_config(experiment, quick, str(runs_dir), corpus, max_steps)
         final = Path(config.output_dir) / "final"

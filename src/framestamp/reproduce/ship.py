@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..api import shipped_checkpoints_dir
 from .plan import FULL, Experiment
-from .report import evaluation
+from .report import evaluation, training_data_text
 
 CARD_NAME = "README.md"
 
@@ -52,7 +52,7 @@ def model_card(experiment: Experiment, summary: dict) -> str:
         "about 1.65 M parameters with a word-level tokenizer, trained from scratch; tied embeddings; "
         f"bidirectional audio attention: {model['bidirectional_audio']}; head bias init {model['head_bias_init']}.",
         f"- Data: built-in corpus `{data['corpus']}` (seed {data['seed']}), subset `{data['subset']}`, train split, "
-        f"clips up to {data['max_duration_s']} s" + (f", targets before {data['max_target_s']} s" if data.get("max_target_s") else "") + ".",
+        f"{training_data_text(config)}.",
         f"- Training: AdamW lr {config['lr']}, batch {config['batch_size']}, auxiliary identity loss weight "
         f"{config['aux_identity_weight']}, {int(train.get('step', 0))} steps in {train.get('minutes', 0):.1f} min "
         f"(last session) on {config['threads']} CPU thread(s), seed {config['seed']}.",
