@@ -30,3 +30,12 @@ def test_reproduce_runs_end_to_end_on_the_tiny_corpus(tmp_path):
     stage_two = json.loads((tmp_path / "results" / "metrics" / "words-ihp.json").read_text())["config"]
     assert stage_two["init_from"] == f"{tmp_path / 'runs'}/words-ihp-short/final"
     assert (tmp_path / "runs" / "words-ihp-short" / "final" / "head.safetensors").exists()
+
+    from framestamp.model import FrameStampModel
+    from framestamp.reproduce.ship import ship
+
+    shipped = ship(tmp_path / "runs", tmp_path / "results", dest=tmp_path / "shipped")
+    assert sorted(p.name for p in shipped) == ["words", "words-all", "words-token"]
+    card = (tmp_path / "shipped" / "words" / "README.md").read_text()
+    assert "clips of every length; continues `words-ihp-short`" in card and "| test | one | 3 |" in card
+    assert FrameStampModel.from_pretrained(tmp_path / "shipped" / "words").config.head_objective == "ihp"
