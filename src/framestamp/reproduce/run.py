@@ -55,7 +55,10 @@ def reproduce(
             train(config)
         figures = results_dir / "figures"
         figures.mkdir(exist_ok=True)
-        summary = evaluate_experiment(experiment, config, final, console, figures)
+        # The run's own record of its settings: the recipe may have changed since it was trained.
+        ran = Path(config.output_dir) / "config.yaml"
+        trained = TrainConfig.load(ran) if ran.exists() else config
+        summary = evaluate_experiment(experiment, trained, final, console, figures)
         summary["train"] = training_summary(Path(config.output_dir))
         summary["wall_minutes"] = round((time.monotonic() - started) / 60, 2)
         (results_dir / METRICS_DIR / f"{experiment.name}.json").write_text(json.dumps(summary, indent=1))
