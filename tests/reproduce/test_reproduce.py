@@ -30,6 +30,7 @@ def test_reproduce_runs_end_to_end_on_the_tiny_corpus(tmp_path):
     stage_two = json.loads((tmp_path / "results" / "metrics" / "words-ihp.json").read_text())["config"]
     assert stage_two["init_from"] == f"{tmp_path / 'runs'}/words-ihp-short/final"
     assert (tmp_path / "runs" / "words-ihp-short" / "final" / "head.safetensors").exists()
+    assert not (tmp_path / "results" / "metrics" / "words-ihp-short.json").exists()
 
     from framestamp.model import FrameStampModel
     from framestamp.reproduce.ship import ship

@@ -227,6 +227,6 @@ def _not_run(results: dict, quick: bool) -> str:
     missing = [e.name for e in plan(quick) if e.name not in results]
     text = "## Training budget and coverage\n\n" + "\n".join(lines)
     if missing:
-        text += ("\n\nNot trained yet, so not in the tables: " + ", ".join(f"`{m}`" for m in missing)
-                 + ". Targets of these experiments are not measured.")
+        text += ("\n\nNot evaluated (not trained yet, or trained only as another run's start), so not in "
+                 "the tables: " + ", ".join(f"`{m}`" for m in missing) + ". Targets of these experiments are not measured.")
     return text

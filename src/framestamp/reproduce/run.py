@@ -31,7 +31,7 @@ def reproduce(
 
     Args:
         quick: the short plan (small corpus, two recipes, a few hundred steps).
-        only: run just these recipe names (and the ones they start from).
+        only: run just these recipe names (training first, but not evaluating, the ones they start from).
         corpus, max_steps: override every recipe's corpus and step count (toy runs).
         eval_limit: cap on the queries of each evaluation.
 
@@ -53,6 +53,8 @@ def reproduce(
         if not final.is_dir():
             console.print(f"[bold]train[/] {experiment.name}")
             train(config)
+        if only and experiment.name not in only:
+            continue  # trained only because a named experiment starts from it
         figures = results_dir / "figures"
         figures.mkdir(exist_ok=True)
         # The run's own record of its settings: the recipe may have changed since it was trained.
