@@ -13,8 +13,12 @@ from .report import evaluation, training_data_text
 CARD_NAME = "README.md"
 
 
-def ship(runs_dir: str | Path = "runs", results_dir: str | Path = "results", dest: Path | None = None) -> list[Path]:
-    """Copy every experiment with a ``ships_as`` name from ``runs_dir`` into the package.
+def ship(
+    runs_dir: str | Path = "runs", results_dir: str | Path = "results", dest: Path | None = None,
+    only: tuple[str, ...] = (),
+) -> list[Path]:  # fmt: skip
+    """Copy every experiment with a ``ships_as`` name (or just the recipes in ``only``) from
+    ``runs_dir`` into the package.
 
     Only experiments that were trained and evaluated (metrics JSON present) are shipped.
 
@@ -26,6 +30,8 @@ def ship(runs_dir: str | Path = "runs", results_dir: str | Path = "results", des
     for experiment in FULL:
         final = Path(runs_dir) / experiment.recipe / "final"
         metrics = Path(results_dir) / "metrics" / f"{experiment.recipe}.json"
+        if only and experiment.recipe not in only:
+            continue
         if experiment.ships_as is None or not final.is_dir() or not metrics.exists():
             continue
         target = dest / experiment.ships_as
@@ -56,7 +62,8 @@ def model_card(experiment: Experiment, summary: dict) -> str:
         f"- Training: AdamW lr {config['lr']}, batch {config['batch_size']}, auxiliary identity loss weight "
         f"{config['aux_identity_weight']}, {int(train.get('step', 0))} steps in {train.get('minutes', 0):.1f} min "
         f"(last session) on {config['threads']} CPU thread(s), seed {config['seed']}.",
-        f"- Reproduce: `framestamp reproduce --only {experiment.recipe}`, then `python -m framestamp.reproduce.ship`.",
+        f"- Reproduce: `framestamp reproduce --only {experiment.recipe}`, then "
+        f"`python -m framestamp.reproduce.ship {experiment.recipe}`.",
         "",
         "## Test scores (built-in corpus, measured by `framestamp reproduce`)",
         "",
@@ -77,5 +84,7 @@ def model_card(experiment: Experiment, summary: dict) -> str:
 
 
 if __name__ == "__main__":
-    for path in ship():
+    import sys
+
+    for path in ship(only=tuple(sys.argv[1:])):
         print(path)

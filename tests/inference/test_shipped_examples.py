@@ -1,0 +1,72 @@
+"""The README's walk-through: every command with its shipped default model on the example clips."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from framestamp.cli import app
+from framestamp.commands_inference import register_commands
+
+register_commands(app)
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def run(*args):
+    return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def truth(name: str) -> list[dict]:
+    return json.loads((EXAMPLES / f"{name}.json").read_text())["segments"]
+
+
+def json_of(*args) -> dict:
+    result = run(*args, "-f", "json", "-q")
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def hits(predicted_s, reference_s, tolerance_s=0.05) -> int:
+    """References with a prediction within the tolerance (each prediction used once, in time order)."""
+    predicted, count = sorted(predicted_s), 0
+    for reference in sorted(reference_s):
+        close = [p for p in predicted if abs(p - reference) <= tolerance_s]
+        if close:
+            predicted.remove(close[0])
+            count += 1
+    return count
+
+
+def test_align_finds_most_word_starts_of_the_example():
+    starts = [s["start_s"] for s in truth("words")]
+    spans = json_of("align", EXAMPLES / "words.wav")["spans"]
+    assert hits([s["start_s"] for s in spans], starts) >= 0.8 * len(starts)
+
+
+@pytest.mark.parametrize("fmt", ["FLAC", "OGG", "MP3"])
+def test_align_reads_compressed_copies_of_the_example(tmp_path, fmt):
+    samples, rate = sf.read(EXAMPLES / "words.wav", dtype="float32")
+    path = tmp_path / f"words.{fmt.lower()}"
+    sf.write(path, samples, rate, format=fmt)
+    starts = [s["start_s"] for s in truth("words")]
+    spans = json_of("align", path)["spans"]
+    assert hits([s["start_s"] for s in spans], starts) >= 0.7 * len(starts)
+
+
+def test_locate_finds_an_example_word():
+    segment = next(s for s in truth("words") if s["label"] == "forest")
+    answer = json_of("locate", EXAMPLES / "words.wav", "--word", "forest")
+    assert answer["present"] and abs(answer["times_s"][0] - segment["start_s"]) <= 0.05
+
+
+def test_diarize_and_events_answer_on_their_examples():
+    speakers = json_of("diarize", EXAMPLES / "speakers.wav")
+    assert len(speakers["spans"]) >= 1
+    assert all(0 <= s["start_s"] <= speakers["duration_s"] for s in speakers["spans"])
+    events = json_of("events", EXAMPLES / "events.wav")
+    assert np.isfinite([s["start_s"] for s in events["spans"]]).all()
