@@ -39,6 +39,7 @@ def test_reproduce_runs_end_to_end_on_the_tiny_corpus(tmp_path):
     assert sorted(p.name for p in shipped) == ["words", "words-all", "words-token"]
     card = (tmp_path / "shipped" / "words" / "README.md").read_text()
     assert "clips of every length; continues `words-ihp-short`" in card and "| test | one | 3 |" in card
+    assert "- Stage before: `words-ihp-short`, 2 steps" in card and "clips up to 5 s." in card
     assert FrameStampModel.from_pretrained(tmp_path / "shipped" / "words").config.head_objective == "ihp"
     assert [p.name for p in ship(tmp_path / "runs", tmp_path / "results", tmp_path / "again", ("words-all",))] == [
         "words-all"

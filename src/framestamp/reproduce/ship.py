@@ -37,13 +37,30 @@ def ship(
         target = dest / experiment.ships_as
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(final, target)
-        (target / CARD_NAME).write_text(model_card(experiment, json.loads(metrics.read_text())))
+        stages = earlier_stages(experiment, Path(runs_dir))
+        (target / CARD_NAME).write_text(model_card(experiment, json.loads(metrics.read_text()), stages))
         written.append(target)
     return written
 
 
-def model_card(experiment: Experiment, summary: dict) -> str:
-    """A markdown model card: what the model answers, its data, training and test scores."""
+def earlier_stages(experiment: Experiment, runs_dir: Path) -> list[str]:
+    """One line per run that ``experiment`` continues (its curriculum stages), earliest first."""
+    from ..train.config import TrainConfig
+    from .run import training_summary
+
+    lines, name = [], experiment.continue_from
+    while name is not None:
+        config = TrainConfig.load(runs_dir / name / "config.yaml").to_dict()
+        train = training_summary(runs_dir / name)
+        lines.insert(0, f"- Stage before: `{name}`, {int(train.get('step', 0))} steps in {train.get('minutes', 0):.1f} "
+                        f"min (last session), AdamW lr {config['lr']} ({config['lr_schedule']}), seed "
+                        f"{config['seed']}; {training_data_text(config)}.")  # fmt: skip
+        name = next((e.continue_from for e in FULL if e.name == name), None)
+    return lines
+
+
+def model_card(experiment: Experiment, summary: dict, stages: list[str] = ()) -> str:
+    """A markdown model card: what the model answers, its data, training (and earlier stages) and test scores."""
     config, train = summary["config"], summary.get("train", {})
     data, model = config["data"], config["model"]
     lines = [
@@ -59,9 +76,10 @@ def model_card(experiment: Experiment, summary: dict) -> str:
         f"bidirectional audio attention: {model['bidirectional_audio']}; head bias init {model['head_bias_init']}.",
         f"- Data: built-in corpus `{data['corpus']}` (seed {data['seed']}), subset `{data['subset']}`, train split, "
         f"{training_data_text(config)}.",
-        f"- Training: AdamW lr {config['lr']}, batch {config['batch_size']}, auxiliary identity loss weight "
+        f"- Training: AdamW lr {config['lr']} ({config.get('lr_schedule', 'cosine')}), batch {config['batch_size']}, auxiliary identity loss weight "
         f"{config['aux_identity_weight']}, {int(train.get('step', 0))} steps in {train.get('minutes', 0):.1f} min "
         f"(last session) on {config['threads']} CPU thread(s), seed {config['seed']}.",
+        *stages,
         f"- Reproduce: `framestamp reproduce --only {experiment.recipe}`, then "
         f"`python -m framestamp.reproduce.ship {experiment.recipe}`.",
         "",
