@@ -61,12 +61,10 @@ def run_showcase(console: Console, n_queries: int = 60, batch_size: int = 8, tas
     table = Table(title=f"framestamp vs token timestamps, {n_queries} held-out questions per task (CPU)")
     for column in ("task", "method", "acc 50 ms", "acc 100 ms", "MAE (s)", "ms / query", "speed-up"):
         table.add_column(column, justify="left" if column in ("task", "method") else "right")
-    missing = [t.title for t in tasks if not shipped(t.frame_checkpoint)]
-    for task in tasks:
-        if not shipped(task.frame_checkpoint):
-            continue
-        items = evaluation_items(load_subset(corpus, task.subset, "test"), task.mode, seed=SHOWCASE_SEED)
-        items = items[:n_queries]
+    shown = [t for t in tasks if shipped(t.frame_checkpoint)]
+    missing = [t.title for t in tasks if t not in shown]
+    for task in shown:
+        items = evaluation_items(load_subset(corpus, task.subset, "test"), task.mode, seed=SHOWCASE_SEED, limit=n_queries)
         results = {}
         for method, name in (("frame (IHP)", task.frame_checkpoint), ("token", task.token_checkpoint)):
             if name is None or not shipped(name):

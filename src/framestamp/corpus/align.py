@@ -24,6 +24,7 @@ import numpy as np
 
 from framestamp.corpus.sources import Prompt, normalise_transcript, package_version, read_prompt
 from framestamp.data.examples import SAMPLE_RATE_HZ
+from framestamp.errors import MissingDependencyError
 
 _PAD_S = 0.3
 _FRAME_S = 0.01
@@ -43,8 +44,6 @@ def _decoder():
     try:
         from pocketsphinx import Decoder
     except ImportError as error:
-        from framestamp.errors import MissingDependencyError
-
         raise MissingDependencyError("forced alignment needs the 'corpus' extra: pip install 'framestamp[corpus]'") from error
     return Decoder(samprate=SAMPLE_RATE_HZ, bestpath=False, loglevel="FATAL")
 

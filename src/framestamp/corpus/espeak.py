@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from framestamp.errors import MissingDependencyError
+
 ESPEAK_RATE_HZ = 22050
 _WORD_EVENT, _PHONEME_EVENT, _TERMINATED = 1, 7, 0
 _RATE, _VOLUME, _PITCH, _RANGE = 1, 2, 3, 4  # espeak_PARAMETER values
@@ -88,8 +90,6 @@ class Synthesizer:
         try:
             import espeakng_loader
         except ImportError as error:
-            from framestamp.errors import MissingDependencyError
-
             raise MissingDependencyError(
                 "speech synthesis needs the 'corpus' extra: pip install 'framestamp[corpus]'"
             ) from error

@@ -13,6 +13,7 @@ adds fields, so one adapter per subset reads both. Types of the hub datasets:
 from __future__ import annotations
 
 from framestamp.data.examples import SAMPLE_RATE_HZ
+from framestamp.errors import MissingDependencyError
 
 HUB_DATASETS = {
     "gilkeyio/librispeech-alignments": "words",
@@ -41,8 +42,6 @@ def _import_datasets():
     try:
         import datasets
     except ImportError as error:
-        from framestamp.errors import MissingDependencyError
-
         raise MissingDependencyError(
             "reading or building datasets needs the 'corpus' extra: pip install 'framestamp[corpus]'"
         ) from error

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from importlib import resources
+from pathlib import Path
 
 from ..train.config import TrainConfig
 
@@ -26,7 +27,13 @@ class Experiment:
     evals: tuple[EvalSpec, ...]
     ships_as: str | None = None  # name under src/framestamp/checkpoints/
     init_from: str | None = None  # start from this experiment's trained backbone (a fresh head)
-    continue_from: str | None = None  # start from this experiment's trained model, head included
+
+    @property
+    def continue_from(self) -> str | None:
+        """The experiment whose trained model (head included) this one continues: the run named by
+        its recipe's ``init_from`` (``runs/<experiment>/final``)."""
+        start = recipe(self.recipe).init_from
+        return Path(start).parent.name if start else None
 
     @property
     def starts_from(self) -> str | None:
@@ -46,9 +53,9 @@ FULL = (
     # Words in two stages: clips of at most 5 s until the head finds the asked word (the tiny
     # model does not get there on long clips), then every clip length of the corpus.
     Experiment("words-ihp-short", STAGE),
-    Experiment("words-ihp", ONE, "words", continue_from="words-ihp-short"),
+    Experiment("words-ihp", ONE, "words"),  # its recipe continues words-ihp-short
     Experiment("words-token-short", STAGE),
-    Experiment("words-token", ONE, "words-token", continue_from="words-token-short"),
+    Experiment("words-token", ONE, "words-token"),  # its recipe continues words-token-short
     # The other tasks fine-tune the word model's backbone: it plays the part of the pre-trained
     # audio LM, and frame and token variants of a task start from the same weights.
     Experiment("words-all", ALL, "words-all", init_from="words-ihp"),
@@ -87,8 +94,8 @@ def experiment_config(
 ) -> TrainConfig:  # fmt: skip
     """The training config of an experiment: its recipe, with the model or backbone it starts from."""
     config = recipe(experiment.recipe, quick, runs_dir, corpus, max_steps)
-    if experiment.continue_from is not None:
-        return replace(config, init_from=f"{runs_dir}/{experiment.continue_from}/final")
+    if config.init_from is not None:
+        return replace(config, init_from=f"{runs_dir}/{Path(config.init_from).parent.name}/final")
     if experiment.init_from is None:
         return config
     backbone = f"{runs_dir}/{experiment.init_from}/final/backbone"

@@ -35,7 +35,7 @@ def write_report(results_dir: Path, quick: bool = False) -> Path:
         _all_table(results),
         _length_table(results),
         _figures(results, figures),
-        _not_run(results, quick),
+        _coverage(results, quick),
     ]
     path = results_dir / "report.md"
     path.write_text("\n\n".join(s for s in sections if s) + "\n")
@@ -212,8 +212,8 @@ def training_data_text(config: dict) -> str:
     return text
 
 
-def _not_run(results: dict, quick: bool) -> str:
-    """The experiments of the plan that have no metrics yet, and the training each one had."""
+def _coverage(results: dict, quick: bool) -> str:
+    """The training each evaluated experiment had, and the experiments of the plan with no metrics."""
     from .plan import plan
 
     lines = []

@@ -55,7 +55,7 @@ def earlier_stages(experiment: Experiment, runs_dir: Path) -> list[str]:
         lines.insert(0, f"- Stage before: `{name}`, {int(train.get('step', 0))} steps in {train.get('minutes', 0):.1f} "
                         f"min (last session), AdamW lr {config['lr']} ({config['lr_schedule']}), seed "
                         f"{config['seed']}; {training_data_text(config)}.")  # fmt: skip
-        name = next((e.continue_from for e in FULL if e.name == name), None)
+        name = Experiment(name, ()).continue_from
     return lines
 
 

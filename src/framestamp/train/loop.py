@@ -20,7 +20,7 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import DistributedDataParallelKwargs, set_seed
 from tqdm.auto import tqdm
-from transformers import get_constant_schedule_with_warmup, get_cosine_schedule_with_warmup
+from transformers import get_scheduler
 
 from ..backbones.tiny import TinyBackbone
 from ..data.examples import Clip
@@ -36,6 +36,7 @@ from .objectives import LossModule
 
 FINAL_DIR = "final"
 HEAD_OF_OBJECTIVE = {"ihp": "ihp", "joint": "ihp", "binary": "binary", "token": "none"}
+HF_SCHEDULES = {"cosine": "cosine", "constant": "constant_with_warmup"}  # lr_schedule -> transformers name
 
 
 def build_model(config: ModelConfig, seed: int = 0, dtype: str | None = None) -> FrameStampModel:
@@ -132,10 +133,7 @@ def train(config: TrainConfig, clips: Sequence[Clip] | None = None, resume: bool
     checkpoint = latest_checkpoint(output_dir) if resume else None
     model = training_model(config, checkpoint)
     optimizer = torch.optim.AdamW(trainable_parameters(model), lr=config.lr, weight_decay=config.weight_decay)
-    if config.lr_schedule == "constant":
-        scheduler = get_constant_schedule_with_warmup(optimizer, config.warmup_steps)
-    else:
-        scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, max_steps)
+    scheduler = get_scheduler(HF_SCHEDULES[config.lr_schedule], optimizer, config.warmup_steps, max_steps)
     sharded = is_sharded(accelerator)
     start_step = load_training_state(checkpoint, None if sharded else optimizer, scheduler) if checkpoint else 0
     module, optimizer = accelerator.prepare(LossModule(model, config), optimizer)
