@@ -119,6 +119,15 @@ def test_exact_word_counts_and_durations(pool):
     assert np.all(clip.audio[int(0.95 * 16_000):] == 0)  # the cut word is silenced, not half kept
 
 
+
+def test_inputs_skip_clips_whose_cut_would_split_two_words_starting_together():
+    together = _clip("t", 16_000, [0.2, 0.5, 0.5])  # 2 words cannot be cut from it: both 0.5 s words go
+    stream = ClipStream([together, _clip("a", 16_000, [0.1, 0.4, 0.7])], seed=(0, 0))
+    stream.order = np.array([0, 1])
+    assert [s.label for s in clip_with_words(stream, 2, "x").segments] == ["a0", "a1"]
+    with pytest.raises(ValueError, match="after exactly 2 words"):
+        clip_with_words(ClipStream([together], seed=(0, 0)), 2, "x")
+
 def test_round_robin_warms_up_then_times_each_method_its_number_of_times():
     from framestamp.bench.timing import summary, time_round_robin
 

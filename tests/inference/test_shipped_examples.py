@@ -8,10 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 from typer.testing import CliRunner
 
+from framestamp.api import load
 from framestamp.cli import app
 from framestamp.commands_inference import register_commands
+from framestamp.tasks.prompts import all_question
 
 register_commands(app)
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -70,3 +73,20 @@ def test_diarize_and_events_answer_on_their_examples():
     assert all(0 <= s["start_s"] <= speakers["duration_s"] for s in speakers["spans"])
     events = json_of("events", EXAMPLES / "events.wav")
     assert np.isfinite([s["start_s"] for s in events["spans"]]).all()
+
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name", ["words", "words-all", "speakers", "events"])
+def test_the_gpu_gives_the_cpu_scores(name):
+    task = {"words": "word", "speakers": "speaker", "events": "event"}[name.split("-")[0]]
+    audio, question = EXAMPLES / f"{name.split('-')[0]}.wav", all_question(task, "start")
+    scores = {device: load(name, device=device).scores(audio, [question]).scores[0] for device in ("cpu", "cuda")}
+    np.testing.assert_allclose(np.exp(scores["cuda"]), np.exp(scores["cpu"]), rtol=0.05, atol=1e-4)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_the_gpu_aligns_the_example_as_the_cpu_does():
+    cpu, gpu = (load("words-all", device=device).align(EXAMPLES / "words.wav") for device in ("cpu", "cuda"))
+    assert len(gpu.spans) == len(cpu.spans)
+    assert max(abs(a.start_s - b.start_s) for a, b in zip(gpu.spans, cpu.spans)) <= 0.01

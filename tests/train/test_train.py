@@ -133,3 +133,17 @@ def test_init_from_starts_from_a_trained_model_head_included(tmp_path):
         torch.testing.assert_close(a[name], b[name], rtol=0, atol=1e-6, msg=name)
     with pytest.raises(ConfigError, match="'ihp' head"):
         train(config(tmp_path / "c", init_from=str(first), objective="binary"), toy_clips(), resume=False)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("objective", ["ihp", "binary", "token", "joint"])
+def test_training_runs_on_the_gpu_in_bf16(tmp_path, objective):
+    torch.cuda.reset_peak_memory_stats()
+    final = train(config(tmp_path, objective=objective, max_steps=3), toy_clips(), resume=False)
+    assert torch.cuda.max_memory_allocated() > 0
+    rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
+    losses = [float(row.split(",")[-1]) for row in rows[1:]]
+    assert len(losses) == 3 and np.isfinite(losses).all()
+    saved = load_file(final / "backbone" / "model.safetensors")
+    assert all(torch.isfinite(t).all() for t in saved.values() if t.is_floating_point())
+    FrameStampModel.from_pretrained(final)  # a checkpoint trained on the GPU loads on the CPU

@@ -134,9 +134,15 @@ class ClipStream:
 
 
 def clip_with_words(stream: ClipStream, n_words: int, clip_id: str) -> Clip:
-    """An input with exactly ``n_words`` words (clips joined until there are enough)."""
-    parts = stream.take(lambda got: sum(len(c.segments) for c in got) > n_words)
-    return first_words(concatenate(parts, clip_id), n_words)
+    """An input with exactly ``n_words`` words (clips joined until there are enough; where two words
+    start in the same sample at the cut, the next clips of the stream are tried)."""
+    for _ in range(len(stream.pool)):
+        parts = stream.take(lambda got: sum(len(c.segments) for c in got) > n_words)
+        try:
+            return first_words(concatenate(parts, clip_id), n_words)
+        except ValueError:
+            continue
+    raise ValueError(f"no run of test clips can be cut after exactly {n_words} words")
 
 
 def clip_of_duration(stream: ClipStream, duration_s: float, clip_id: str) -> Clip:
