@@ -14,6 +14,7 @@ from framestamp.bench.methods import (
     ModelPair, StepCounter, check_fixed_steps, generation_length, token_plan,
 )  # fmt: skip
 from framestamp.data.examples import Clip, Segment
+from framestamp.errors import ConfigError
 from framestamp.evaluate.metrics import bucket_by_event_count
 
 CORPUS = "builtin:tiny:0"
@@ -127,6 +128,14 @@ def test_inputs_skip_clips_whose_cut_would_split_two_words_starting_together():
     assert [s.label for s in clip_with_words(stream, 2, "x").segments] == ["a0", "a1"]
     with pytest.raises(ValueError, match="after exactly 2 words"):
         clip_with_words(ClipStream([together], seed=(0, 0)), 2, "x")
+
+
+def test_a_corpus_without_usable_clips_is_a_one_line_error(monkeypatch, tmp_path):
+    import framestamp.data
+
+    monkeypatch.setattr(framestamp.data, "load_subset", lambda *args: [_clip("silent", 16_000, [])])
+    with pytest.raises(ConfigError, match="no test clip with words"):
+        run_bench(BenchConfig(output_dir=str(tmp_path)))
 
 def test_round_robin_warms_up_then_times_each_method_its_number_of_times():
     from framestamp.bench.timing import summary, time_round_robin

@@ -136,8 +136,11 @@ def _batches(config: BenchConfig) -> list[BenchBatch]:
 
     pool = load_subset(config.corpus, "words", config.split)
     pool = [pool[i] for i in range(len(pool))]
-    events = build_batches(pool, "events", config.events, config.modes, config.batch_size, config.seed)
-    durations = build_batches(pool, "duration", config.durations_s, config.modes, config.batch_size, config.seed)
+    try:
+        events = build_batches(pool, "events", config.events, config.modes, config.batch_size, config.seed)
+        durations = build_batches(pool, "duration", config.durations_s, config.modes, config.batch_size, config.seed)
+    except ValueError as error:
+        raise ConfigError(f"bench inputs from {config.corpus} ({config.split}): {error}") from None
     return events + durations
 
 
