@@ -112,8 +112,9 @@ def _length_table(results: dict) -> str:
         return ""
     header = "| experiment | " + " | ".join(buckets) + " |\n|---|" + "---|" * len(buckets)
     return ("## Length generalisation: accuracy within 50 ms by target time (questions in bucket)\n\n"
-            "Each model's training clip lengths are under *Training budget and coverage*; the `lengthgen-*` "
-            "models train only on targets earlier than 4 s.\n\n" + header + "\n" + "\n".join(rows))  # fmt: skip
+            "Each model's training clip lengths are under *Training budget and coverage*. The `*-short` "
+            "models trained only on clips of at most 5 s, so every target later than 5 s (and every clip "
+            "longer than 5 s) is beyond what they saw: their rows are the length-generalisation study.\n\n" + header + "\n" + "\n".join(rows))  # fmt: skip
 
 
 def _figures(results: dict, figures: Path) -> str:
