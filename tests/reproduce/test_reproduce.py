@@ -44,3 +44,23 @@ def test_reproduce_runs_end_to_end_on_the_tiny_corpus(tmp_path):
     assert [p.name for p in ship(tmp_path / "runs", tmp_path / "results", tmp_path / "again", ("words-all",))] == [
         "words-all"
     ]
+
+
+def _summary(**accuracy_at_50ms_by_split) -> dict:
+    evaluations = [{"split": split, "mode": "one", "n": 10, "metrics": {"accuracy": {"0.05": value}}}
+                   for split, value in accuracy_at_50ms_by_split.items()]  # fmt: skip
+    return {"evaluations": evaluations, "config": {}}
+
+
+def test_report_targets_compare_measured_values_and_read_the_notes(tmp_path):
+    from framestamp.reproduce.report import NOTES_FILE, _targets, write_report
+
+    results = {"words-ihp": _summary(test=0.95, test_long=0.5), "words-token": _summary(test=0.2, test_long=0.0)}
+    rows = _targets(results).splitlines()
+    assert "| word, one occurrence: `words-ihp` within 50 ms | 95.0% | 90% | yes |" in rows
+    assert "| out of distribution: `words-ihp` on test_long keeps 50.0% / 95.0% | 53% | 80% | **no** |" in rows
+    assert any("`words-token` on test_long" in row and "(baseline)" in row for row in rows)
+    assert not any("speakers" in row for row in rows)  # not evaluated: no row
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / NOTES_FILE).write_text("## What was tried\n\nshort clips first.\n")
+    assert "## What was tried\n\nshort clips first." in write_report(tmp_path).read_text()

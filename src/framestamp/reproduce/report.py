@@ -12,6 +12,16 @@ from ..evaluate.metrics import TOLERANCES_S
 
 FIGURES_DIR = "figures"
 HEADLINE_TOLERANCES = (0.02, 0.05, 0.1, 0.2)
+NOTES_FILE = "notes.md"  # hand-written: what was tried, read into the report after the targets
+
+# (what, experiment, split, mode, tolerance s, target): the shipped tiny models' targets
+TARGETS = (
+    ("word, one occurrence", "words-ihp", "test", "one", 0.05, 0.90),
+    ("speaker onset, one speaker", "speakers-ihp", "test", "one", 0.1, 0.80),
+    ("event, one occurrence", "events-ihp", "test", "one", 0.05, 0.85),
+    ("all word starts, count inferred (Hungarian)", "words-all", "test", "all", 0.05, 0.85),
+)
+RETENTION_TARGET = 0.8
 
 
 def load_results(results_dir: Path) -> dict[str, dict]:
@@ -28,8 +38,11 @@ def write_report(results_dir: Path, quick: bool = False) -> Path:
     results = load_results(results_dir)
     figures = results_dir / FIGURES_DIR
     figures.mkdir(exist_ok=True)
+    notes = results_dir / NOTES_FILE
     sections = [
         _header(quick),
+        _targets(results),
+        notes.read_text().strip() if notes.is_file() else "",
         _single_table(results, "test", "Single occurrence, in-distribution test split"),
         _single_table(results, "test_long", "Single occurrence, long clips (10-60 s, test_long split)"),
         _all_table(results),
@@ -53,6 +66,31 @@ def _header(quick: bool) -> str:
         "Accuracy = fraction of questions answered within the tolerance; a missing or unparseable "
         "answer counts as wrong with an absolute error of half the clip."
     )
+
+
+def _accuracy(results: dict, name: str, split: str, mode: str, tolerance_s: float) -> float | None:
+    record = evaluation(results[name], split, mode) if name in results else None
+    return None if record is None else record["metrics"]["accuracy"][str(tolerance_s)]
+
+
+def _targets(results: dict) -> str:
+    """Measured value, target and verdict of each target whose experiment was evaluated."""
+    rows = []
+    for what, name, split, mode, tolerance_s, target in TARGETS:
+        value = _accuracy(results, name, split, mode, tolerance_s)
+        if value is not None:
+            rows.append(f"| {what}: `{name}` within {tolerance_s * 1000:g} ms | {value:.1%} | {target:.0%} | "
+                        f"{'yes' if value >= target else '**no**'} |")  # fmt: skip
+    for name in ("words-ihp", "words-token"):
+        inside, outside = (_accuracy(results, name, split, "one", 0.05) for split in ("test", "test_long"))
+        if inside and outside is not None:
+            kept = outside / inside
+            verdict = ("yes" if kept >= RETENTION_TARGET else "**no**") if name == "words-ihp" else "(baseline)"
+            rows.append(f"| out of distribution: `{name}` on test_long keeps {outside:.1%} / {inside:.1%} | "
+                        f"{kept:.0%} | {RETENTION_TARGET:.0%} | {verdict} |")  # fmt: skip
+    if not rows:
+        return ""
+    return ("## Targets\n\n| target | measured | target | met |\n|---|---|---|---|\n" + "\n".join(rows))
 
 
 def _single_table(results: dict, split: str, title: str) -> str:
