@@ -225,6 +225,12 @@ class Stamper:
     def head_objective(self) -> str:
         return self.model.config.head_objective
 
+    @property
+    def answers_every(self) -> bool:
+        """Whether the head was trained on "each ..." questions (True when the checkpoint does not say)."""
+        modes = self.model.config.question_modes
+        return modes is None or "all" in modes
+
     # ----- the four question families -------------------------------------------------------
     def locate(
         self, audio: AudioInput, *, word: str | None = None, occurrence: int = 1, end: bool = False,
@@ -266,6 +272,7 @@ class Stamper:
         words = transcript.split() if transcript is not None else None
         if words is not None and not words:
             raise QuestionError("the transcript has no words")
+        self._need_every("aligning every word", "a model trained on 'each word' questions, such as 'words-all'")
         questions = [all_question("word", "start")] + ([all_question("word", "end")] if ends else [])
         long = self.scores(audio, questions, sample_rate_hz)
         starts, count = self._decode_all(long.scores[0], len(words) if words else None, exact=words is not None)
@@ -275,10 +282,20 @@ class Stamper:
         spans = [Span(label, s, None if e is None else max(e, s)) for label, s, e in zip(labels, starts, stops)]
         return self._timeline("words", spans, count, long, questions)
 
-    def diarize(self, audio: AudioInput, ends: bool = False, sample_rate_hz: int = SAMPLE_RATE_HZ) -> Timeline:
+    def diarize(
+        self, audio: AudioInput, ends: bool = False, max_speakers: int = 4, sample_rate_hz: int = SAMPLE_RATE_HZ
+    ) -> Timeline:  # fmt: skip
         """Onset of every speaker (speaker k = the k-th to start) and, with ``ends``, the end of
-        their first turn (each onset takes the earliest unused decoded end after it)."""
-        return self._onset_timeline(audio, "speaker", lambda k: f"speaker_{k}", ends, sample_rate_hz)
+        their first turn (each onset takes the earliest unused decoded end after it).
+
+        A model trained only on "k-th speaker" questions is asked about the 1st..``max_speakers``-th
+        speaker; the k-th is kept while it starts after the (k-1)-th. Presence is not used there:
+        such heads never saw a question about a speaker who is not there, and their Lambda does
+        not tell (measured on the dev split).
+        """
+        if self.answers_every:
+            return self._onset_timeline(audio, "speaker", lambda k: f"speaker_{k}", ends, sample_rate_hz)
+        return self._ordinal_speakers(audio, ends, max_speakers, sample_rate_hz)
 
     def events(
         self, audio: AudioInput, classes: Sequence[str] | None = None, ends: bool = False, max_occurrences: int = 3,
@@ -288,6 +305,8 @@ class Stamper:
         questions, labelled "event"; with ``classes``, the 1st..``max_occurrences``-th occurrence
         of each class, kept while present (see the module's presence rule)."""
         if not classes:
+            self._need_every("every event without classes", "event classes to ask about (--classes), or a model "
+                             "trained on 'each sound event' questions")  # fmt: skip
             return self._onset_timeline(audio, "event", lambda k: "event", ends, sample_rate_hz)
         return self._class_events(audio, list(classes), ends, max_occurrences, sample_rate_hz)
 
@@ -315,6 +334,27 @@ class Stamper:
         spans = [Span(label_of(k), s, stops[k - 1] if stops else None) for k, s in enumerate(onsets, 1)]
         return self._timeline(f"{task}s", spans, count, long, questions)
 
+    def _ordinal_speakers(self, audio, ends: bool, max_speakers: int, sample_rate_hz: int) -> Timeline:
+        boundaries = ("start", "end") if ends else ("start",)
+        questions = [speaker_question(k, b) for k in range(1, max_speakers + 1) for b in boundaries]
+        long = self.scores(audio, questions, sample_rate_hz)
+        if len(long.regions) > 1 and max_speakers > 1:
+            warnings.warn(ORDINAL_WARNING, FramestampWarning, stacklevel=3)
+        spans, per_ask = [], len(boundaries)
+        for k in range(1, max_speakers + 1):
+            row = long.scores[(k - 1) * per_ask]
+            start = self._decode_one(row, long, False)[0][0]
+            if spans and start <= spans[-1].start_s:
+                break  # the k-th speaker starts after the (k-1)-th: no k-th, so no later one either
+            stop = self._decode_one(long.scores[(k - 1) * per_ask + 1], long, False)[0][0] if ends else None
+            spans.append(Span(f"speaker_{k}", start, None if stop is None else max(stop, start)))
+        return self._timeline("speakers", spans, float(len(spans)), long, questions, rows=slice(None, None, per_ask))
+
+    def _need_every(self, what: str, instead: str) -> None:
+        if not self.answers_every:
+            raise QuestionError(f"{what} needs a head trained on 'each ...' questions; {self.name or 'this model'} "
+                                f"was trained on single-occurrence questions only: use {instead}")
+
     def _class_events(self, audio, classes, ends, max_occurrences, sample_rate_hz) -> Timeline:
         for name in classes:
             self._check_vocabulary(name)
@@ -324,13 +364,14 @@ class Stamper:
         if len(long.regions) > 1 and max_occurrences > 1:
             warnings.warn(ORDINAL_WARNING, FramestampWarning, stacklevel=3)
         per_ask = 2 if ends else 1
-        spans, absent = [], set()
+        spans, absent, last = [], set(), {}
         for i, (name, _) in enumerate(asks):
             row = long.scores[i * per_ask]
-            if name in absent or self._presence(row) < self.config.presence_threshold:
-                absent.add(name)  # the k-th is missing, so later ones are too
-                continue
             start = self._decode_one(row, long, False)[0][0]
+            if name in absent or self._presence(row) < self.config.presence_threshold or start <= last.get(name, -1.0):
+                absent.add(name)  # the k-th is missing (or not after the (k-1)-th), so later ones are too
+                continue
+            last[name] = start
             stop = self._decode_one(long.scores[i * per_ask + 1], long, False)[0][0] if ends else None
             spans.append(Span(name, start, None if stop is None else max(stop, start)))
         spans.sort(key=lambda s: s.start_s)

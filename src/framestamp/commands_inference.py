@@ -176,6 +176,8 @@ def align(
 def diarize(
     audio: AudioArg,
     ends: EndsOpt = False,
+    max_speakers: Annotated[int, typer.Option(min=1, help="speakers asked about when the model answers "
+                                                          "'k-th speaker' questions only")] = 4,
     checkpoint: CheckpointOpt = None, format: FormatOpt = None, output: OutputOpt = None, plot: PlotOpt = None,
     quiet: QuietOpt = False, device: DeviceOpt = None, window_s: WindowOpt = 30.0, overlap_s: OverlapOpt = 5.0,
 ) -> None:  # fmt: skip
@@ -183,7 +185,7 @@ def diarize(
     with reporting():
         waveform = _prepare("speakers", format, audio)
         model = _load(checkpoint or "speakers", device, window_s, overlap_s, quiet)
-        _emit(model.diarize(waveform, ends=ends), format, output, plot, waveform, audio)
+        _emit(model.diarize(waveform, ends=ends, max_speakers=max_speakers), format, output, plot, waveform, audio)
 
 
 def events(

@@ -47,8 +47,12 @@ class ModelConfig(Config):
     bidirectional_audio: bool = option(True, "audio tokens attend to each other in both directions")
     head_objective: str = option("ihp", "what the head scores mean: ihp (log-intensity), binary (logit), "
                                         "none (token baseline: answers are generated)")
+    question_modes: list | None = option(None, "question modes the head was trained on: one (k-th occurrence), "
+                                               "all (every occurrence); None: not recorded")
 
     def __post_init__(self):
+        if self.question_modes is not None and not set(self.question_modes) <= {"one", "all"}:
+            raise ValueError(f"question_modes must be a list of 'one'/'all', got {self.question_modes!r}")
         if self.head_objective not in HEAD_OBJECTIVES:
             raise ValueError(f"head_objective must be one of {HEAD_OBJECTIVES}, got {self.head_objective!r}")
         if self.frames_per_token is not None and self.frames_per_token < 1:

@@ -40,6 +40,7 @@ def test_two_steps_of_every_objective(tmp_path, objective):
     final = train(config(tmp_path, objective=objective), toy_clips(), resume=False)
     model = FrameStampModel.from_pretrained(final)
     assert model.config.head_objective == {"token": "none", "binary": "binary"}.get(objective, "ihp")
+    assert model.config.question_modes == ["one", "all"]  # what the head was trained to answer
     metrics = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
     assert metrics[0].startswith("step,") and len(metrics) == 3
     assert (tmp_path / "run" / "checkpoint-2" / "optimizer.safetensors").exists()

@@ -92,6 +92,7 @@ def training_model(config: TrainConfig, checkpoint: Path | None) -> FrameStampMo
             add_lora(model.backbone.model, config.lora)
     if config.gradient_checkpointing:
         enable_checkpointing(model.backbone.model)
+    model.config = replace(model.config, question_modes=list(config.data.modes))  # saved with the model
     return model.train()
 
 
