@@ -303,7 +303,8 @@ class Stamper:
     ) -> Timeline:  # fmt: skip
         """Sound events: without ``classes``, every onset (and offset) from the "each sound event"
         questions, labelled "event"; with ``classes``, the 1st..``max_occurrences``-th occurrence
-        of each class, kept while present (see the module's presence rule)."""
+        of each class, kept while present (see the module's presence rule) and later than the
+        (k-1)-th. Without classes the head must have been trained on "each ..." questions."""
         if not classes:
             self._need_every("every event without classes", "event classes to ask about (--classes), or a model "
                              "trained on 'each sound event' questions")  # fmt: skip
