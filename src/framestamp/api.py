@@ -341,15 +341,25 @@ class Stamper:
         long = self.scores(audio, questions, sample_rate_hz)
         if len(long.regions) > 1 and max_speakers > 1:
             warnings.warn(ORDINAL_WARNING, FramestampWarning, stacklevel=3)
-        spans, per_ask = [], len(boundaries)
-        for k in range(1, max_speakers + 1):
-            row = long.scores[(k - 1) * per_ask]
+        spans = self._occurrences(long, 0, max_speakers, ends, lambda k: f"speaker_{k}", check_presence=False)
+        return self._timeline("speakers", spans, float(len(spans)), long, questions, rows=slice(None, None, len(boundaries)))
+
+    def _occurrences(self, long: LongScores, first_row: int, max_k: int, ends: bool, label_of,
+                     check_presence: bool) -> list[Span]:  # fmt: skip
+        """The 1st..``max_k``-th occurrence from the rows of "k-th" questions starting at ``first_row``
+        (a start row, then an end row with ``ends``): the k-th is kept while it is later than the
+        (k-1)-th and, with ``check_presence``, present; a missing k-th means no later one either."""
+        per_ask = 2 if ends else 1
+        spans = []
+        for k in range(1, max_k + 1):
+            row = long.scores[first_row + (k - 1) * per_ask]
             start = self._decode_one(row, long, False)[0][0]
-            if spans and start <= spans[-1].start_s:
-                break  # the k-th speaker starts after the (k-1)-th: no k-th, so no later one either
-            stop = self._decode_one(long.scores[(k - 1) * per_ask + 1], long, False)[0][0] if ends else None
-            spans.append(Span(f"speaker_{k}", start, None if stop is None else max(stop, start)))
-        return self._timeline("speakers", spans, float(len(spans)), long, questions, rows=slice(None, None, per_ask))
+            absent = check_presence and self._presence(row) < self.config.presence_threshold
+            if absent or (spans and start <= spans[-1].start_s):
+                break
+            stop = self._decode_one(long.scores[first_row + (k - 1) * per_ask + 1], long, False)[0][0] if ends else None
+            spans.append(Span(label_of(k), start, None if stop is None else max(stop, start)))
+        return spans
 
     def _need_every(self, what: str, instead: str) -> None:
         if not self.answers_every:
@@ -365,16 +375,9 @@ class Stamper:
         if len(long.regions) > 1 and max_occurrences > 1:
             warnings.warn(ORDINAL_WARNING, FramestampWarning, stacklevel=3)
         per_ask = 2 if ends else 1
-        spans, absent, last = [], set(), {}
-        for i, (name, _) in enumerate(asks):
-            row = long.scores[i * per_ask]
-            start = self._decode_one(row, long, False)[0][0]
-            if name in absent or self._presence(row) < self.config.presence_threshold or start <= last.get(name, -1.0):
-                absent.add(name)  # the k-th is missing (or not after the (k-1)-th), so later ones are too
-                continue
-            last[name] = start
-            stop = self._decode_one(long.scores[i * per_ask + 1], long, False)[0][0] if ends else None
-            spans.append(Span(name, start, None if stop is None else max(stop, start)))
+        spans = [span for i, name in enumerate(classes)
+                 for span in self._occurrences(long, i * max_occurrences * per_ask, max_occurrences, ends,
+                                               lambda k, name=name: name, check_presence=True)]  # fmt: skip
         spans.sort(key=lambda s: s.start_s)
         return self._timeline("events", spans, float(len(spans)), long, questions, rows=slice(None, None, per_ask))
 

@@ -26,6 +26,7 @@ from .config import Config, option, register_config
 from .errors import CheckpointError, ConfigError
 from .head import FrameHead, frames_per_token_for
 from .lora import ADAPTER_DIR, has_lora, load_lora, save_lora
+from .tasks import MODES
 
 HEAD_OBJECTIVES = ("ihp", "binary", "none")
 CONFIG_NAME, HEAD_NAME, BACKBONE_DIR = "framestamp_config.json", "head.safetensors", "backbone"
@@ -51,8 +52,8 @@ class ModelConfig(Config):
                                                "all (every occurrence); None: not recorded")
 
     def __post_init__(self):
-        if self.question_modes is not None and not set(self.question_modes) <= {"one", "all"}:
-            raise ValueError(f"question_modes must be a list of 'one'/'all', got {self.question_modes!r}")
+        if self.question_modes is not None and not set(self.question_modes) <= set(MODES):
+            raise ValueError(f"question_modes must be a list of {MODES}, got {self.question_modes!r}")
         if self.head_objective not in HEAD_OBJECTIVES:
             raise ValueError(f"head_objective must be one of {HEAD_OBJECTIVES}, got {self.head_objective!r}")
         if self.frames_per_token is not None and self.frames_per_token < 1:
