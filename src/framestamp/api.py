@@ -30,7 +30,7 @@ from .config import Config, option, register_config
 from .errors import CheckpointError, FramestampError
 from .frames import frames_to_seconds
 from .longform import LongScores, WindowConfig, score_long
-from .predict import DecodeConfig, decode_scores
+from .predict import DecodeConfig, decode_scores, presence_probability
 from .tasks.prompts import all_question, event_question, speaker_question, word_question
 
 SHIPPED_CHECKPOINTS = (
@@ -289,9 +289,9 @@ class Stamper:
         their first turn (each onset takes the earliest unused decoded end after it).
 
         A model trained only on "k-th speaker" questions is asked about the 1st..``max_speakers``-th
-        speaker; the k-th is kept while it starts after the (k-1)-th. Presence is not used there:
-        such heads never saw a question about a speaker who is not there, and their Lambda does
-        not tell (measured on the dev split).
+        speaker; the k-th is kept while it starts after the (k-1)-th and, if the head was trained on
+        questions about speakers who are not there (``answers_absent``), while it is present. Heads
+        never shown such a question do not know: their Lambda does not tell (measured on the dev split).
         """
         if self.answers_every:
             return self._onset_timeline(audio, "speaker", lambda k: f"speaker_{k}", ends, sample_rate_hz)
@@ -341,7 +341,8 @@ class Stamper:
         long = self.scores(audio, questions, sample_rate_hz)
         if len(long.regions) > 1 and max_speakers > 1:
             warnings.warn(ORDINAL_WARNING, FramestampWarning, stacklevel=3)
-        spans = self._occurrences(long, 0, max_speakers, ends, lambda k: f"speaker_{k}", check_presence=False)
+        spans = self._occurrences(long, 0, max_speakers, ends, lambda k: f"speaker_{k}",
+                                  check_presence=self.model.config.answers_absent)
         return self._timeline("speakers", spans, float(len(spans)), long, questions, rows=slice(None, None, len(boundaries)))
 
     def _occurrences(self, long: LongScores, first_row: int, max_k: int, ends: bool, label_of,
@@ -414,10 +415,7 @@ class Stamper:
         return [float(best.times_s[0])], best.count_estimate
 
     def _presence(self, row: np.ndarray) -> float:
-        """P(at least one event): ``1 - exp(-Lambda)`` (IHP) or the highest frame probability (binary)."""
-        if self.head_objective == "ihp":
-            return float(-np.expm1(-np.exp(np.minimum(row.astype(np.float64), 80.0)).sum()))
-        return float(np.max(1.0 / (1.0 + np.exp(-row.astype(np.float64)))))
+        return presence_probability(row, self.head_objective)
 
     def _curve(self, row: np.ndarray) -> np.ndarray:
         """Intensity (events per frame, IHP) or probability (binary) of each frame."""

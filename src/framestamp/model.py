@@ -50,6 +50,8 @@ class ModelConfig(Config):
                                         "none (token baseline: answers are generated)")
     question_modes: list | None = option(None, "question modes the head was trained on: one (k-th occurrence), "
                                                "all (every occurrence); None: not recorded")
+    answers_absent: bool = option(False, "the head was trained on questions whose answer is not in the clip, "
+                                         "so its 'not there' (low Lambda) is learned, not a guess")
 
     def __post_init__(self):
         if self.question_modes is not None and not set(self.question_modes) <= set(MODES):

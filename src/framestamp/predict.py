@@ -89,6 +89,15 @@ def decode_scores(
     return Prediction(np.sort(np.asarray(times, dtype=np.float64)), count, scores, frame_rate_hz)
 
 
+def presence_probability(scores: np.ndarray, head_objective: str) -> float:
+    """P(at least one event) from frame scores: ``1 - exp(-Lambda)`` (IHP: the count is
+    Poisson(Lambda)) or the highest frame probability (binary)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if head_objective == "ihp":
+        return float(-np.expm1(-np.exp(np.minimum(scores, 80.0)).sum()))
+    return float(np.max(1.0 / (1.0 + np.exp(-scores)), initial=0.0))
+
+
 def _single(values: np.ndarray, head_objective: str, frame_rate_hz: float, config: DecodeConfig) -> float:
     if config.single == "median" and head_objective == "ihp":
         return decoders.decode_median(values, frame_rate_hz)

@@ -30,6 +30,21 @@ def test_processes_and_micro_batches_share_out_one_global_batch(tiny_words):
     assert keys(one.batch(0, 8)) != keys(one.batch(1, 8))
 
 
+def test_absent_share_replaces_that_share_of_single_occurrence_questions(tiny_words):
+    plain = QuerySampler(tiny_words, DataConfig(corpus="tiny", modes=["one", "all"]), seed=3)
+    assert all(item.query.targets_s for step in range(10) for item in plain.batch(step, 8))
+    data = DataConfig(corpus="tiny", modes=["one", "all"], absent_share=0.5)
+    sampler = QuerySampler(tiny_words, data, seed=3)
+    items = [item for step in range(40) for item in sampler.batch(step, 8)]
+    absent = [item for item in items if not item.query.targets_s]
+    assert all(item.query.mode == "one" for item in absent)
+    ones = sum(item.query.mode == "one" for item in items)
+    assert 0.35 < len(absent) / ones < 0.65
+    assert keys(QuerySampler(tiny_words, data, seed=3).batch(7, 8)) == keys(sampler.batch(7, 8))  # resumable
+    with pytest.raises(ValueError, match="absent_share"):
+        DataConfig(absent_share=1.0)
+
+
 def test_epoch_order_visits_every_clip_once_per_pass(tiny_words):
     sampler = QuerySampler(tiny_words, DataConfig(corpus="tiny", modes=["all"], order="epochs"), seed=0)
     n = len(tiny_words)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -36,7 +37,9 @@ class ClickModel:
 
     def __init__(self, mass: float = 1.0, head_objective: str = "ihp", question_modes=None):
         self.mass = mass
-        self.config = SimpleNamespace(head_objective=head_objective, question_modes=question_modes)
+        self.config = SimpleNamespace(
+            head_objective=head_objective, question_modes=question_modes, answers_absent=False
+        )
         self.backbone = SimpleNamespace(token_rate_hz=25.0, tokenizer=SimpleNamespace(unk_token_id=None))
 
     def score(self, questions, waveforms):
@@ -140,6 +143,29 @@ def test_a_head_trained_on_single_occurrences_asks_ordinal_questions_or_says_wha
         single.align(clicks(6.0, [1.0]))
     with pytest.raises(QuestionError, match="--classes"):
         single.events(clicks(6.0, [1.0]))
+
+
+class OrdinalSpeakerModel(ClickModel):
+    """The k-th speaker question peaks (mass 3) at the k-th click; past the last click, a faint
+    bump (mass 0.01) at 5.5 s: later than every click, but not there."""
+
+    def score(self, questions, waveforms):
+        rows = []
+        for question, row in zip(questions, super().score(questions, waveforms)):
+            k = int(re.search(r"the (\d+)\w\w speaker", question).group(1))
+            frames = np.flatnonzero(row > -20)
+            row = np.full_like(row, -20.0)
+            row[frames[k - 1] if k <= frames.size else 550] = np.log(3.0 if k <= frames.size else 0.01)
+            rows.append(row)
+        return rows
+
+
+@pytest.mark.parametrize("answers_absent, onsets", [(True, [1.005, 4.005]), (False, [1.005, 4.005, 5.505])])
+def test_ordinal_diarize_stops_at_the_first_absent_speaker_when_the_head_learned_absence(answers_absent, onsets):
+    model = OrdinalSpeakerModel(question_modes=["one"])
+    model.config.answers_absent = answers_absent
+    speakers = Stamper(model, InferenceConfig(progress=False)).diarize(clicks(6.0, [1.0, 4.0]), max_speakers=4)
+    assert [s.start_s for s in speakers.spans] == pytest.approx(onsets)
 
 
 def test_pair_ends_takes_the_earliest_unused_end_after_each_start():

@@ -21,6 +21,7 @@ def test_reproduce_runs_end_to_end_on_the_tiny_corpus(tmp_path):
     text = report.read_text()
     assert "| words-ihp | 3 |" in text and "| words-token | 3 |" in text
     assert "All word starts" in text and "Length generalisation" in text
+    assert "## Not there" in text and "| words-ihp | 1 / 1 |" in text and "| words-token | 1 / 1 |" in text
     summary = json.loads((tmp_path / "results" / "metrics" / "words-token.json").read_text())
     test_eval = summary["evaluations"][0]
     assert test_eval["split"] == "test" and 0.0 <= test_eval["metrics"]["parse_error_rate"] <= 1.0
@@ -40,6 +41,7 @@ def test_reproduce_runs_end_to_end_on_the_tiny_corpus(tmp_path):
     card = (tmp_path / "shipped" / "words" / "README.md").read_text()
     assert "clips of every length; continues `words-ihp-short`" in card and "| test | one | 3 |" in card
     assert "- Stage before: `words-ihp-short`, 2 steps" in card and "clips up to 5 s." in card
+    assert "Not there (test, 1 present and 1 absent questions" in card
     assert FrameStampModel.from_pretrained(tmp_path / "shipped" / "words").config.head_objective == "ihp"
     assert [p.name for p in ship(tmp_path / "runs", tmp_path / "results", tmp_path / "again", ("words-all",))] == [
         "words-all"

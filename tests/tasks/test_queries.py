@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from framestamp.data.examples import Clip, Segment
-from framestamp.tasks import event_counts, ordinal, parse_answer
-from framestamp.tasks.make import all_query, candidates, one_query
+from framestamp.tasks import ParsedAnswer, event_counts, ordinal, parse_answer
+from framestamp.tasks.make import absent_query, all_query, candidates, one_query
 
 AUDIO = np.zeros(16000 * 5, dtype=np.float32)
 
@@ -50,6 +50,31 @@ def test_speaker_queries_use_onset_order():
     assert "2nd speaker start" in next(
         q.question for q in (one_query(clip, "start", np.random.default_rng(i)) for i in range(20)) if q.subject == "2"
     )
+
+
+def test_absent_queries_ask_past_the_last_occurrence_or_for_a_subject_of_another_clip():
+    rng = np.random.default_rng(0)
+    asked = {absent_query(words_clip(), "start", rng, ["apple", "pear", "pie"]).question for _ in range(60)}
+    assert asked == {
+        "When does the 3rd occurrence of the word 'apple' occur?",
+        "When does the 2nd occurrence of the word 'pie' occur?",
+        "When does the 1st occurrence of the word 'pear' occur?",
+    }
+    query = absent_query(words_clip(), "end", rng)  # no other subjects: always past the last
+    assert query.targets_s == () and query.labels == () and query.mode == "one" and query.question.endswith("end?")
+    assert parse_answer(query.answer_text(), "end", "one") == ParsedAnswer((), False, "json")
+
+
+def test_absent_speaker_is_the_one_after_the_last():
+    turns = (Segment("spk_b", 1.5, 3.0), Segment("spk_a", 0.0, 2.0), Segment("spk_b", 3.5, 4.0))
+    query = absent_query(Clip("s", AUDIO, "speakers", turns), "start", np.random.default_rng(0))
+    assert query.question == "When does the 3rd speaker start speaking?" and query.targets_s == ()
+
+
+def test_nothing_absent_to_ask_about_a_clip_of_stop_words_alone():
+    clip = Clip("w", AUDIO, "words", (Segment("the", 0.1, 0.3),))
+    assert absent_query(clip, "start", np.random.default_rng(0), ["the"]) is None
+    assert absent_query(clip, "start", np.random.default_rng(0), ["pear"]).question.endswith("'pear' occur?")
 
 
 def test_answer_text_is_paper_json_and_parses_back():

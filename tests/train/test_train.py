@@ -41,9 +41,19 @@ def test_two_steps_of_every_objective(tmp_path, objective):
     model = FrameStampModel.from_pretrained(final)
     assert model.config.head_objective == {"token": "none", "binary": "binary"}.get(objective, "ihp")
     assert model.config.question_modes == ["one", "all"]  # what the head was trained to answer
+    assert not model.config.answers_absent
     metrics = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
     assert metrics[0].startswith("step,") and len(metrics) == 3
     assert (tmp_path / "run" / "checkpoint-2" / "optimizer.safetensors").exists()
+
+
+@pytest.mark.parametrize("objective", ["ihp", "binary", "token"])
+def test_training_on_absent_questions_runs(tmp_path, objective):
+    data = {"modes": ["one"], "absent_share": 0.5}
+    final = train(config(tmp_path, objective=objective, batch_size=4, data=data), toy_clips(), resume=False)
+    losses = (tmp_path / "run" / "metrics.csv").read_text().splitlines()[-1].split(",")
+    assert all(np.isfinite(float(value)) for value in losses)
+    assert FrameStampModel.from_pretrained(final).config.answers_absent
 
 
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):

@@ -14,7 +14,7 @@ class EvalSpec:
     """One evaluation: which split and question mode, how many queries."""
 
     split: str
-    mode: str
+    mode: str  # "one", "all", or "presence" (a present and an absent single-occurrence question per clip)
     limit: int | None = None
     by_time: bool = False  # also report accuracy by target-time bucket (length generalisation)
 
@@ -45,7 +45,7 @@ class Experiment:
         return self.recipe
 
 
-ONE = (EvalSpec("test", "one", 400), EvalSpec("test_long", "one", 200, by_time=True))
+ONE = (EvalSpec("test", "one", 400), EvalSpec("test_long", "one", 200, by_time=True), EvalSpec("test", "presence", 200))
 # The short-clip stages double as the length-generalisation study: trained on clips of at most
 # 5 s, they are tested by target time on clips of up to 20 s (test) and 20-60 s (test_long).
 STAGE = (EvalSpec("test", "one", 400, by_time=True), EvalSpec("test_long", "one", 200, by_time=True))
@@ -66,6 +66,10 @@ FULL = (
     Experiment("speakers-token", ONE, "speakers-token", init_from="words-ihp"),
     Experiment("events-ihp", ONE, "events", init_from="words-ihp"),
     Experiment("events-token", ONE, "events-token", init_from="words-ihp"),
+    # The word and speaker models, trained on: 30% of their questions now ask about something
+    # the clip does not hold (the head learns to say "not there"); their recipes continue them.
+    Experiment("words-ihp-absent", ONE),
+    Experiment("speakers-ihp-absent", ONE),
     # The other word objectives take the second stage from the first stage's backbone.
     Experiment("words-binary", ONE, init_from="words-ihp-short"),
     Experiment("words-joint", ONE, init_from="words-ihp-short"),

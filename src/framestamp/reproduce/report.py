@@ -46,6 +46,7 @@ def write_report(results_dir: Path, quick: bool = False) -> Path:
         _single_table(results, "test", "Single occurrence, in-distribution test split"),
         _single_table(results, "test_long", "Single occurrence, long clips (10-60 s, test_long split)"),
         _all_table(results),
+        _presence_table(results),
         _length_table(results),
         _figures(results, figures),
         _coverage(results, quick),
@@ -129,6 +130,27 @@ def _all_table(results: dict) -> str:
     return ("## All word starts (Hungarian L1 matching, count inferred from the intensity)\n\n"
             "Accuracy = matched pairs within tolerance / max(#predicted, #reference), pooled over clips.\n\n"
             + header + "\n" + "\n".join(rows))  # fmt: skip
+
+
+def _presence_table(results: dict) -> str:
+    rows = []
+    for name, summary in results.items():
+        record = evaluation(summary, "test", "presence")
+        if record is None:
+            continue
+        m = record["metrics"]
+        rows.append(f"| {name} | {m['n_present']} / {m['n_absent']} | {m['present_recall']:.1%} | "
+                    f"{m['absent_recall']:.1%} | {m['balanced_accuracy']:.1%} | {m['auc']:.3f} |")  # fmt: skip
+    if not rows:
+        return ""
+    return ("## Not there: present and absent questions (test split)\n\n"
+            "Each clip gets the single-occurrence question of the table above and one whose answer is not in the "
+            "clip (the occurrence after the last, a word or class of another clip, the (n+1)-th speaker). Frame "
+            "models call an answer present when P(N >= 1) = 1 - exp(-Lambda) reaches 0.5; the token baseline when "
+            "its answer holds a time. AUC: the chance that a present question gets a higher P(present) than an "
+            "absent one (0.5 = no idea; the token baseline's is from its yes/no answers).\n\n"
+            "| experiment | present / absent | present called present | absent called absent | balanced accuracy "
+            "| AUC |\n|---|---|---|---|---|---|\n" + "\n".join(rows))  # fmt: skip
 
 
 def _length_table(results: dict) -> str:

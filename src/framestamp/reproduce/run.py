@@ -11,6 +11,7 @@ import numpy as np
 from rich.console import Console
 
 from ..evaluate.metrics import all_events_metrics_by_event_count, single_event_metrics_by_time
+from ..evaluate.presence import presence_items, run_presence
 from ..evaluate.run import EvalResult, evaluation_items, run
 from ..model import FrameStampModel
 from ..train.config import TrainConfig
@@ -77,6 +78,12 @@ def evaluate_experiment(
     summary = {"recipe": experiment.recipe, "config": config.to_dict(), "evaluations": []}
     for spec in experiment.evals:
         clips = training_clips(replace(config.data, max_duration_s=None), split=spec.split)
+        if spec.mode == "presence":
+            items = presence_items(clips, seed=0, limit=spec.limit)
+            console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} (present, absent: {len(items)} queries)")
+            metrics = run_presence(model, items)
+            summary["evaluations"].append({"split": spec.split, "mode": spec.mode, "n": len(items), "metrics": metrics})
+            continue
         items = evaluation_items(clips, spec.mode, seed=0, limit=spec.limit)
         console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} ({spec.mode}, {len(items)} queries)")
         result = run(model, items, batch_size=8)

@@ -88,7 +88,10 @@ def model_card(experiment: Experiment, summary: dict, stages: list[str] = ()) ->
         "| split | mode | questions | acc 20 ms | acc 50 ms | acc 100 ms | MAE (s) | parse errors |",
         "|---|---|---|---|---|---|---|---|",
     ]
+    presence = [record for record in summary["evaluations"] if record["mode"] == "presence"]
     for record in summary["evaluations"]:
+        if record in presence:
+            continue
         m = record["metrics"]
         parse = m.get("parse_error_rate")
         lines.append(
@@ -96,6 +99,12 @@ def model_card(experiment: Experiment, summary: dict, stages: list[str] = ()) ->
             f"{m['accuracy']['0.05']:.1%} | {m['accuracy']['0.1']:.1%} | {m['mae_s']:.3f} | "
             + (f"{parse:.1%}" if parse is not None else "-") + " |"
         )
+    for record in presence:
+        m = record["metrics"]
+        lines += ["", f"Not there ({record['split']}, {m['n_present']} present and {m['n_absent']} absent questions, "
+                      f"present when P(N >= 1) >= {m['threshold']}): {m['present_recall']:.1%} of present and "
+                      f"{m['absent_recall']:.1%} of absent ones called right (balanced accuracy "
+                      f"{m['balanced_accuracy']:.1%}, AUC {m['auc']:.3f})."]  # fmt: skip
     lines += ["", "Limits: trained on synthetic (espeak-ng) and one real voice's speech, the built-in event "
               "classes and voices; expect lower accuracy on other audio. English only."]
     return "\n".join(lines) + "\n"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
@@ -68,6 +70,35 @@ def one_query(clip: Clip, boundary: str, rng: np.random.Generator, max_target_s:
     else:
         question = event_question(c.subject, c.k, boundary)
     return Query(clip.id, task, "one", boundary, question, (_time(c, boundary),), (c.subject,), c.subject)
+
+
+def absent_query(clip: Clip, boundary: str, rng: np.random.Generator, subjects: Sequence[str] = ()) -> Query | None:
+    """A single-occurrence question whose answer is not in ``clip`` (no target times).
+
+    Speakers: the (n+1)-th speaker of a clip with n. Words and events: half the time the next
+    occurrence after the last of something said (or heard) in the clip, else the 1st occurrence
+    of one of ``subjects`` (the vocabulary of other clips) that the clip does not hold.
+    None when nothing can be asked.
+    """
+    task = task_of(clip)
+    if task == "speaker":
+        return _absent(clip, boundary, speaker_question(len(speaker_first_turns(clip)) + 1, boundary), "")
+    held = candidates(clip)
+    counts = Counter(segment.label for segment in clip.segments)
+    missing = [s for s in subjects if s not in counts]
+    if held and (not missing or rng.random() < 0.5):
+        subject = held[int(rng.integers(len(held)))].subject
+        k = counts[subject] + 1
+    elif missing:
+        subject, k = missing[int(rng.integers(len(missing)))], 1
+    else:
+        return None
+    ask = word_question if task == "word" else event_question
+    return _absent(clip, boundary, ask(subject, k, boundary), subject)
+
+
+def _absent(clip: Clip, boundary: str, question: str, subject: str) -> Query:
+    return Query(clip.id, task_of(clip), "one", boundary, question, (), (), subject)
 
 
 def all_query(clip: Clip, boundary: str, max_target_s: float | None = None) -> Query | None:

@@ -10,7 +10,7 @@ import torch
 
 from ..data.examples import Clip
 from ..tasks import Query, event_counts
-from ..tasks.make import make_query, speaker_first_turns
+from ..tasks.make import absent_query, candidates, make_query, speaker_first_turns
 from .config import DataConfig
 
 MAX_TRIES_PER_ITEM = 50
@@ -40,6 +40,8 @@ class QuerySampler:
     ``data.order`` picks the clips: ``random`` draws each clip independently (with replacement);
     ``epochs`` walks shuffled passes over the clips (item ``k`` of the run is position ``k`` of
     the concatenated passes), drawing a random clip instead only when a clip has no askable target.
+    With ``data.absent_share`` > 0, that share of single-occurrence questions is replaced by a
+    question whose answer is not in the clip (``tasks.make.absent_query``).
     """
 
     def __init__(
@@ -52,6 +54,7 @@ class QuerySampler:
         self.clips, self.data, self.seed = clips, data, seed
         self.process_index, self.num_processes = process_index, num_processes
         self._cached: tuple[int, int, list[Item]] | None = None
+        self._subjects = sorted({c.subject for clip in clips for c in candidates(clip)}) if data.absent_share else []
         self._orders: dict[int, np.ndarray] = {}
 
     def batch(self, step: int, batch_size: int, micro: int = 0, accumulation: int = 1) -> list[Item]:
@@ -82,6 +85,9 @@ class QuerySampler:
                 mode = self.data.modes[int(rng.integers(len(self.data.modes)))]
                 boundary = self.data.boundaries[int(rng.integers(len(self.data.boundaries)))]
                 query = make_query(query_clip, mode, boundary, rng, self.data.max_target_s)
+                absent_share = self.data.absent_share if mode == "one" else 0.0
+                if query is not None and absent_share and rng.random() < absent_share:
+                    query = absent_query(query_clip, boundary, rng, self._subjects)
                 if query is not None:
                     items.append(Item(query_clip, query))
                     break

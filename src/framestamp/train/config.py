@@ -30,6 +30,11 @@ class DataConfig(Config):
     boundaries: list = option(["start"], "segment boundaries to ask about: start, end")
     max_target_s: float | None = option(None, "train only on targets earlier than this (length generalisation)")
     max_duration_s: float | None = option(None, "train only on clips shorter than this")
+    absent_share: float = option(
+        0.0, "share of single-occurrence questions about something the clip does not hold (the next "
+             "occurrence after the last, or a subject of another clip); their answer is empty, which "
+             "teaches the head to say 'not there'"
+    )  # fmt: skip
     order: str = option("random", "random: every item drawn independently (with replacement); "
                                   "epochs: each pass visits every clip once, in a shuffled order")
 
@@ -38,6 +43,8 @@ class DataConfig(Config):
             raise ValueError(f"order must be one of {ORDERS}, got {self.order!r}")
         if self.subset not in ("words", "speakers", "events"):
             raise ValueError(f"subset must be words, speakers or events, got {self.subset!r}")
+        if not 0.0 <= self.absent_share < 1.0:
+            raise ValueError(f"absent_share must be in [0, 1), got {self.absent_share}")
         for mode in self.modes:
             if mode not in MODES:
                 raise ValueError(f"unknown mode {mode!r}; choose from {MODES}")

@@ -1,0 +1,91 @@
+"""Does a model say "not there"? Present and absent single-occurrence questions, scored.
+
+Each clip gets two questions: the one the single-occurrence evaluation asks (its answer is in
+the clip) and one whose answer is not (``tasks.make.absent_query``). The model's P(present) is
+``1 - exp(-Lambda)`` (IHP), the highest frame probability (binary) or, for the token baseline,
+whether its answer holds a time; "present" is decided at ``threshold``.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from scipy.stats import mannwhitneyu
+from tqdm.auto import tqdm
+
+from ..data.examples import Clip
+from ..model import FrameStampModel
+from ..predict import Prediction, predict, presence_probability
+from ..tasks.make import absent_query, candidates, make_query
+from .run import EvalItem, answer_token_budget
+
+
+def presence_items(
+    clips: Sequence[Clip], boundary: str = "start", seed: int = 0, limit: int | None = None
+) -> list[EvalItem]:  # fmt: skip
+    """A present and an absent question per clip, in that order; clip i's depend only on (seed, i).
+
+    The present one is the question ``evaluation_items`` asks about clip i. ``limit`` caps the
+    number of questions (an even number: pairs are kept whole).
+    """
+    subjects = sorted({c.subject for clip in clips for c in candidates(clip)})
+    items: list[EvalItem] = []
+    for index, clip in enumerate(clips):
+        if limit is not None and len(items) + 2 > limit:
+            break
+        rng = np.random.default_rng([seed, index])
+        present = make_query(clip, "one", boundary, rng)
+        absent = absent_query(clip, boundary, rng, subjects) if present is not None else None
+        if absent is not None:
+            items += [EvalItem(clip, present), EvalItem(clip, absent)]
+    return items
+
+
+def prediction_presence(prediction: Prediction, head_objective: str) -> float:
+    """P(present) of one answer: from the frame scores, or 1/0 for a token answer with/without a time."""
+    if prediction.scores is None:
+        return float(len(prediction.times_s) > 0)
+    return presence_probability(prediction.scores, head_objective)
+
+
+def presence_metrics(present: Sequence[bool], probability: Sequence[float], threshold: float = 0.5) -> dict:
+    """How well P(present) tells present from absent questions.
+
+    Returns:
+        ``present_recall`` (present questions called present), ``absent_recall`` (absent ones
+        called absent), their mean ``balanced_accuracy``, and ``auc``: the chance that a present
+        question gets a higher P(present) than an absent one (ties count half; threshold-free;
+        NaN without both kinds).
+    """
+    present = np.asarray(present, dtype=bool)
+    probability = np.asarray(probability, dtype=np.float64)
+    called = probability >= threshold
+    present_recall = float(called[present].mean()) if present.any() else float("nan")
+    absent_recall = float((~called[~present]).mean()) if (~present).any() else float("nan")
+    auc = float("nan")
+    if present.any() and (~present).any():
+        u = mannwhitneyu(probability[present], probability[~present], alternative="two-sided").statistic
+        auc = float(u / (present.sum() * (~present).sum()))
+    return {
+        "threshold": threshold, "n_present": int(present.sum()), "n_absent": int((~present).sum()),
+        "present_recall": present_recall, "absent_recall": absent_recall,
+        "balanced_accuracy": (present_recall + absent_recall) / 2, "auc": auc,
+    }  # fmt: skip
+
+
+def run_presence(
+    model: FrameStampModel, items: Sequence[EvalItem], batch_size: int = 8, threshold: float = 0.5,
+    progress: bool = True,
+) -> dict:  # fmt: skip
+    """Predict every question of ``items`` and score the presence decisions."""
+    probabilities = []
+    batches = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
+    for batch in tqdm(batches, desc="presence", disable=not progress, leave=False):
+        predictions = predict(
+            model, [i.query.question for i in batch], [i.clip.audio for i in batch], ["one"] * len(batch),
+            boundaries=[i.query.boundary for i in batch],
+            max_new_tokens=max(answer_token_budget(model, i.query) for i in batch),
+        )  # fmt: skip
+        probabilities += [prediction_presence(p, model.config.head_objective) for p in predictions]
+    return presence_metrics([i.query.n_events > 0 for i in items], probabilities, threshold)

@@ -1,0 +1,49 @@
+"""Scoring "not there": hand-made probabilities and the paired question set."""
+
+import math
+
+import numpy as np
+import pytest
+
+from framestamp.data.examples import Clip, Segment
+from framestamp.evaluate.presence import prediction_presence, presence_items, presence_metrics
+from framestamp.evaluate.run import evaluation_items
+from framestamp.predict import Prediction
+
+AUDIO = np.zeros(16000 * 3, dtype=np.float32)
+
+
+def test_presence_metrics_by_hand():
+    present = [True, True, True, False, False]
+    probability = [0.9, 0.5, 0.2, 0.6, 0.1]
+    m = presence_metrics(present, probability, threshold=0.5)
+    assert (m["n_present"], m["n_absent"]) == (3, 2)
+    assert m["present_recall"] == pytest.approx(2 / 3) and m["absent_recall"] == pytest.approx(1 / 2)
+    assert m["balanced_accuracy"] == pytest.approx(7 / 12)
+    # pairs (present, absent) ordered right: 0.9>0.6, 0.9>0.1, 0.5>0.1, 0.2>0.1; wrong: 0.5<0.6, 0.2<0.6
+    assert m["auc"] == pytest.approx(4 / 6)
+    assert presence_metrics([True, False], [0.7, 0.7])["auc"] == pytest.approx(0.5)  # a tie counts half
+    assert math.isnan(presence_metrics([True, True], [0.1, 0.9])["auc"])
+
+
+def test_presence_of_frame_and_token_answers():
+    lam = np.log(np.full(100, 0.01))  # Lambda = 1: P(N >= 1) = 1 - 1/e
+    assert prediction_presence(Prediction(np.array([0.3]), 1.0, lam), "ihp") == pytest.approx(1 - math.exp(-1))
+    logits = np.array([-5.0, 0.0, -3.0])
+    assert prediction_presence(Prediction(np.array([0.01]), 0.0, logits), "binary") == pytest.approx(0.5)
+    assert prediction_presence(Prediction(np.array([1.2]), 1.0, None, text="[...]"), "none") == 1.0
+    assert prediction_presence(Prediction(np.array([]), 0.0, None, text="[]"), "none") == 0.0
+
+
+def test_presence_items_pair_the_evaluation_question_with_an_absent_one():
+    clips = [
+        Clip("a", AUDIO, "words", (Segment("apple", 0.2, 0.5), Segment("pie", 1.0, 1.4))),
+        Clip("b", AUDIO, "words", (Segment("the", 0.2, 0.5),)),  # nothing to ask
+        Clip("c", AUDIO, "words", (Segment("pear", 0.4, 0.8),)),
+    ]
+    items = presence_items(clips)
+    assert [i.clip.id for i in items] == ["a", "a", "c", "c"]
+    assert [bool(i.query.targets_s) for i in items] == [True, False, True, False]
+    asked = {i.clip.id: i.query.question for i in evaluation_items(clips, "one")}
+    assert items[0].query.question == asked["a"] and items[2].query.question == asked["c"]
+    assert len(presence_items(clips, limit=3)) == 2  # pairs stay whole
