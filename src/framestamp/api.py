@@ -78,6 +78,8 @@ class Located:
         duration_s: length of the audio in seconds.
         curves: per-frame intensity (or probability) of each question, for plots.
         frame_rate_hz: frames per second of ``curves``.
+        presence_learned: whether the model was trained on questions whose answer is absent
+            (False: it never saw one, and its presence decision is a guess; None: not known).
     """
 
     question: str
@@ -89,6 +91,7 @@ class Located:
     duration_s: float
     curves: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     frame_rate_hz: float = 100.0
+    presence_learned: bool | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready fields (without the curves)."""
@@ -125,6 +128,7 @@ class Timeline:
     questions: list[str]
     curves: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     frame_rate_hz: float = 100.0
+    presence_learned: bool | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready fields (without the curves)."""
@@ -259,7 +263,8 @@ class Stamper:
             times, count = self._decode_one(row, long, ordinal)
         p = self._presence(row)
         return Located(text, times, count, p, p >= self.config.presence_threshold, self.config.presence_threshold,
-                       long.duration_s, {text: self._curve(row)}, long.frame_rate_hz)  # fmt: skip
+                       long.duration_s, {text: self._curve(row)}, long.frame_rate_hz,
+                       self.model.config.answers_absent)  # fmt: skip
 
     def align(
         self, audio: AudioInput, transcript: str | None = None, ends: bool = False, sample_rate_hz: int = SAMPLE_RATE_HZ

@@ -67,7 +67,8 @@ def located_table(result: Located) -> str:
         ("time_s", times if result.present else f"not present (best guess {times})"),
         ("count_estimate", f"{result.count_estimate:.3f} (Lambda: expected number of events)"),
         ("presence", f"{'present' if result.present else 'not present'}: P(N>=1) = "
-                     f"{result.presence_probability:.3f} {comparison} {result.presence_threshold:.2f}"),
+                     f"{result.presence_probability:.3f} {comparison} {result.presence_threshold:.2f}"
+                     + (" (a guess: this model never saw an absent answer)" if result.presence_learned is False else "")),
         ("duration_s", f"{result.duration_s:.3f}"),
     ]  # fmt: skip
     return "".join(f"{key:<16}{value}\n" for key, value in lines)

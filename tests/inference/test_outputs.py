@@ -94,7 +94,9 @@ def test_captions_without_ends_run_to_the_next_word():
 
 def test_table_mentions_not_present_and_the_threshold():
     text = render(Located("When?", [1.0], 0.2, 0.181, False, 0.5, 2.0), "table")
-    assert "not present" in text and "0.181 < 0.50" in text and "Lambda" in text
+    assert "not present" in text and "0.181 < 0.50" in text and "Lambda" in text and "a guess" not in text
+    unlearned = Located("When?", [1.0], 0.2, 0.181, False, 0.5, 2.0, presence_learned=False)
+    assert "0.181 < 0.50 (a guess: this model never saw an absent answer)" in render(unlearned, "table")
     assert "speaker_2" in render(SPEAKERS, "table")
 
 
