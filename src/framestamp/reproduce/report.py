@@ -33,6 +33,14 @@ def evaluation(summary: dict, split: str, mode: str) -> dict | None:
     return next((e for e in summary["evaluations"] if e["split"] == split and e["mode"] == mode), None)
 
 
+def evaluated(results: dict, split: str, mode: str):
+    """(experiment name, evaluation record) of every experiment evaluated on ``split`` in ``mode``."""
+    for name, summary in results.items():
+        record = evaluation(summary, split, mode)
+        if record is not None:
+            yield name, record
+
+
 def write_report(results_dir: Path, quick: bool = False) -> Path:
     """Write the report (markdown tables and figures) from the stored metrics."""
     results = load_results(results_dir)
@@ -98,10 +106,7 @@ def _single_table(results: dict, split: str, title: str) -> str:
     header = "| experiment | n | " + " | ".join(f"acc {t * 1000:g} ms" for t in TOLERANCES_S)
     header += " | MAE (s) | median AE (s) | parse errors | ms / query |\n|---|---|" + "---|" * (len(TOLERANCES_S) + 4)
     rows = []
-    for name, summary in results.items():
-        record = evaluation(summary, split, "one")
-        if record is None:
-            continue
+    for name, record in evaluated(results, split, "one"):
         m = record["metrics"]
         accuracy = " | ".join(f"{m['accuracy'][str(t)]:.1%}" for t in TOLERANCES_S)
         rows.append(f"| {name} | {record['n']} | {accuracy} | {m['mae_s']:.3g} | {m['median_ae_s']:.3f} | {m['parse_error_rate']:.1%} | "
@@ -111,10 +116,7 @@ def _single_table(results: dict, split: str, title: str) -> str:
 
 def _all_table(results: dict) -> str:
     rows = []
-    for name, summary in results.items():
-        record = evaluation(summary, "test", "all")
-        if record is None:
-            continue
+    for name, record in evaluated(results, "test", "all"):
         m = record["metrics"]
         onset = record.get("onset_f_measure_50ms", {}).get("f1")
         rows.append(
@@ -134,10 +136,7 @@ def _all_table(results: dict) -> str:
 
 def _presence_table(results: dict) -> str:
     rows = []
-    for name, summary in results.items():
-        record = evaluation(summary, "test", "presence")
-        if record is None:
-            continue
+    for name, record in evaluated(results, "test", "presence"):
         m = record["metrics"]
         rows.append(f"| {name} | {m['n_present']} / {m['n_absent']} | {m['present_recall']:.1%} | "
                     f"{m['absent_recall']:.1%} | {m['balanced_accuracy']:.1%} | {m['auc']:.3f} |")  # fmt: skip
@@ -186,12 +185,10 @@ def _figures(results: dict, figures: Path) -> str:
     except ImportError:
         return "(figures skipped: matplotlib is not installed)"
     fig, ax = plt.subplots(figsize=(7, 4))
-    for name, summary in results.items():
-        record = evaluation(summary, "test", "one")
-        if record:
-            acc = [record["metrics"]["accuracy"][str(t)] for t in TOLERANCES_S]
-            ax.plot([t * 1000 for t in TOLERANCES_S], acc, marker="o", label=name,
-                    linestyle="--" if "token" in name else "-")  # fmt: skip
+    for name, record in evaluated(results, "test", "one"):
+        acc = [record["metrics"]["accuracy"][str(t)] for t in TOLERANCES_S]
+        ax.plot([t * 1000 for t in TOLERANCES_S], acc, marker="o", label=name,
+                linestyle="--" if "token" in name else "-")  # fmt: skip
     ax.set(xscale="log", xlabel="tolerance (ms)", ylabel="accuracy", ylim=(0, 1), title="Accuracy by tolerance")
     ax.legend(fontsize=7)
     fig.tight_layout()
