@@ -11,8 +11,9 @@ times in seconds from the start of the audio.
 
 "Not present" rule (IHP head): with ``Lambda`` the integrated intensity of the answer, the
 number of events is Poisson(Lambda), so ``P(present) = P(N >= 1) = 1 - exp(-Lambda)``; the
-thing is reported present when that reaches ``presence_threshold`` (default 0.5, i.e.
-Lambda >= ln 2 ~ 0.69). Binary head: ``P(present)`` is the highest frame probability.
+thing is reported present when that reaches ``presence_threshold``: the one given, else the
+threshold the checkpoint was calibrated with on held-out present and absent questions, else 0.5
+(Lambda >= ln 2 ~ 0.69). Binary head: ``P(present)`` is the highest frame probability.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ SHIPPED_CHECKPOINTS = (
     "words", "words-all", "speakers", "events", "words-token", "words-all-token", "speakers-token", "events-token",
 )  # fmt: skip
 AudioInput = str | Path | np.ndarray
+DEFAULT_PRESENCE_THRESHOLD = 0.5
 ORDINAL_WARNING = "on audio longer than one window, the k-th occurrence/speaker is counted within each window"
 
 
@@ -55,11 +57,14 @@ class InferenceConfig(Config):
 
     windows: WindowConfig = option(WindowConfig(), "windowing of long audio")
     decode: DecodeConfig = option(DecodeConfig(), "decoders of times from frame scores")
-    presence_threshold: float = option(0.5, "report 'present' when P(N >= 1) = 1 - exp(-Lambda) reaches this")
+    presence_threshold: float | None = option(
+        None, "report 'present' when P(N >= 1) = 1 - exp(-Lambda) reaches this; None: the checkpoint's "
+              "calibrated threshold, else 0.5"
+    )  # fmt: skip
     progress: bool | None = option(None, "progress bar over windows; None = only on a terminal")
 
     def __post_init__(self):
-        if not 0.0 <= self.presence_threshold <= 1.0:
+        if self.presence_threshold is not None and not 0.0 <= self.presence_threshold <= 1.0:
             raise ValueError(f"presence_threshold must be in [0, 1], got {self.presence_threshold}")
 
 
@@ -230,6 +235,15 @@ class Stamper:
         return self.model.config.head_objective
 
     @property
+    def presence_threshold(self) -> float:
+        """P(present) from which a thing is called present: the configured one, else the
+        checkpoint's (calibrated on held-out data), else 0.5."""
+        if self.config.presence_threshold is not None:
+            return self.config.presence_threshold
+        calibrated = getattr(self.model.config, "presence_threshold", None)
+        return DEFAULT_PRESENCE_THRESHOLD if calibrated is None else calibrated
+
+    @property
     def answers_every(self) -> bool:
         """Whether the head was trained on "each ..." questions (True when the checkpoint does not say)."""
         modes = self.model.config.question_modes
@@ -262,7 +276,7 @@ class Stamper:
             ordinal = (speaker or 1) > 1 or (occurrence > 1 and (word is not None or event is not None))
             times, count = self._decode_one(row, long, ordinal)
         p = self._presence(row)
-        return Located(text, times, count, p, p >= self.config.presence_threshold, self.config.presence_threshold,
+        return Located(text, times, count, p, p >= self.presence_threshold, self.presence_threshold,
                        long.duration_s, {text: self._curve(row)}, long.frame_rate_hz,
                        self.model.config.answers_absent)  # fmt: skip
 
@@ -360,7 +374,7 @@ class Stamper:
         for k in range(1, max_k + 1):
             row = long.scores[first_row + (k - 1) * per_ask]
             start = self._decode_one(row, long, False)[0][0]
-            absent = check_presence and self._presence(row) < self.config.presence_threshold
+            absent = check_presence and self._presence(row) < self.presence_threshold
             if absent or (spans and start <= spans[-1].start_s):
                 break
             stop = self._decode_one(long.scores[first_row + (k - 1) * per_ask + 1], long, False)[0][0] if ends else None
@@ -414,7 +428,7 @@ class Stamper:
         if ordinal_question:
             warnings.warn(ORDINAL_WARNING, FramestampWarning, stacklevel=3)
         for first, last in long.regions:
-            if last > first and self._presence(row[first:last]) >= self.config.presence_threshold:
+            if last > first and self._presence(row[first:last]) >= self.presence_threshold:
                 local = decode_scores(row[first:last], objective, rate, "one", config=self.config.decode)
                 return [float(local.times_s[0] + frames_to_seconds(first, rate))], best.count_estimate
         return [float(best.times_s[0])], best.count_estimate

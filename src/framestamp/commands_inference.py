@@ -40,7 +40,9 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")
 DeviceOpt = Annotated[Optional[str], typer.Option(help="torch device (default: cuda when available, else cpu)")]
 WindowOpt = Annotated[float, typer.Option(help="window length for long audio, in seconds")]
 OverlapOpt = Annotated[float, typer.Option(help="overlap of consecutive windows, in seconds")]
-ThresholdOpt = Annotated[float, typer.Option(help="report 'not present' when P(N>=1) = 1 - exp(-Lambda) is below this")]
+ThresholdOpt = Annotated[float | None, typer.Option(
+    help="report 'not present' when P(N>=1) = 1 - exp(-Lambda) is below this (default: the checkpoint's "
+         "calibrated threshold, else 0.5)")]
 EndsOpt = Annotated[bool, typer.Option("--ends/--no-ends", help="also decode end times (one more question per window; needs a checkpoint trained on end questions, the shipped ones are trained on starts)")]
 
 
@@ -68,7 +70,7 @@ def reporting():
                 typer.echo(f"warning: {_one_line(message)}", err=True)
 
 
-def _load(checkpoint: str, device, window_s: float, overlap_s: float, quiet: bool, threshold: float = 0.5):
+def _load(checkpoint: str, device, window_s: float, overlap_s: float, quiet: bool, threshold: float | None = None):
     from .api import InferenceConfig, load
     from .errors import ConfigError
     from .longform import WindowConfig
@@ -106,7 +108,7 @@ def locate(
     question: Annotated[Optional[str], typer.Option(help="a free question, asked as written")] = None,
     every: Annotated[bool, typer.Option("--all", help="the question asks for every occurrence")] = False,
     manifest: Annotated[Optional[Path], typer.Option(help="JSON Lines of questions; answers as JSON Lines")] = None,
-    presence_threshold: ThresholdOpt = 0.5,
+    presence_threshold: ThresholdOpt = None,
     checkpoint: CheckpointOpt = None, format: FormatOpt = None, output: OutputOpt = None, plot: PlotOpt = None,
     quiet: QuietOpt = False, device: DeviceOpt = None, window_s: WindowOpt = 30.0, overlap_s: OverlapOpt = 5.0,
 ) -> None:  # fmt: skip

@@ -52,6 +52,10 @@ class ModelConfig(Config):
                                                "all (every occurrence); None: not recorded")
     answers_absent: bool = option(False, "the head was trained on questions whose answer is not in the clip, "
                                          "so its 'not there' (low Lambda) is learned, not a guess")
+    presence_threshold: float | None = option(
+        None, "P(present) threshold calibrated on held-out present and absent questions (best balanced "
+              "accuracy); None: not calibrated (inference uses 0.5)"
+    )  # fmt: skip
 
     def __post_init__(self):
         if self.question_modes is not None and not set(self.question_modes) <= set(MODES):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from framestamp.data.examples import Clip, Segment
-from framestamp.evaluate.presence import prediction_presence, presence_items, presence_metrics
+from framestamp.evaluate.presence import calibrated_threshold, prediction_presence, presence_items, presence_metrics
 from framestamp.evaluate.run import evaluation_items
 from framestamp.predict import Prediction
 
@@ -47,3 +47,11 @@ def test_presence_items_pair_the_evaluation_question_with_an_absent_one():
     asked = {i.clip.id: i.query.question for i in evaluation_items(clips, "one")}
     assert items[0].query.question == asked["a"] and items[2].query.question == asked["c"]
     assert len(presence_items(clips, limit=3)) == 2  # pairs stay whole
+
+
+def test_calibrated_threshold_has_the_best_balanced_accuracy_and_prefers_the_one_nearest_a_half():
+    present = [True, True, True, False, False]
+    # 0.5 calls 0.4 absent (balanced 5/6); 0.35, between 0.4 and 0.3, separates all (balanced 1)
+    assert calibrated_threshold(present, [0.9, 0.6, 0.4, 0.3, 0.1]) == pytest.approx(0.35)
+    assert calibrated_threshold([True, False], [0.9, 0.1]) == 0.5  # 0.5 separates them already
+    assert calibrated_threshold([True, False], [0.7, 0.7]) == 0.5  # no threshold helps

@@ -38,7 +38,7 @@ class ClickModel:
     def __init__(self, mass: float = 1.0, head_objective: str = "ihp", question_modes=None):
         self.mass = mass
         self.config = SimpleNamespace(
-            head_objective=head_objective, question_modes=question_modes, answers_absent=False
+            head_objective=head_objective, question_modes=question_modes, answers_absent=False, presence_threshold=None
         )
         self.backbone = SimpleNamespace(token_rate_hz=25.0, tokenizer=SimpleNamespace(unk_token_id=None))
 
@@ -166,6 +166,16 @@ def test_ordinal_diarize_stops_at_the_first_absent_speaker_when_the_head_learned
     model.config.answers_absent = answers_absent
     speakers = Stamper(model, InferenceConfig(progress=False)).diarize(clicks(6.0, [1.0, 4.0]), max_speakers=4)
     assert [s.start_s for s in speakers.spans] == pytest.approx(onsets)
+
+
+def test_presence_threshold_is_the_given_one_else_the_checkpoints_else_a_half():
+    audio = clicks(2.0, [1.0])  # mass 0.5: P(present) = 1 - exp(-0.5) = 0.393
+    assert not stamper(mass=0.5).locate(audio, word="apple").present
+    calibrated = stamper(mass=0.5)
+    calibrated.model.config.presence_threshold = 0.3
+    answer = calibrated.locate(audio, word="apple")
+    assert answer.present and answer.presence_threshold == 0.3
+    assert not stamper(mass=0.5, presence_threshold=0.45).locate(audio, word="apple").present
 
 
 def test_pair_ends_takes_the_earliest_unused_end_after_each_start():

@@ -15,7 +15,8 @@ def test_every_recipe_of_the_plan_parses_and_validates():
 
 def test_reproduce_runs_end_to_end_on_the_tiny_corpus(tmp_path):
     report = reproduce(
-        results_dir=tmp_path / "results", runs_dir=tmp_path / "runs", only=("words-ihp", "words-token", "words-all"),
+        results_dir=tmp_path / "results", runs_dir=tmp_path / "runs",
+        only=("words-ihp", "words-ihp-absent", "words-token", "words-all"),
         corpus="tiny", max_steps=2, eval_limit=3,
     )  # fmt: skip
     text = report.read_text()
@@ -39,10 +40,15 @@ def test_reproduce_runs_end_to_end_on_the_tiny_corpus(tmp_path):
     shipped = ship(tmp_path / "runs", tmp_path / "results", dest=tmp_path / "shipped")
     assert sorted(p.name for p in shipped) == ["words", "words-all", "words-token"]
     card = (tmp_path / "shipped" / "words" / "README.md").read_text()
-    assert "clips of every length; continues `words-ihp-short`" in card and "| test | one | 3 |" in card
+    # the shipped word model is the third stage: trained on with absent questions
+    assert "clips of every length, 30% of questions about something absent; continues `words-ihp`" in card
+    assert "| test | one | 3 |" in card and "Not there (test, 1 present and 1 absent questions" in card
     assert "- Stage before: `words-ihp-short`, 2 steps" in card and "clips up to 5 s." in card
-    assert "Not there (test, 1 present and 1 absent questions" in card
-    assert FrameStampModel.from_pretrained(tmp_path / "shipped" / "words").config.head_objective == "ihp"
+    assert "- Stage before: `words-ihp`, 2 steps" in card and "continues `words-ihp-short`." in card
+    shipped_words = FrameStampModel.from_pretrained(tmp_path / "shipped" / "words").config
+    assert shipped_words.head_objective == "ihp" and shipped_words.answers_absent
+    assert 0.0 <= shipped_words.presence_threshold <= 1.0  # calibrated on the dev split
+    assert FrameStampModel.from_pretrained(tmp_path / "shipped" / "words-token").config.presence_threshold is None
     assert [p.name for p in ship(tmp_path / "runs", tmp_path / "results", tmp_path / "again", ("words-all",))] == [
         "words-all"
     ]
@@ -57,10 +63,12 @@ def _summary(**accuracy_at_50ms_by_split) -> dict:
 def test_report_targets_compare_measured_values_and_read_the_notes(tmp_path):
     from framestamp.reproduce.report import NOTES_FILE, _targets, write_report
 
-    results = {"words-ihp": _summary(test=0.95, test_long=0.5), "words-token": _summary(test=0.2, test_long=0.0)}
+    results = {"words-ihp-absent": _summary(test=0.95, test_long=0.5), "words-ihp": _summary(test=0.5, test_long=0.45),
+               "words-token": _summary(test=0.2, test_long=0.0)}  # fmt: skip
     rows = _targets(results).splitlines()
-    assert "| word, one occurrence: `words-ihp` within 50 ms | 95.0% | 90% | yes |" in rows
-    assert "| out of distribution: `words-ihp` on test_long keeps 50.0% / 95.0% | 53% | 80% | **no** |" in rows
+    assert "| word, one occurrence: `words-ihp-absent` within 50 ms | 95.0% | 90% | yes |" in rows
+    assert "| out of distribution: `words-ihp-absent` on test_long keeps 50.0% / 95.0% | 53% | 80% | **no** |" in rows
+    assert "| out of distribution: `words-ihp` on test_long keeps 45.0% / 50.0% | 90% | 80% | yes |" in rows
     assert any("`words-token` on test_long" in row and "(baseline)" in row for row in rows)
     assert not any("speakers" in row for row in rows)  # not evaluated: no row
     (tmp_path / "metrics").mkdir()

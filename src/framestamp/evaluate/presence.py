@@ -74,11 +74,22 @@ def presence_metrics(present: Sequence[bool], probability: Sequence[float], thre
     }  # fmt: skip
 
 
-def run_presence(
-    model: FrameStampModel, items: Sequence[EvalItem], batch_size: int = 8, threshold: float = 0.5,
-    progress: bool = True,
-) -> dict:  # fmt: skip
-    """Predict every question of ``items`` and score the presence decisions."""
+def calibrated_threshold(present: Sequence[bool], probability: Sequence[float]) -> float:
+    """The P(present) threshold with the best balanced accuracy on these questions.
+
+    Candidates are 0.5 and the midpoints between consecutive distinct probabilities; among equally
+    good ones, the nearest to 0.5 wins.
+    """
+    values = np.unique(np.asarray(probability, dtype=np.float64))
+    candidates = np.concatenate([[0.5], (values[1:] + values[:-1]) / 2])
+    score = [(presence_metrics(present, probability, t)["balanced_accuracy"], -abs(t - 0.5)) for t in candidates]
+    return float(candidates[max(range(len(candidates)), key=score.__getitem__)])
+
+
+def presence_probabilities(
+    model: FrameStampModel, items: Sequence[EvalItem], batch_size: int = 8, progress: bool = True
+) -> list[float]:  # fmt: skip
+    """P(present) of every question of ``items``."""
     probabilities = []
     batches = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
     for batch in tqdm(batches, desc="presence", disable=not progress, leave=False):
@@ -88,4 +99,13 @@ def run_presence(
             max_new_tokens=max(answer_token_budget(model, i.query) for i in batch),
         )  # fmt: skip
         probabilities += [prediction_presence(p, model.config.head_objective) for p in predictions]
+    return probabilities
+
+
+def run_presence(
+    model: FrameStampModel, items: Sequence[EvalItem], batch_size: int = 8, threshold: float = 0.5,
+    progress: bool = True,
+) -> dict:  # fmt: skip
+    """Predict every question of ``items`` and score the presence decisions."""
+    probabilities = presence_probabilities(model, items, batch_size, progress)
     return presence_metrics([i.query.n_events > 0 for i in items], probabilities, threshold)

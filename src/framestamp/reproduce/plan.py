@@ -55,21 +55,21 @@ FULL = (
     # Words in two stages: clips of at most 5 s until the head finds the asked word (the tiny
     # model does not get there on long clips), then every clip length of the corpus.
     Experiment("words-ihp-short", STAGE),
-    Experiment("words-ihp", ONE, "words"),  # its recipe continues words-ihp-short
+    Experiment("words-ihp", ONE),  # its recipe continues words-ihp-short
     Experiment("words-token-short", STAGE),
     Experiment("words-token", ONE, "words-token"),  # its recipe continues words-token-short
     # The other tasks fine-tune the word model's backbone: it plays the part of the pre-trained
     # audio LM, and frame and token variants of a task start from the same weights.
     Experiment("words-all", ALL, "words-all", init_from="words-ihp"),
     Experiment("words-all-token", ALL, "words-all-token", init_from="words-ihp"),
-    Experiment("speakers-ihp", ONE, "speakers", init_from="words-ihp"),
+    Experiment("speakers-ihp", ONE, init_from="words-ihp"),
     Experiment("speakers-token", ONE, "speakers-token", init_from="words-ihp"),
     Experiment("events-ihp", ONE, "events", init_from="words-ihp"),
     Experiment("events-token", ONE, "events-token", init_from="words-ihp"),
     # The IHP models, trained on: 30% of their questions now ask about something the clip does
     # not hold (the head learns to say "not there"); their recipes continue them.
-    Experiment("words-ihp-absent", ONE),
-    Experiment("speakers-ihp-absent", ONE),
+    Experiment("words-ihp-absent", ONE, "words"),
+    Experiment("speakers-ihp-absent", ONE, "speakers"),
     Experiment("events-ihp-absent", ONE),
     # The other word objectives take the second stage from the first stage's backbone.
     Experiment("words-binary", ONE, init_from="words-ihp-short"),

@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
+from ..api import DEFAULT_PRESENCE_THRESHOLD
 from ..evaluate.metrics import all_events_metrics_by_event_count, single_event_metrics_by_time
-from ..evaluate.presence import presence_items, run_presence
+from ..evaluate.presence import calibrated_threshold, presence_items, presence_probabilities, run_presence
 from ..evaluate.run import EvalResult, evaluation_items, run
-from ..model import FrameStampModel
+from ..model import CONFIG_NAME, FrameStampModel
 from ..train.config import TrainConfig
 from ..train.loop import train
 from .plan import EvalSpec, Experiment, experiment_config, plan, with_prerequisites
@@ -79,9 +80,12 @@ def evaluate_experiment(
     for spec in experiment.evals:
         clips = training_clips(replace(config.data, max_duration_s=None), split=spec.split)
         if spec.mode == "presence":
+            if config.data.absent_share and model.config.head_objective != "none":
+                dev = training_clips(replace(config.data, max_duration_s=None), split="dev")
+                calibrate_presence(model, final, presence_items(dev, seed=0, limit=spec.limit), console)
             items = presence_items(clips, seed=0, limit=spec.limit)
             console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} (present, absent: {len(items)} queries)")
-            metrics = run_presence(model, items)
+            metrics = run_presence(model, items, threshold=model.config.presence_threshold or DEFAULT_PRESENCE_THRESHOLD)
             summary["evaluations"].append({"split": spec.split, "mode": spec.mode, "n": len(items), "metrics": metrics})
             continue
         items = evaluation_items(clips, spec.mode, seed=0, limit=spec.limit)
@@ -93,6 +97,17 @@ def evaluate_experiment(
 
             plot_intensity_examples(model, items, figures_dir / f"intensity_{experiment.name}_{spec.mode}.png")
     return summary
+
+
+def calibrate_presence(model: FrameStampModel, final: Path, items, console: Console) -> None:
+    """Set the checkpoint's presence threshold to the best one on ``items`` (held-out present and
+    absent questions), in ``model`` and in ``final``'s config file."""
+    probabilities = presence_probabilities(model, items)
+    threshold = round(calibrated_threshold([i.query.n_events > 0 for i in items], probabilities), 4)
+    model.config = replace(model.config, presence_threshold=threshold)
+    path = final / CONFIG_NAME
+    path.write_text(json.dumps(json.loads(path.read_text()) | {"presence_threshold": threshold}, indent=2) + "\n")
+    console.print(f"[bold]calibrate[/] presence threshold {threshold} on {len(items)} dev questions")
 
 
 def describe(spec: EvalSpec, result: EvalResult) -> dict:
