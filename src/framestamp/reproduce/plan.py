@@ -64,13 +64,13 @@ FULL = (
     Experiment("words-all-token", ALL, "words-all-token", init_from="words-ihp"),
     Experiment("speakers-ihp", ONE, init_from="words-ihp"),
     Experiment("speakers-token", ONE, "speakers-token", init_from="words-ihp"),
-    Experiment("events-ihp", ONE, "events", init_from="words-ihp"),
+    Experiment("events-ihp", ONE, init_from="words-ihp"),
     Experiment("events-token", ONE, "events-token", init_from="words-ihp"),
     # The IHP models, trained on: 30% of their questions now ask about something the clip does
     # not hold (the head learns to say "not there"); their recipes continue them.
     Experiment("words-ihp-absent", ONE, "words"),
     Experiment("speakers-ihp-absent", ONE, "speakers"),
-    Experiment("events-ihp-absent", ONE),
+    Experiment("events-ihp-absent", ONE, "events"),
     # The other word objectives take the second stage from the first stage's backbone.
     Experiment("words-binary", ONE, init_from="words-ihp-short"),
     Experiment("words-joint", ONE, init_from="words-ihp-short"),
