@@ -302,7 +302,7 @@ class Stamper:
         return self._timeline("words", spans, count, long, questions)
 
     def diarize(
-        self, audio: AudioInput, ends: bool = False, max_speakers: int = 4, sample_rate_hz: int = SAMPLE_RATE_HZ
+        self, audio: AudioInput, ends: bool = False, max_speakers: int = 10, sample_rate_hz: int = SAMPLE_RATE_HZ
     ) -> Timeline:  # fmt: skip
         """Onset of every speaker (speaker k = the k-th to start) and, with ``ends``, the end of
         their first turn (each onset takes the earliest unused decoded end after it).

@@ -40,6 +40,7 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")
 DeviceOpt = Annotated[Optional[str], typer.Option(help="torch device (default: cuda when available, else cpu)")]
 WindowOpt = Annotated[float, typer.Option(help="window length for long audio, in seconds")]
 OverlapOpt = Annotated[float, typer.Option(help="overlap of consecutive windows, in seconds")]
+MAX_SPEAKERS = 10  # the built-in corpus has up to 10 speakers a clip
 ThresholdOpt = Annotated[float | None, typer.Option(
     help="report 'not present' when P(N>=1) = 1 - exp(-Lambda) is below this (default: the checkpoint's "
          "calibrated threshold, else 0.5)")]
@@ -179,7 +180,7 @@ def diarize(
     audio: AudioArg,
     ends: EndsOpt = False,
     max_speakers: Annotated[int, typer.Option(min=1, help="speakers asked about when the model answers "
-                                                          "'k-th speaker' questions only")] = 4,
+                                                          "'k-th speaker' questions only")] = MAX_SPEAKERS,
     checkpoint: CheckpointOpt = None, format: FormatOpt = None, output: OutputOpt = None, plot: PlotOpt = None,
     quiet: QuietOpt = False, device: DeviceOpt = None, window_s: WindowOpt = 30.0, overlap_s: OverlapOpt = 5.0,
 ) -> None:  # fmt: skip
