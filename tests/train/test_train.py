@@ -1,5 +1,6 @@
 """Training on tiny synthetic clips: every objective runs, resume is exact, the loss drops."""
 
+import json
 import shutil
 
 import numpy as np
@@ -136,8 +137,11 @@ def test_init_from_starts_from_a_trained_model_head_included(tmp_path):
     from framestamp.errors import ConfigError
 
     first = train(config(tmp_path / "a"), toy_clips(), resume=False)
+    calibrated = json.loads((first / "framestamp_config.json").read_text()) | {"presence_threshold": 0.3}
+    (first / "framestamp_config.json").write_text(json.dumps(calibrated))
     follow = config(tmp_path / "b", init_from=str(first), max_steps=1, lr=1e-12, weight_decay=0.0, warmup_steps=0)
     second = train(follow, toy_clips(), resume=False)
+    assert FrameStampModel.from_pretrained(second).config.presence_threshold is None  # calibrated for the first only
     a = load_file(first / "backbone" / "model.safetensors") | load_file(first / "head.safetensors")
     b = load_file(second / "backbone" / "model.safetensors") | load_file(second / "head.safetensors")
     for name in a:

@@ -85,7 +85,8 @@ def evaluate_experiment(
                 calibrate_presence(model, final, presence_items(dev, seed=0, limit=spec.limit), console)
             items = presence_items(clips, seed=0, limit=spec.limit)
             console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} (present, absent: {len(items)} queries)")
-            metrics = run_presence(model, items, threshold=model.config.presence_threshold or DEFAULT_PRESENCE_THRESHOLD)
+            calibrated = model.config.presence_threshold
+            metrics = run_presence(model, items, threshold=DEFAULT_PRESENCE_THRESHOLD if calibrated is None else calibrated)
             summary["evaluations"].append({"split": spec.split, "mode": spec.mode, "n": len(items), "metrics": metrics})
             continue
         items = evaluation_items(clips, spec.mode, seed=0, limit=spec.limit)

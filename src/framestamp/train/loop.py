@@ -92,9 +92,10 @@ def training_model(config: TrainConfig, checkpoint: Path | None) -> FrameStampMo
             add_lora(model.backbone.model, config.lora)
     if config.gradient_checkpointing:
         enable_checkpointing(model.backbone.model)
-    # saved with the model: what its head was trained to answer
-    answers_absent = config.data.absent_share > 0
-    model.config = replace(model.config, question_modes=list(config.data.modes), answers_absent=answers_absent)
+    # saved with the model: what its head was trained to answer (a threshold calibrated for the
+    # model it started from no longer holds)
+    model.config = replace(model.config, question_modes=list(config.data.modes),
+                           answers_absent=config.data.absent_share > 0, presence_threshold=None)  # fmt: skip
     return model.train()
 
 
