@@ -133,7 +133,6 @@ class Timeline:
     questions: list[str]
     curves: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     frame_rate_hz: float = 100.0
-    presence_learned: bool | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready fields (without the curves)."""
