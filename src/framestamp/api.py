@@ -31,14 +31,13 @@ from .config import Config, option, register_config
 from .errors import CheckpointError, FramestampError
 from .frames import frames_to_seconds
 from .longform import LongScores, WindowConfig, score_long
-from .predict import DecodeConfig, decode_scores, presence_probability
+from .predict import DecodeConfig, decode_scores, presence_probability, presence_threshold
 from .tasks.prompts import all_question, event_question, speaker_question, word_question
 
 SHIPPED_CHECKPOINTS = (
     "words", "words-all", "speakers", "events", "words-token", "words-all-token", "speakers-token", "events-token",
 )  # fmt: skip
 AudioInput = str | Path | np.ndarray
-DEFAULT_PRESENCE_THRESHOLD = 0.5
 ORDINAL_WARNING = "on audio longer than one window, the k-th occurrence/speaker is counted within each window"
 
 
@@ -237,10 +236,7 @@ class Stamper:
     def presence_threshold(self) -> float:
         """P(present) from which a thing is called present: the configured one, else the
         checkpoint's (calibrated on held-out data), else 0.5."""
-        if self.config.presence_threshold is not None:
-            return self.config.presence_threshold
-        calibrated = getattr(self.model.config, "presence_threshold", None)
-        return DEFAULT_PRESENCE_THRESHOLD if calibrated is None else calibrated
+        return presence_threshold(self.model.config, self.config.presence_threshold)
 
     @property
     def answers_every(self) -> bool:
@@ -356,12 +352,17 @@ class Stamper:
     def _ordinal_speakers(self, audio, ends: bool, max_speakers: int, sample_rate_hz: int) -> Timeline:
         boundaries = ("start", "end") if ends else ("start",)
         questions = [speaker_question(k, b) for k in range(1, max_speakers + 1) for b in boundaries]
-        long = self.scores(audio, questions, sample_rate_hz)
-        if len(long.regions) > 1 and max_speakers > 1:
-            warnings.warn(ORDINAL_WARNING, FramestampWarning, stacklevel=3)
+        long = self._ordinal_scores(audio, questions, max_speakers, sample_rate_hz)
         spans = self._occurrences(long, 0, max_speakers, ends, lambda k: f"speaker_{k}",
                                   check_presence=self.model.config.answers_absent)
         return self._timeline("speakers", spans, float(len(spans)), long, questions, rows=slice(None, None, len(boundaries)))
+
+    def _ordinal_scores(self, audio, questions: list[str], max_k: int, sample_rate_hz: int) -> LongScores:
+        """Scores of "k-th" questions (k up to ``max_k``), warning that on several windows k counts within each."""
+        long = self.scores(audio, questions, sample_rate_hz)
+        if len(long.regions) > 1 and max_k > 1:
+            warnings.warn(ORDINAL_WARNING, FramestampWarning, stacklevel=4)
+        return long
 
     def _occurrences(self, long: LongScores, first_row: int, max_k: int, ends: bool, label_of,
                      check_presence: bool) -> list[Span]:  # fmt: skip
@@ -390,9 +391,7 @@ class Stamper:
             self._check_vocabulary(name)
         asks = [(c, k) for c in classes for k in range(1, max_occurrences + 1)]
         questions = [event_question(c, k, b) for c, k in asks for b in (("start", "end") if ends else ("start",))]
-        long = self.scores(audio, questions, sample_rate_hz)
-        if len(long.regions) > 1 and max_occurrences > 1:
-            warnings.warn(ORDINAL_WARNING, FramestampWarning, stacklevel=3)
+        long = self._ordinal_scores(audio, questions, max_occurrences, sample_rate_hz)
         per_ask = 2 if ends else 1
         spans = [span for i, name in enumerate(classes)
                  for span in self._occurrences(long, i * max_occurrences * per_ask, max_occurrences, ends,

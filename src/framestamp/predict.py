@@ -13,7 +13,7 @@ import torch
 
 from . import decoders
 from .config import Config, option, register_config
-from .model import FrameStampModel
+from .model import FrameStampModel, ModelConfig
 from .tasks import parse_answer
 
 SINGLE_DECODERS = ("argmax", "median")
@@ -87,6 +87,17 @@ def decode_scores(
         n = decoders.decode_count(values) if n_events is None else n_events
         times = _multi(values, n, frame_rate_hz, config)
     return Prediction(np.sort(np.asarray(times, dtype=np.float64)), count, scores, frame_rate_hz)
+
+
+DEFAULT_PRESENCE_THRESHOLD = 0.5  # P(N >= 1) = 0.5, i.e. Lambda >= ln 2
+
+
+def presence_threshold(config: ModelConfig, given: float | None = None) -> float:
+    """The P(present) threshold to decide with: ``given``, else the one ``config``'s checkpoint
+    was calibrated with, else 0.5."""
+    if given is not None:
+        return given
+    return DEFAULT_PRESENCE_THRESHOLD if config.presence_threshold is None else config.presence_threshold
 
 
 def presence_probability(scores: np.ndarray, head_objective: str) -> float:

@@ -16,8 +16,8 @@ from tqdm.auto import tqdm
 
 from ..data.examples import Clip
 from ..model import FrameStampModel
-from ..predict import Prediction, predict, presence_probability
-from ..tasks.make import absent_query, candidates, make_query
+from ..predict import DEFAULT_PRESENCE_THRESHOLD, Prediction, predict, presence_probability
+from ..tasks.make import absent_query, make_query, subjects_of
 from .run import EvalItem, answer_token_budget
 
 
@@ -29,7 +29,7 @@ def presence_items(
     The present one is the question ``evaluation_items`` asks about clip i. ``limit`` caps the
     number of questions (an even number: pairs are kept whole).
     """
-    subjects = sorted({c.subject for clip in clips for c in candidates(clip)})
+    subjects = subjects_of(clips)
     items: list[EvalItem] = []
     for index, clip in enumerate(clips):
         if limit is not None and len(items) + 2 > limit:
@@ -49,7 +49,9 @@ def prediction_presence(prediction: Prediction, head_objective: str) -> float:
     return presence_probability(prediction.scores, head_objective)
 
 
-def presence_metrics(present: Sequence[bool], probability: Sequence[float], threshold: float = 0.5) -> dict:
+def presence_metrics(
+    present: Sequence[bool], probability: Sequence[float], threshold: float = DEFAULT_PRESENCE_THRESHOLD
+) -> dict:  # fmt: skip
     """How well P(present) tells present from absent questions.
 
     Returns:
@@ -77,12 +79,13 @@ def presence_metrics(present: Sequence[bool], probability: Sequence[float], thre
 def calibrated_threshold(present: Sequence[bool], probability: Sequence[float]) -> float:
     """The P(present) threshold with the best balanced accuracy on these questions.
 
-    Candidates are 0.5 and the midpoints between consecutive distinct probabilities; among equally
-    good ones, the nearest to 0.5 wins.
+    Candidates are the default (0.5) and the midpoints between consecutive distinct probabilities;
+    among equally good ones, the nearest to the default wins.
     """
     values = np.unique(np.asarray(probability, dtype=np.float64))
-    candidates = np.concatenate([[0.5], (values[1:] + values[:-1]) / 2])
-    score = [(presence_metrics(present, probability, t)["balanced_accuracy"], -abs(t - 0.5)) for t in candidates]
+    candidates = np.concatenate([[DEFAULT_PRESENCE_THRESHOLD], (values[1:] + values[:-1]) / 2])
+    score = [(presence_metrics(present, probability, t)["balanced_accuracy"], -abs(t - DEFAULT_PRESENCE_THRESHOLD))
+             for t in candidates]  # fmt: skip
     return float(candidates[max(range(len(candidates)), key=score.__getitem__)])
 
 
@@ -103,7 +106,8 @@ def presence_probabilities(
 
 
 def run_presence(
-    model: FrameStampModel, items: Sequence[EvalItem], batch_size: int = 8, threshold: float = 0.5,
+    model: FrameStampModel, items: Sequence[EvalItem], batch_size: int = 8,
+    threshold: float = DEFAULT_PRESENCE_THRESHOLD,
     progress: bool = True,
 ) -> dict:  # fmt: skip
     """Predict every question of ``items`` and score the presence decisions."""

@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import replace
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 from rich.console import Console
 
-from ..api import DEFAULT_PRESENCE_THRESHOLD
 from ..evaluate.metrics import all_events_metrics_by_event_count, single_event_metrics_by_time
 from ..evaluate.presence import calibrated_threshold, presence_items, presence_probabilities, run_presence
 from ..evaluate.run import EvalResult, evaluation_items, run
 from ..model import CONFIG_NAME, FrameStampModel
+from ..predict import presence_threshold
 from ..train.config import TrainConfig
 from ..train.loop import train
 from .plan import EvalSpec, Experiment, experiment_config, plan, with_prerequisites
@@ -77,16 +78,15 @@ def evaluate_experiment(
 
     model = FrameStampModel.from_pretrained(final)
     summary = {"recipe": experiment.recipe, "config": config.to_dict(), "evaluations": []}
+    split_clips = cache(lambda split: training_clips(replace(config.data, max_duration_s=None), split=split))
     for spec in experiment.evals:
-        clips = training_clips(replace(config.data, max_duration_s=None), split=spec.split)
+        clips = split_clips(spec.split)
         if spec.mode == "presence":
             if config.data.absent_share and model.config.head_objective != "none":
-                dev = training_clips(replace(config.data, max_duration_s=None), split="dev")
-                calibrate_presence(model, final, presence_items(dev, seed=0, limit=spec.limit), console)
+                calibrate_presence(model, final, presence_items(split_clips("dev"), seed=0, limit=spec.limit), console)
             items = presence_items(clips, seed=0, limit=spec.limit)
             console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} (present, absent: {len(items)} queries)")
-            calibrated = model.config.presence_threshold
-            metrics = run_presence(model, items, threshold=DEFAULT_PRESENCE_THRESHOLD if calibrated is None else calibrated)
+            metrics = run_presence(model, items, threshold=presence_threshold(model.config))
             summary["evaluations"].append({"split": spec.split, "mode": spec.mode, "n": len(items), "metrics": metrics})
             continue
         items = evaluation_items(clips, spec.mode, seed=0, limit=spec.limit)

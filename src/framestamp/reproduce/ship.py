@@ -89,9 +89,7 @@ def model_card(experiment: Experiment, summary: dict, stages: list[str] = ()) ->
         "|---|---|---|---|---|---|---|---|",
     ]
     presence = [record for record in summary["evaluations"] if record["mode"] == "presence"]
-    for record in summary["evaluations"]:
-        if record in presence:
-            continue
+    for record in (record for record in summary["evaluations"] if record["mode"] != "presence"):
         m = record["metrics"]
         parse = m.get("parse_error_rate")
         lines.append(

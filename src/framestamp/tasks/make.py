@@ -72,6 +72,12 @@ def one_query(clip: Clip, boundary: str, rng: np.random.Generator, max_target_s:
     return Query(clip.id, task, "one", boundary, question, (_time(c, boundary),), (c.subject,), c.subject)
 
 
+def subjects_of(clips: Sequence[Clip]) -> list[str]:
+    """Every subject a single-occurrence question may ask about in ``clips``, sorted: the vocabulary
+    that absent questions draw from."""
+    return sorted({c.subject for clip in clips for c in candidates(clip)})
+
+
 def absent_query(clip: Clip, boundary: str, rng: np.random.Generator, subjects: Sequence[str] = ()) -> Query | None:
     """A single-occurrence question whose answer is not in ``clip`` (no target times).
 

@@ -10,7 +10,7 @@ import torch
 
 from ..data.examples import Clip
 from ..tasks import Query, event_counts
-from ..tasks.make import absent_query, candidates, make_query, speaker_first_turns
+from ..tasks.make import absent_query, make_query, speaker_first_turns, subjects_of
 from .config import DataConfig
 
 MAX_TRIES_PER_ITEM = 50
@@ -54,7 +54,7 @@ class QuerySampler:
         self.clips, self.data, self.seed = clips, data, seed
         self.process_index, self.num_processes = process_index, num_processes
         self._cached: tuple[int, int, list[Item]] | None = None
-        self._subjects = sorted({c.subject for clip in clips for c in candidates(clip)}) if data.absent_share else []
+        self._subjects = subjects_of(clips) if data.absent_share else []
         self._orders: dict[int, np.ndarray] = {}
 
     def batch(self, step: int, batch_size: int, micro: int = 0, accumulation: int = 1) -> list[Item]:
