@@ -5,7 +5,9 @@ import pytest
 import torch
 from transformers.models.qwen2_5_omni.processing_qwen2_5_omni import _get_feat_extract_output_lengths
 
-from framestamp.backbones.base import audio_bidirectional_mask, gather_audio_states
+from dataclasses import replace
+
+from framestamp.backbones.base import audio_bidirectional_mask, gap_before_audio, gather_audio_states
 from framestamp.backbones.tiny import TinyBackbone
 
 SR = 16_000
@@ -90,6 +92,26 @@ def test_causal_mask_passed_as_dict_reproduces_default(tiny_backbone):
         )[-1]
     via_dict, _ = gather_audio_states(hidden, inputs.audio_start, inputs.n_audio_tokens)
     torch.testing.assert_close(via_dict, default)
+
+
+def test_a_position_gap_moves_the_audio_and_what_follows_away_from_the_question(tiny_backbone):
+    inputs = tiny_backbone.prepare(["when", "when does the apple"], [noise(1.0), noise(0.4)])
+    positions = tiny_backbone._position_ids(inputs)  # [3, B, S]: multimodal RoPE
+    shifted = gap_before_audio(positions, inputs.audio_start, torch.tensor([0, 100]))
+    start = int(inputs.audio_start[1])
+    assert torch.equal(shifted[:, 0], positions[:, 0])
+    assert torch.equal(shifted[:, 1, :start], positions[:, 1, :start])
+    assert torch.equal(shifted[:, 1, start:], positions[:, 1, start:] + 100)
+    flat = gap_before_audio(positions[0], inputs.audio_start, torch.tensor([0, 100]))  # [B, S]
+    assert torch.equal(flat, shifted[0])
+    with torch.no_grad():
+        plain = tiny_backbone(inputs, bidirectional_audio=True).audio_hidden
+        no_gap = tiny_backbone(replace(inputs, position_gaps=torch.tensor([0, 0])), bidirectional_audio=True)
+        gapped = tiny_backbone(replace(inputs, position_gaps=torch.tensor([0, 100]))).audio_hidden
+        causal = tiny_backbone(inputs).audio_hidden
+    torch.testing.assert_close(no_gap.audio_hidden, plain)
+    torch.testing.assert_close(gapped[0], causal[0])  # a zero gap, under the causal mask too
+    assert (gapped[1] - causal[1]).abs().max() > 1e-4  # RoPE: the question is now 100 positions further
 
 
 def test_generation_and_answer_labels(tiny_backbone):

@@ -45,6 +45,21 @@ def test_absent_share_replaces_that_share_of_single_occurrence_questions(tiny_wo
         DataConfig(absent_share=1.0)
 
 
+def test_position_gaps_leave_the_questions_as_they_were(tiny_words):
+    plain = QuerySampler(tiny_words, DataConfig(corpus="tiny", modes=["one", "all"]), seed=3)
+    data = DataConfig(corpus="tiny", modes=["one", "all"], max_position_gap_s=30.0)
+    gapped = QuerySampler(tiny_words, data, seed=3)
+    for step in range(5):
+        assert keys(gapped.batch(step, 8)) == keys(plain.batch(step, 8))
+    gaps = [item.position_gap_s for step in range(20) for item in gapped.batch(step, 8)]
+    assert all(0.0 <= gap <= 30.0 for gap in gaps) and max(gaps) > 20.0 and min(gaps) < 10.0
+    assert all(item.position_gap_s == 0.0 for item in plain.batch(0, 8))
+    again = QuerySampler(tiny_words, data, seed=3).batch(7, 8)
+    assert [i.position_gap_s for i in again] == [i.position_gap_s for i in gapped.batch(7, 8)]  # resumable
+    with pytest.raises(ValueError, match="max_position_gap_s"):
+        DataConfig(max_position_gap_s=-1.0)
+
+
 def test_epoch_order_visits_every_clip_once_per_pass(tiny_words):
     sampler = QuerySampler(tiny_words, DataConfig(corpus="tiny", modes=["all"], order="epochs"), seed=0)
     n = len(tiny_words)

@@ -57,6 +57,15 @@ def test_training_on_absent_questions_runs(tmp_path, objective):
     assert FrameStampModel.from_pretrained(final).config.answers_absent
 
 
+@pytest.mark.parametrize("objective", ["ihp", "token"])
+def test_training_with_position_gaps_runs_and_differs_from_training_without(tmp_path, objective):
+    plain = train(config(tmp_path / "a", objective=objective), toy_clips(), resume=False)
+    data = {"modes": ["one", "all"], "max_position_gap_s": 20.0}
+    gapped = train(config(tmp_path / "b", objective=objective, data=data), toy_clips(), resume=False)
+    a, b = (load_file(run / "backbone" / "model.safetensors") for run in (plain, gapped))
+    assert any(not torch.equal(a[name], b[name]) for name in a)
+
+
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
     straight = train(config(tmp_path / "a", max_steps=4, checkpoint_every=4), toy_clips(), resume=False)
     interrupted = config(tmp_path / "b", max_steps=4, checkpoint_every=2)

@@ -31,12 +31,15 @@ class BackboneInputs:
         audio_start: ``[B]`` index of the first audio token of each row.
         n_audio_tokens: ``[B]`` number of audio tokens of each row.
         labels: ``[B, S]`` answer token ids for the LM loss, ``IGNORE_INDEX`` elsewhere, or None.
+        position_gaps: ``[B]`` positions to skip between each row's question and its audio (the
+            audio and everything after it sit that much further on), or None for none.
     """
 
     model_kwargs: dict[str, torch.Tensor]
     audio_start: torch.Tensor
     n_audio_tokens: torch.Tensor
     labels: torch.Tensor | None = None
+    position_gaps: torch.Tensor | None = None
 
     @property
     def input_ids(self) -> torch.Tensor:
@@ -53,6 +56,7 @@ class BackboneInputs:
             move(self.audio_start),
             move(self.n_audio_tokens),
             move(self.labels),
+            move(self.position_gaps),
         )
 
 
@@ -180,7 +184,12 @@ class Backbone(nn.Module, abc.ABC):
         attention_mask, position_ids = inputs.attention_mask, None
         if bidirectional_audio:
             attention_mask = {"full_attention": audio_bidirectional_mask(inputs)}
+        if bidirectional_audio or inputs.position_gaps is not None:
             position_ids = self._position_ids(inputs)
+        if inputs.position_gaps is not None:
+            if position_ids is None:
+                raise NotImplementedError(f"{self.family}: position gaps need the family's position ids")
+            position_ids = gap_before_audio(position_ids, inputs.audio_start, inputs.position_gaps)
         all_hidden = self._decoder_hidden_states(inputs, attention_mask, position_ids)
         hidden = all_hidden[layer]
         audio_hidden, audio_mask = gather_audio_states(hidden, inputs.audio_start, inputs.n_audio_tokens)
@@ -205,6 +214,14 @@ def gather_audio_states(
     index = (audio_start[:, None] + offsets[None, :]).clamp(max=hidden.shape[1] - 1)
     gathered = torch.gather(hidden, 1, index[..., None].expand(-1, -1, hidden.shape[-1]))
     return gathered * mask[..., None].to(gathered.dtype), mask
+
+
+def gap_before_audio(position_ids: torch.Tensor, audio_start: torch.Tensor, gaps: torch.Tensor) -> torch.Tensor:
+    """``position_ids`` (``[B, S]``, or ``[3, B, S]`` for multimodal RoPE) with ``gaps[b]`` added
+    from row ``b``'s first audio token on: the question keeps its positions, the audio and the
+    text after it move away from it."""
+    from_audio = torch.arange(position_ids.shape[-1], device=position_ids.device)[None, :] >= audio_start[:, None]
+    return position_ids + from_audio.long() * gaps[:, None].long()
 
 
 def audio_bidirectional_mask(inputs: BackboneInputs) -> torch.Tensor:

@@ -71,6 +71,12 @@ FULL = (
     Experiment("words-ihp-absent", ONE, "words"),
     Experiment("speakers-ihp-absent", ONE, "speakers"),
     Experiment("events-ihp-absent", ONE, "events"),
+    # Their token twins: the same extra stage, so shipped frame and token models share a budget.
+    Experiment("words-token-absent", ONE),
+    Experiment("speakers-token-absent", ONE),
+    Experiment("events-token-absent", ONE),
+    # Length generalisation: words-ihp-absent with a gap of position ids between question and audio.
+    Experiment("words-ihp-gap", ONE),
     # The other word objectives take the second stage from the first stage's backbone.
     Experiment("words-binary", ONE, init_from="words-ihp-short"),
     Experiment("words-joint", ONE, init_from="words-ihp-short"),

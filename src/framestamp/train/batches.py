@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -18,10 +18,11 @@ MAX_TRIES_PER_ITEM = 50
 
 @dataclass(frozen=True)
 class Item:
-    """One training example: a clip and a question about it."""
+    """One training example: a clip, a question about it, and the gap of position ids between them."""
 
     clip: Clip
     query: Query
+    position_gap_s: float = 0.0
 
 
 class QuerySampler:
@@ -41,7 +42,9 @@ class QuerySampler:
     ``epochs`` walks shuffled passes over the clips (item ``k`` of the run is position ``k`` of
     the concatenated passes), drawing a random clip instead only when a clip has no askable target.
     With ``data.absent_share`` > 0, that share of single-occurrence questions is replaced by a
-    question whose answer is not in the clip (``tasks.make.absent_query``).
+    question whose answer is not in the clip (``tasks.make.absent_query``). With
+    ``data.max_position_gap_s`` > 0, each item gets a gap drawn from its own stream, so the
+    questions are those of a run without gaps.
     """
 
     def __init__(
@@ -91,6 +94,9 @@ class QuerySampler:
                 if query is not None:
                     items.append(Item(query_clip, query))
                     break
+        if self.data.max_position_gap_s > 0:
+            gaps = np.random.default_rng([self.seed, step, 2]).uniform(0.0, self.data.max_position_gap_s, size)
+            items = [replace(item, position_gap_s=float(gap)) for item, gap in zip(items, gaps)]
         return items
 
     def _clip_at(self, position: int) -> int:

@@ -35,6 +35,11 @@ class DataConfig(Config):
              "occurrence after the last, or a subject of another clip); their answer is empty, which "
              "teaches the head to say 'not there'"
     )  # fmt: skip
+    max_position_gap_s: float = option(
+        0.0, "length generalisation: each question is followed by a gap of position ids, uniform up to this "
+             "many seconds of audio tokens, before its audio, so short clips train the question-to-audio "
+             "distances of long ones (0: none; inference never has a gap)"
+    )  # fmt: skip
     order: str = option("random", "random: every item drawn independently (with replacement); "
                                   "epochs: each pass visits every clip once, in a shuffled order")
 
@@ -45,6 +50,8 @@ class DataConfig(Config):
             raise ValueError(f"subset must be words, speakers or events, got {self.subset!r}")
         if not 0.0 <= self.absent_share < 1.0:
             raise ValueError(f"absent_share must be in [0, 1), got {self.absent_share}")
+        if not self.max_position_gap_s >= 0:
+            raise ValueError(f"max_position_gap_s must be >= 0, got {self.max_position_gap_s}")
         for mode in self.modes:
             if mode not in MODES:
                 raise ValueError(f"unknown mode {mode!r}; choose from {MODES}")

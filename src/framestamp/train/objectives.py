@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Sequence
 
 import torch
@@ -27,6 +28,9 @@ def batch_loss(model: FrameStampModel, items: Sequence[Item], config: TrainConfi
     # on a CPU run) would hand them back in bfloat16, which the feature extractor cannot return.
     with torch.autocast("cpu", enabled=False):
         inputs = model.prepare([item.query.question for item in items], [item.clip.audio for item in items], answers)
+    if any(item.position_gap_s for item in items):
+        gaps = [round(item.position_gap_s * model.backbone.token_rate_hz) for item in items]
+        inputs = replace(inputs, position_gaps=torch.tensor(gaps, device=inputs.audio_start.device))
     scores = model(inputs, need_logits=wants_text)
     losses: dict[str, torch.Tensor] = {}
     if config.objective in ("ihp", "joint"):
