@@ -17,6 +17,7 @@ from framestamp.evaluate.metrics import (
     match_positional,
     single_event_abs_errors,
     single_event_metrics,
+    single_event_metrics_by_group,
     single_event_metrics_by_time,
     time_bucket_labels,
 )
@@ -245,3 +246,15 @@ def test_single_event_metrics_by_time():
     assert buckets["0-4 s"]["mae_s"] == pytest.approx(2.5)
     assert buckets["4-8 s"]["mae_s"] == pytest.approx(0.3)
     assert buckets["60+ s"]["accuracy"][0.005] == 1.0
+
+
+def test_single_event_metrics_by_group_with_a_parse_failure():
+    # bell: right, then a parse failure (error 10 / 2 = 5.0); alarm: 0.2 s off
+    groups = single_event_metrics_by_group(
+        [1.0, None, 3.2], [1.0, 2.0, 3.0], [10.0, 10.0, 10.0], ["bell", "bell", "alarm"], [False, True, False]
+    )
+    assert list(groups) == ["alarm", "bell"]
+    assert groups["bell"]["n"] == 2 and groups["bell"]["accuracy"][0.05] == 0.5
+    assert groups["bell"]["parse_error_rate"] == 0.5 and groups["bell"]["mae_s"] == pytest.approx(2.5)
+    assert groups["alarm"]["accuracy"][0.2] == 1.0 and groups["alarm"]["accuracy"][0.1] == 0.0
+    assert list(single_event_metrics_by_group([1.0], [1.0], [5.0], ["b"], order=["a", "b"])) == ["b"]

@@ -2,6 +2,8 @@
 
 import json
 
+import numpy as np
+
 from framestamp.reproduce.plan import FULL, plan, recipe
 from framestamp.reproduce.run import reproduce
 
@@ -74,3 +76,47 @@ def test_report_targets_compare_measured_values_and_read_the_notes(tmp_path):
     (tmp_path / "metrics").mkdir()
     (tmp_path / NOTES_FILE).write_text("## What was tried\n\nshort clips first.\n")
     assert "## What was tried\n\nshort clips first." in write_report(tmp_path).read_text()
+
+
+def test_fit_and_event_class_tables():
+    from framestamp.corpus.pools import held_out_families
+    from framestamp.corpus.sources import event_classes
+    from framestamp.reproduce.report import _event_class_table, _fit_table
+
+    def one(split, at_50, at_100, **extra):
+        return {"split": split, "mode": "one", "n": 4, "metrics": {"accuracy": {"0.05": at_50, "0.1": at_100}}} | extra
+
+    by_class = {"whoosh": {"n": 4, "accuracy": {"0.05": 0.75}}, "click": {"n": 2, "accuracy": {"0.05": 0.5}}}
+    results = {
+        "events-ihp": {"evaluations": [one("train", 0.9, 0.95), one("test", 0.5, 0.6, by_subject=by_class)]},
+        "words-ihp": {"evaluations": [one("test", 0.7, 0.8)]},  # no train evaluation: no fit row
+    }
+    fit = _fit_table(results).splitlines()
+    assert "| events-ihp | 4 / 4 | 90.0% | 50.0% | 95.0% | 60.0% |" in fit
+    assert not any("words-ihp" in row for row in fit)
+    rows = _event_class_table(results).splitlines()
+    families = {name: len(held_out_families(f)["train"]) for name, f in event_classes().items()}
+    assert f"| click | {families['click']} | 50% (2) |" in rows
+    assert f"| whoosh | {families['whoosh']} | 75% (4) |" in rows
+    assert rows.index(f"| click | {families['click']} | 50% (2) |") < rows.index(f"| whoosh | {families['whoosh']} | 75% (4) |")
+    assert families["whoosh"] > families["click"] >= 1  # fewest recordings first
+    assert _event_class_table({"words-ihp": results["words-ihp"]}) == ""
+
+
+def test_describe_breaks_single_occurrence_results_down_by_event_class():
+    from framestamp.data.examples import Clip, Segment
+    from framestamp.evaluate.run import EvalItem, EvalResult
+    from framestamp.predict import Prediction
+    from framestamp.reproduce.plan import EvalSpec
+    from framestamp.reproduce.run import describe
+    from framestamp.tasks import Query
+
+    clip = Clip("c", np.zeros(16000 * 4, np.float32), "events", (Segment("bell", 1.0, 1.5), Segment("click", 2.0, 2.1)))
+    items = [EvalItem(clip, Query("c", "event", "one", "start", f"when {s}?", (t,), (s,), s))
+             for s, t in (("bell", 1.0), ("click", 2.0), ("bell", 1.0))]  # fmt: skip
+    predictions = [Prediction(np.array([1.0]), 1.0), Prediction(np.array([3.0]), 1.0), Prediction(np.array([]), 0.0)]
+    result = EvalResult(items, predictions, {"accuracy": {}}, [0.1], 3)
+    record = describe(EvalSpec("test", "one", by_subject=True), result)
+    assert record["by_subject"]["bell"]["n"] == 2 and record["by_subject"]["bell"]["accuracy"]["0.05"] == 0.5
+    assert record["by_subject"]["click"]["accuracy"]["0.2"] == 0.0
+    assert "by_subject" not in describe(EvalSpec("test", "one"), result)

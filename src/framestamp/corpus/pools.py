@@ -40,6 +40,14 @@ def _unit_hash(text: str) -> float:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") / 2**64
 
 
+def held_out_families(families):
+    """Pool -> recording families of one event class when each pool gets its own recordings:
+    ordered by a hash of their first file, the first goes to test, the second to dev, the rest
+    to train."""
+    ordered = sorted(families, key=lambda family: _unit_hash(family[0].file))
+    return {"test": ordered[:1], "dev": ordered[1:2], "train": ordered[2:]}
+
+
 class Pools:
     """Material of each pool, computed on first use and shared by all clips of a process.
 
@@ -97,10 +105,9 @@ class Pools:
         the rest to train; without it every pool has every file."""
         table: dict[str, dict[str, tuple[Effect, ...]]] = {p: {} for p in POOLS}
         for name, families in event_classes().items():
-            ordered = sorted(families, key=lambda fam: _unit_hash(fam[0].file))
-            parts = {"test": ordered[:1], "dev": ordered[1:2], "train": ordered[2:]}
+            parts = held_out_families(families)
             for pool in POOLS:
-                chosen = parts[pool] if self.config.held_out_effects else ordered
+                chosen = parts[pool] if self.config.held_out_effects else [f for part in parts.values() for f in part]
                 table[pool][name] = tuple(e for fam in chosen for e in fam)
         return table
 

@@ -384,8 +384,29 @@ def single_event_metrics_by_time(
     Returns:
         {bucket label: metrics}, non-empty buckets only, in time order.
     """
+    buckets = [bucket_by_time(t, edges_s) for t in reference_s]
+    return single_event_metrics_by_group(
+        predicted_s, reference_s, clip_duration_s, buckets, parse_error, time_bucket_labels(edges_s), tolerances_s
+    )
+
+
+def single_event_metrics_by_group(
+    predicted_s: Sequence[float | None],
+    reference_s: Sequence[float],
+    clip_duration_s: Sequence[float],
+    groups: Sequence[str],
+    parse_error: Sequence[bool] | None = None,
+    order: Sequence[str] | None = None,
+    tolerances_s: Sequence[float] = TOLERANCES_S,
+) -> dict[str, dict]:
+    """:func:`single_event_metrics` within each group of queries (``groups[i]`` is query i's: a
+    target-time bucket, the event class asked about, ...).
+
+    Returns:
+        {group: metrics}, non-empty groups only, in ``order`` (default: sorted).
+    """
     parse = _parse_mask(parse_error, len(reference_s))
-    groups = _group([bucket_by_time(t, edges_s) for t in reference_s], time_bucket_labels(edges_s))
+    rows_of = _group(groups, sorted(set(groups)) if order is None else order)
     return {
         label: single_event_metrics(
             [predicted_s[i] for i in rows],
@@ -394,11 +415,8 @@ def single_event_metrics_by_time(
             parse[rows],
             tolerances_s,
         )
-        for label, rows in groups.items()
+        for label, rows in rows_of.items()
     }
-
-
-# ---------------------------------------------------------------- helpers
 
 
 def _sorted(times: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:

@@ -56,6 +56,8 @@ def write_report(results_dir: Path, quick: bool = False) -> Path:
         _single_table(results, "test_long", "Single occurrence, long clips (10-60 s, test_long split)"),
         _all_table(results),
         _presence_table(results),
+        _fit_table(results),
+        _event_class_table(results),
         _length_table(results),
         _figures(results, figures),
         _coverage(results, quick),
@@ -153,6 +155,46 @@ def _presence_table(results: dict) -> str:
             "is from its yes/no answers).\n\n"
             "| experiment | present / absent | threshold | present called present | absent called absent "
             "| balanced accuracy | AUC |\n|---|---|---|---|---|---|---|\n" + "\n".join(rows))  # fmt: skip
+
+
+def _fit_table(results: dict) -> str:
+    rows = []
+    for name, record in evaluated(results, "train", "one"):
+        test = evaluation(results[name], "test", "one")
+        if test is None:
+            continue
+        cells = [f"{r['metrics']['accuracy'][str(t)]:.1%}" for t in (0.05, 0.1) for r in (record, test)]
+        rows.append(f"| {name} | {record['n']} / {test['n']} | " + " | ".join(cells) + " |")
+    if not rows:
+        return ""
+    return ("## Fit: training clips against test clips\n\n"
+            "The same kind of single-occurrence questions, asked about clips the model trained on and about "
+            "held-out ones. Close values: the model underfits (more steps or capacity would help); a large gap: "
+            "it does not carry what it learned over to new recordings, voices or sentences.\n\n"
+            "| experiment | questions (train / test) | train, 50 ms | test, 50 ms | train, 100 ms | test, 100 ms |\n"
+            "|---|---|---|---|---|---|\n" + "\n".join(rows))  # fmt: skip
+
+
+def _event_class_table(results: dict) -> str:
+    """Test accuracy within 50 ms by event class, beside how many recordings of it training had."""
+    from ..corpus.pools import held_out_families
+    from ..corpus.sources import event_classes
+
+    columns = {name: record["by_subject"] for name, record in evaluated(results, "test", "one") if "by_subject" in record}
+    if not columns:
+        return ""
+    families = {name: len(held_out_families(recordings)["train"]) for name, recordings in event_classes().items()}
+    classes = sorted({c for by_class in columns.values() for c in by_class}, key=lambda c: (families.get(c, 0), c))
+    rows = []
+    for event_class in classes:
+        cells = [f"{by[event_class]['accuracy']['0.05']:.0%} ({by[event_class]['n']})" if event_class in by else ""
+                 for by in columns.values()]  # fmt: skip
+        rows.append(f"| {event_class} | {families.get(event_class, '?')} | " + " | ".join(cells) + " |")
+    header = "| event class | recordings in train | " + " | ".join(columns) + " |\n|---|---|" + "---|" * len(columns)
+    return ("## Events by class: accuracy within 50 ms (questions)\n\n"
+            "Each class's dev and test recordings are ones training never heard (`held_out_effects`); "
+            "*recordings in train* counts the distinct recordings (families of variants) training had of "
+            "it.\n\n" + header + "\n" + "\n".join(rows))  # fmt: skip
 
 
 def _length_table(results: dict) -> str:

@@ -11,7 +11,11 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from ..evaluate.metrics import all_events_metrics_by_event_count, single_event_metrics_by_time
+from ..evaluate.metrics import (
+    all_events_metrics_by_event_count,
+    single_event_metrics_by_group,
+    single_event_metrics_by_time,
+)
 from ..evaluate.presence import calibrated_threshold, presence_items, presence_probabilities, run_presence
 from ..evaluate.run import EvalResult, evaluation_items, run
 from ..model import CONFIG_NAME, FrameStampModel
@@ -118,12 +122,17 @@ def describe(spec: EvalSpec, result: EvalResult) -> dict:
         "median_seconds_per_query": result.median_seconds_per_query,
         "max_clip_s": max((i.clip.duration_s for i in result.items), default=0.0),
     }  # fmt: skip
-    predicted = [p.times_s[0] if len(p.times_s) else None for p in result.predictions]
-    if spec.mode == "one" and spec.by_time:
-        record["by_time"] = _jsonable(single_event_metrics_by_time(
-            predicted, [i.query.targets_s[0] for i in result.items], [i.clip.duration_s for i in result.items],
-            [p.parse_error for p in result.predictions],
-        ))  # fmt: skip
+    if spec.mode == "one":
+        single = (
+            [p.times_s[0] if len(p.times_s) else None for p in result.predictions],
+            [i.query.targets_s[0] for i in result.items], [i.clip.duration_s for i in result.items],
+        )  # fmt: skip
+        parse_errors = [p.parse_error for p in result.predictions]
+        if spec.by_time:
+            record["by_time"] = _jsonable(single_event_metrics_by_time(*single, parse_errors))
+        if spec.by_subject:
+            subjects = [i.query.subject for i in result.items]
+            record["by_subject"] = _jsonable(single_event_metrics_by_group(*single, subjects, parse_errors))
     if spec.mode == "all":
         references = [list(i.query.targets_s) for i in result.items]
         predictions = [list(p.times_s) for p in result.predictions]
