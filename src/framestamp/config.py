@@ -43,6 +43,9 @@ class Config:
         for key, value in values.items():
             field_type = names[key].type
             nested = _config_class(field_type)
+            wrong = _scalar_type_error(field_type, value)
+            if wrong:
+                raise ConfigError(f"{cls.__name__}: {key} must be {wrong}, got {value!r}")
             kwargs[key] = nested.from_dict(value) if nested and isinstance(value, dict) else value
         try:
             return cls(**kwargs)
@@ -79,6 +82,25 @@ def _config_class(field_type: Any) -> type[Config] | None:
 
 
 _CONFIG_CLASSES: dict[str, type[Config]] = {}
+
+# Plain scalar field types: what a value must be, in words, and the Python types that are it.
+_SCALARS = {"float": ("a number", (int, float)), "int": ("an integer", (int,)), "bool": ("true or false", (bool,)),
+            "str": ("a string", (str,))}  # fmt: skip
+
+
+def _scalar_type_error(field_type: Any, value: Any) -> str | None:
+    """What ``value`` should have been, if the field is a plain scalar (``float``, ``int | None``,
+    ...) and ``value`` is not one; None otherwise (other fields are checked by their class)."""
+    name = field_type if isinstance(field_type, str) else getattr(field_type, "__name__", str(field_type))
+    parts = [part.strip() for part in name.split("|")]
+    optional = "None" in parts
+    kinds = [part for part in parts if part != "None"]
+    if len(kinds) != 1 or kinds[0] not in _SCALARS or (value is None and optional):
+        return None
+    words, types = _SCALARS[kinds[0]]
+    if isinstance(value, types) and (kinds[0] == "bool" or not isinstance(value, bool)):
+        return None
+    return words + (" or null" if optional else "")
 
 
 def register_config(cls: type[T]) -> type[T]:

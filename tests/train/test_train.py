@@ -110,6 +110,13 @@ def test_bad_config_values_are_rejected():
     with pytest.raises(ConfigError, match="frames_per_token"):
         TrainConfig.from_dict({"model": {"frames_per_token": 0}})
     assert isinstance(TrainConfig.from_dict({"model": {"layer": -2}}).model, ModelConfig)
+    with pytest.raises(ConfigError, match="max_steps must be an integer, got 2.5"):
+        TrainConfig.from_dict({"max_steps": 2.5})
+    with pytest.raises(ConfigError, match="max_target_s must be a number or null, got 'soon'"):
+        TrainConfig.from_dict({"data": {"max_target_s": "soon"}})
+    with pytest.raises(ConfigError, match="bidirectional_audio must be true or false, got 1"):
+        TrainConfig.from_dict({"model": {"bidirectional_audio": 1}})
+    assert TrainConfig.from_dict({"lr": 1, "data": {"max_target_s": None}}).lr == 1  # an int is a number
 
 
 def test_metrics_log_keeps_its_columns_when_losses_come_in_another_order(tmp_path):
