@@ -43,9 +43,10 @@ class Config:
         for key, value in values.items():
             field_type = names[key].type
             nested = _config_class(field_type)
-            wrong = _scalar_type_error(field_type, value)
-            if wrong:
-                raise ConfigError(f"{cls.__name__}: {key} must be {wrong}, got {value!r}")
+            try:
+                value = _checked_scalar(field_type, value)
+            except TypeError as error:
+                raise ConfigError(f"{cls.__name__}: {key} must be {error}, got {value!r}") from None
             kwargs[key] = nested.from_dict(value) if nested and isinstance(value, dict) else value
         try:
             return cls(**kwargs)
@@ -88,19 +89,26 @@ _SCALARS = {"float": ("a number", (int, float)), "int": ("an integer", (int,)), 
             "str": ("a string", (str,))}  # fmt: skip
 
 
-def _scalar_type_error(field_type: Any, value: Any) -> str | None:
-    """What ``value`` should have been, if the field is a plain scalar (``float``, ``int | None``,
-    ...) and ``value`` is not one; None otherwise (other fields are checked by their class)."""
+def _checked_scalar(field_type: Any, value: Any) -> Any:
+    """``value`` if the field is a plain scalar (``float``, ``int | None``, ...) and ``value`` is
+    one, or any value of another field (checked by its class); a number written as YAML 1.1 reads
+    it (``1e-3`` is a string there) becomes that number. Raises ``TypeError`` with what the value
+    should have been."""
     name = field_type if isinstance(field_type, str) else getattr(field_type, "__name__", str(field_type))
     parts = [part.strip() for part in name.split("|")]
     optional = "None" in parts
     kinds = [part for part in parts if part != "None"]
     if len(kinds) != 1 or kinds[0] not in _SCALARS or (value is None and optional):
-        return None
+        return value
     words, types = _SCALARS[kinds[0]]
     if isinstance(value, types) and (kinds[0] == "bool" or not isinstance(value, bool)):
-        return None
-    return words + (" or null" if optional else "")
+        return value
+    if kinds[0] == "float" and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise TypeError(words + (" or null" if optional else ""))
 
 
 def register_config(cls: type[T]) -> type[T]:

@@ -117,6 +117,7 @@ def test_bad_config_values_are_rejected():
     with pytest.raises(ConfigError, match="bidirectional_audio must be true or false, got 1"):
         TrainConfig.from_dict({"model": {"bidirectional_audio": 1}})
     assert TrainConfig.from_dict({"lr": 1, "data": {"max_target_s": None}}).lr == 1  # an int is a number
+    assert TrainConfig.from_dict({"lr": "1e-3"}).lr == 0.001  # what YAML 1.1 makes of `lr: 1e-3`
 
 
 def test_metrics_log_keeps_its_columns_when_losses_come_in_another_order(tmp_path):
