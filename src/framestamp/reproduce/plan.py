@@ -62,26 +62,27 @@ FULL = (
     Experiment("words-ihp-short", STAGE),
     Experiment("words-ihp", ONE),  # its recipe continues words-ihp-short
     Experiment("words-token-short", STAGE),
-    Experiment("words-token", ONE, "words-token"),  # its recipe continues words-token-short
+    Experiment("words-token", ONE),  # its recipe continues words-token-short
     # The other tasks fine-tune the word model's backbone: it plays the part of the pre-trained
     # audio LM, and frame and token variants of a task start from the same weights.
     Experiment("words-all", ALL, "words-all", init_from="words-ihp"),
     Experiment("words-all-token", ALL, "words-all-token", init_from="words-ihp"),
     Experiment("speakers-ihp", ONE, init_from="words-ihp"),
-    Experiment("speakers-token", ONE, "speakers-token", init_from="words-ihp"),
+    Experiment("speakers-token", ONE, init_from="words-ihp"),
     Experiment("events-ihp", EVENTS, init_from="words-ihp"),
-    Experiment("events-token", EVENTS, "events-token", init_from="words-ihp"),
+    Experiment("events-token", EVENTS, init_from="words-ihp"),
     # The IHP models, trained on: 30% of their questions now ask about something the clip does
     # not hold (the head learns to say "not there"); their recipes continue them.
-    Experiment("words-ihp-absent", ONE + (FIT,), "words"),
+    Experiment("words-ihp-absent", ONE + (FIT,)),
     Experiment("speakers-ihp-absent", ONE + (FIT,), "speakers"),
     Experiment("events-ihp-absent", EVENTS + (FIT,), "events"),
     # Their token twins: the same extra stage, so shipped frame and token models share a budget.
-    Experiment("words-token-absent", ONE + (FIT,)),
-    Experiment("speakers-token-absent", ONE + (FIT,)),
-    Experiment("events-token-absent", EVENTS + (FIT,)),
-    # Length generalisation: words-ihp-absent with a gap of position ids between question and audio.
-    Experiment("words-ihp-gap", ONE),
+    Experiment("words-token-absent", ONE + (FIT,), "words-token"),
+    Experiment("speakers-token-absent", ONE + (FIT,), "speakers-token"),
+    Experiment("events-token-absent", EVENTS + (FIT,), "events-token"),
+    # Length generalisation, and the shipped word model: words-ihp-absent with a gap of position ids
+    # between question and audio.
+    Experiment("words-ihp-gap", ONE + (FIT,), "words"),
     # The other word objectives take the second stage from the first stage's backbone.
     Experiment("words-binary", ONE, init_from="words-ihp-short"),
     Experiment("words-joint", ONE, init_from="words-ihp-short"),
