@@ -83,6 +83,7 @@ FULL = (
     # Length generalisation, and the shipped word model: words-ihp-absent with a gap of position ids
     # between question and audio.
     Experiment("words-ihp-gap", ONE + (FIT,), "words"),
+    Experiment("speakers-ihp-gap", ONE),
     # The other word objectives take the second stage from the first stage's backbone.
     Experiment("words-binary", ONE, init_from="words-ihp-short"),
     Experiment("words-joint", ONE, init_from="words-ihp-short"),
