@@ -83,7 +83,9 @@ def model_card(experiment: Experiment, summary: dict, stages: list[str] = ()) ->
         f"- Reproduce: `framestamp reproduce --only {experiment.recipe}`, then "
         f"`python -m framestamp.reproduce.ship {experiment.recipe}`.",
         "",
-        "## Test scores (built-in corpus, measured by `framestamp reproduce`)",
+        "## Scores (built-in corpus, measured by `framestamp reproduce`)",
+        "",
+        "Held-out splits (`test`; `test_long`: 10-60 s clips), and `train`: clips it trained on, for comparison.",
         "",
         "| split | mode | questions | acc 20 ms | acc 50 ms | acc 100 ms | MAE (s) | parse errors |",
         "|---|---|---|---|---|---|---|---|",
