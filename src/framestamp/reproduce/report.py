@@ -144,18 +144,18 @@ def _presence_table(results: dict) -> str:
         m = record["metrics"]
         rows.append(f"| {name} | {m['n_present']} / {m['n_absent']} | {m['threshold']:.3g} | {m['present_recall']:.1%} | "
                     f"{m['absent_recall']:.1%} | {m['balanced_accuracy']:.1%} | {m['auc']:.3f} |")  # fmt: skip
-    if not rows:
-        return ""
-    return ("## Not there: present and absent questions (test split)\n\n"
-            "Each clip gets the single-occurrence question of the table above and one whose answer is not in the "
-            "clip (the occurrence after the last, a word or class of another clip, the (n+1)-th speaker). Frame "
-            "models call an answer present when P(N >= 1) = 1 - exp(-Lambda) reaches the threshold: 0.5, or for "
-            "models trained with absent questions the one with the best balanced accuracy on 200 dev questions "
-            "(stored in the checkpoint); the token baseline when its answer holds a time. AUC: the chance that a "
-            "present question gets a higher P(present) than an absent one (0.5 = no idea; the token baseline's "
-            "is from its yes/no answers).\n\n"
-            "| experiment | present / absent | threshold | present called present | absent called absent "
-            "| balanced accuracy | AUC |\n|---|---|---|---|---|---|---|\n" + "\n".join(rows))  # fmt: skip
+    return _section(
+        "Not there: present and absent questions (test split)", rows,
+        ("experiment", "present / absent", "threshold", "present called present", "absent called absent",
+         "balanced accuracy", "AUC"),
+        "Each clip gets the single-occurrence question of the table above and one whose answer is not in the "
+        "clip (the occurrence after the last, a word or class of another clip, the (n+1)-th speaker). Frame "
+        "models call an answer present when P(N >= 1) = 1 - exp(-Lambda) reaches the threshold: 0.5, or for "
+        "models trained with absent questions the one with the best balanced accuracy on 200 dev questions "
+        "(stored in the checkpoint); the token baseline when its answer holds a time. AUC: the chance that a "
+        "present question gets a higher P(present) than an absent one (0.5 = no idea; the token baseline's "
+        "is from its yes/no answers).",
+    )  # fmt: skip
 
 
 def _fit_table(results: dict) -> str:
@@ -166,14 +166,13 @@ def _fit_table(results: dict) -> str:
             continue
         cells = [f"{r['metrics']['accuracy'][str(t)]:.1%}" for t in (0.05, 0.1) for r in (record, test)]
         rows.append(f"| {name} | {record['n']} / {test['n']} | " + " | ".join(cells) + " |")
-    if not rows:
-        return ""
-    return ("## Fit: training clips against test clips\n\n"
-            "The same kind of single-occurrence questions, asked about clips the model trained on and about "
-            "held-out ones. Close values: the model underfits (more steps or capacity would help); a large gap: "
-            "it does not carry what it learned over to new recordings, voices or sentences.\n\n"
-            "| experiment | questions (train / test) | train, 50 ms | test, 50 ms | train, 100 ms | test, 100 ms |\n"
-            "|---|---|---|---|---|---|\n" + "\n".join(rows))  # fmt: skip
+    return _section(
+        "Fit: training clips against test clips", rows,
+        ("experiment", "questions (train / test)", "train, 50 ms", "test, 50 ms", "train, 100 ms", "test, 100 ms"),
+        "The same kind of single-occurrence questions, asked about clips the model trained on and about "
+        "held-out ones. Close values: the model underfits (more steps or capacity would help); a large gap: "
+        "it does not carry what it learned over to new recordings, voices or sentences.",
+    )  # fmt: skip
 
 
 def _event_class_table(results: dict) -> str:
@@ -191,11 +190,19 @@ def _event_class_table(results: dict) -> str:
         cells = [f"{by[event_class]['accuracy']['0.05']:.0%} ({by[event_class]['n']})" if event_class in by else ""
                  for by in columns.values()]  # fmt: skip
         rows.append(f"| {event_class} | {families.get(event_class, '?')} | " + " | ".join(cells) + " |")
-    header = "| event class | recordings in train | " + " | ".join(columns) + " |\n|---|---|" + "---|" * len(columns)
-    return ("## Events by class: accuracy within 50 ms (questions)\n\n"
-            "Each class's dev and test recordings are ones training never heard (`held_out_effects`); "
-            "*recordings in train* counts the distinct recordings (families of variants) training had of "
-            "it.\n\n" + header + "\n" + "\n".join(rows))  # fmt: skip
+    return _section(
+        "Events by class: accuracy within 50 ms (questions)", rows, ("event class", "recordings in train", *columns),
+        "Each class's dev and test recordings are ones training never heard (`held_out_effects`); "
+        "*recordings in train* counts the distinct recordings (families of variants) training had of it.",
+    )  # fmt: skip
+
+
+def _section(title: str, rows: list[str], columns: tuple[str, ...], text: str) -> str:
+    """A report section: heading, explanation and a markdown table; empty without rows."""
+    if not rows:
+        return ""
+    header = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns)
+    return f"## {title}\n\n{text}\n\n{header}\n" + "\n".join(rows)
 
 
 def _length_table(results: dict) -> str:
