@@ -46,6 +46,8 @@ def test_reproduce_runs_end_to_end_on_the_tiny_corpus(tmp_path):
     assert ("clips of every length, 30% of questions about something absent, a gap of up to 40 s of positions "
             "between question and audio; continues `words-ihp`") in card
     assert "| test | one | 3 |" in card and "Not there (test, 1 present and 1 absent questions" in card
+    assert "| train | one | 3 |" in card and "`train` asks about clips it trained on" in card
+    assert "`train` asks" not in (tmp_path / "shipped" / "words-all" / "README.md").read_text()  # no train evaluation
     assert "- Stage before: `words-ihp-short`, 2 steps" in card and "clips up to 5 s." in card
     assert "- Stage before: `words-ihp`, 2 steps" in card and "continues `words-ihp-short`." in card
     shipped_words = FrameStampModel.from_pretrained(tmp_path / "shipped" / "words").config

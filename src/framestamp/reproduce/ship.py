@@ -85,7 +85,9 @@ def model_card(experiment: Experiment, summary: dict, stages: list[str] = ()) ->
         "",
         "## Scores (built-in corpus, measured by `framestamp reproduce`)",
         "",
-        "Held-out splits (`test`; `test_long`: 10-60 s clips), and `train`: clips it trained on, for comparison.",
+        "Held-out splits: `test`, and `test_long` (clips of 10-60 s)"
+        + ("; `train` asks about clips it trained on, for comparison." if any(
+            record["split"] == "train" for record in summary["evaluations"]) else "."),
         "",
         "| split | mode | questions | acc 20 ms | acc 50 ms | acc 100 ms | MAE (s) | parse errors |",
         "|---|---|---|---|---|---|---|---|",
