@@ -419,6 +419,9 @@ def single_event_metrics_by_group(
     }
 
 
+# ---------------------------------------------------------------- helpers
+
+
 def _sorted(times: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
     values = np.asarray(times, dtype=np.float64).reshape(-1)
     order = np.argsort(values, kind="stable")
