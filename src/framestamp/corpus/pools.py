@@ -40,11 +40,15 @@ def _unit_hash(text: str) -> float:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") / 2**64
 
 
+def _hash_ordered(families) -> list:
+    """The recording families of one event class in a fixed order: by a hash of their first file."""
+    return sorted(families, key=lambda family: _unit_hash(family[0].file))
+
+
 def held_out_families(families):
-    """Pool -> recording families of one event class when each pool gets its own recordings:
-    ordered by a hash of their first file, the first goes to test, the second to dev, the rest
-    to train."""
-    ordered = sorted(families, key=lambda family: _unit_hash(family[0].file))
+    """Pool -> recording families of one event class when each pool gets its own recordings: in
+    hash order, the first goes to test, the second to dev, the rest to train."""
+    ordered = _hash_ordered(families)
     return {"test": ordered[:1], "dev": ordered[1:2], "train": ordered[2:]}
 
 
@@ -107,7 +111,7 @@ class Pools:
         for name, families in event_classes().items():
             parts = held_out_families(families)
             for pool in POOLS:
-                chosen = parts[pool] if self.config.held_out_effects else [f for part in parts.values() for f in part]
+                chosen = parts[pool] if self.config.held_out_effects else _hash_ordered(families)
                 table[pool][name] = tuple(e for fam in chosen for e in fam)
         return table
 

@@ -112,4 +112,13 @@ def run_presence(
 ) -> dict:  # fmt: skip
     """Predict every question of ``items`` and score the presence decisions."""
     probabilities = presence_probabilities(model, items, batch_size, progress)
-    return presence_metrics([i.query.n_events > 0 for i in items], probabilities, threshold)
+    return presence_metrics(_present(items), probabilities, threshold)
+
+
+def fit_presence_threshold(model: FrameStampModel, items: Sequence[EvalItem], batch_size: int = 8) -> float:
+    """``calibrated_threshold`` of ``model`` on ``items`` (held-out present and absent questions)."""
+    return calibrated_threshold(_present(items), presence_probabilities(model, items, batch_size, progress=False))
+
+
+def _present(items: Sequence[EvalItem]) -> list[bool]:
+    return [item.query.n_events > 0 for item in items]

@@ -16,7 +16,7 @@ from ..evaluate.metrics import (
     single_event_metrics_by_group,
     single_event_metrics_by_time,
 )
-from ..evaluate.presence import calibrated_threshold, presence_items, presence_probabilities, run_presence
+from ..evaluate.presence import fit_presence_threshold, presence_items, run_presence
 from ..evaluate.run import EvalResult, evaluation_items, run
 from ..model import CONFIG_NAME, FrameStampModel
 from ..predict import presence_threshold
@@ -86,7 +86,7 @@ def evaluate_experiment(
     for spec in experiment.evals:
         clips = split_clips(spec.split)
         if spec.mode == "presence":
-            if config.data.absent_share and model.config.head_objective != "none":
+            if model.config.answers_absent and model.config.head_objective != "none":
                 calibrate_presence(model, final, presence_items(split_clips("dev"), seed=0, limit=spec.limit), console)
             items = presence_items(clips, seed=0, limit=spec.limit)
             console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} (present, absent: {len(items)} queries)")
@@ -107,8 +107,7 @@ def evaluate_experiment(
 def calibrate_presence(model: FrameStampModel, final: Path, items, console: Console) -> None:
     """Set the checkpoint's presence threshold to the best one on ``items`` (held-out present and
     absent questions), in ``model`` and in ``final``'s config file."""
-    probabilities = presence_probabilities(model, items)
-    threshold = round(calibrated_threshold([i.query.n_events > 0 for i in items], probabilities), 4)
+    threshold = round(fit_presence_threshold(model, items), 4)
     model.config = replace(model.config, presence_threshold=threshold)
     path = final / CONFIG_NAME
     path.write_text(json.dumps(json.loads(path.read_text()) | {"presence_threshold": threshold}, indent=2) + "\n")
