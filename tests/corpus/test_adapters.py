@@ -156,6 +156,17 @@ def test_clip_sorts_segments_and_orders_speaker_onsets():
     assert words.speaker_onsets() == (("v", 1.0),)
 
 
+def test_speakers_talking_at_counts_other_turns_under_way():
+    clip = _clip("speakers", [Segment("a", 0.0, 3.0), Segment("b", 1.0, 2.0), Segment("a", 2.5, 4.0), Segment("c", 2.0, 5.0)])
+    assert clip.speakers_talking_at(0.0) == 0  # a turn starting now is not under way
+    assert clip.speakers_talking_at(1.5) == 2  # a and b
+    assert clip.speakers_talking_at(2.0) == 1  # b has just ended, c just starts: only a
+    assert clip.speakers_talking_at(2.7) == 2  # a's two turns count once, with c
+    assert clip.speakers_talking_at(6.0) == 0
+    words = _clip("words", [Segment("dog", 1.0, 1.3, "v"), Segment("cat", 1.1, 1.2, "w"), Segment("ox", 1.1, 1.2)])
+    assert words.speakers_talking_at(1.15) == 2  # other subsets: the segments' speakers, unknown ones not counted
+
+
 def test_crop_keeps_whole_words_and_truncates_spans():
     words = _clip("words", [Segment("a", 1.0, 2.0), Segment("b", 3.5, 4.5), Segment("c", 5.0, 6.0)])
     cut = crop_clip(words, 4.0)  # "b" straddles 4 s: cut before it

@@ -10,6 +10,7 @@ from framestamp.evaluate.metrics import (
     all_events_metrics,
     all_events_metrics_by_event_count,
     bucket_by_event_count,
+    bucket_by_overlap,
     bucket_by_time,
     match_accuracy_optimal,
     match_greedy,
@@ -216,6 +217,12 @@ def test_metrics_by_event_count():
     assert buckets["1-5"]["accuracy"][0.01] == pytest.approx(2 / 3)  # hits 1 + 1 over slots 1 + 2
     assert buckets["6-10"]["accuracy"][0.01] == 1.0
     assert buckets["0"]["precision"][0.01] == 0.0
+
+
+def test_bucket_by_overlap():
+    assert [bucket_by_overlap(n) for n in (0, 1, 2, 3, 4, 9)] == [
+        "no other voice", "1 other voice", "2-3 other voices", "2-3 other voices", "4+ other voices", "4+ other voices"
+    ]  # fmt: skip
 
 
 def test_bucket_by_time():

@@ -123,3 +123,28 @@ def test_describe_breaks_single_occurrence_results_down_by_event_class():
     assert record["by_subject"]["bell"]["n"] == 2 and record["by_subject"]["bell"]["accuracy"]["0.05"] == 0.5
     assert record["by_subject"]["click"]["accuracy"]["0.2"] == 0.0
     assert "by_subject" not in describe(EvalSpec("test", "one"), result)
+
+
+def test_speaker_onsets_are_broken_down_by_overlap():
+    from framestamp.data.examples import Clip, Segment
+    from framestamp.evaluate.run import EvalItem, EvalResult
+    from framestamp.predict import Prediction
+    from framestamp.reproduce.plan import EvalSpec
+    from framestamp.reproduce.report import _overlap_table
+    from framestamp.reproduce.run import describe
+    from framestamp.tasks import Query
+
+    turns = (Segment("a", 0.0, 3.0), Segment("b", 1.0, 2.0), Segment("c", 1.5, 2.5))
+    clip = Clip("c", np.zeros(16000 * 4, np.float32), "speakers", turns)
+    items = [EvalItem(clip, Query("c", "speaker", "one", "start", f"when {k}?", (t,), (k,), k))
+             for k, t in (("a", 0.0), ("b", 1.0), ("c", 1.5))]  # fmt: skip
+    predictions = [Prediction(np.array([t]), 1.0) for t in (0.0, 1.0, 1.8)]
+    record = describe(EvalSpec("test", "one", by_overlap=True), EvalResult(items, predictions, {"accuracy": {}}, [0.1], 3))
+    by = record["by_overlap"]
+    assert list(by) == ["no other voice", "1 other voice", "2-3 other voices"]
+    assert [by[b]["accuracy"]["0.1"] for b in by] == [1.0, 1.0, 0.0]
+    rows = _overlap_table({"speakers-ihp": {"evaluations": [record]}, "words-ihp": {"evaluations": []}}).splitlines()
+    assert "| when the speaker starts | speakers-ihp |" in rows
+    assert "| 2-3 other voices | 0% (1) |" in rows
+    assert not any(row.startswith("| 4+") for row in rows)  # no question there: no row
+    assert _overlap_table({"words-ihp": {"evaluations": []}}) == ""

@@ -102,6 +102,12 @@ class Clip:
                 first[who] = seg.start_s
         return tuple(sorted(first.items(), key=lambda item: (item[1], item[0])))
 
+    def speakers_talking_at(self, time_s: float) -> int:
+        """Distinct speakers with a turn under way at ``time_s`` (begun before it, not yet ended):
+        the voices a speaker who starts at ``time_s`` starts over."""
+        return len({seg.label if self.subset == "speakers" else seg.speaker
+                    for seg in self.segments if seg.start_s < time_s < seg.end_s} - {None})  # fmt: skip
+
 
 def crop_clip(clip: Clip, max_target_s: float) -> Clip:
     """Cut a clip so that every segment starts before ``max_target_s`` seconds.

@@ -371,6 +371,14 @@ def bucket_by_time(reference_s: float, edges_s: Sequence[float] = TIME_BUCKET_ED
     return time_bucket_labels(edges_s)[index]
 
 
+OVERLAP_BUCKETS = ("no other voice", "1 other voice", "2-3 other voices", "4+ other voices")
+
+
+def bucket_by_overlap(other_voices: int) -> str:
+    """Label of how many other voices are speaking at a speaker's onset (:data:`OVERLAP_BUCKETS`)."""
+    return OVERLAP_BUCKETS[0 if other_voices <= 0 else 1 if other_voices == 1 else 2 if other_voices <= 3 else 3]
+
+
 def single_event_metrics_by_time(
     predicted_s: Sequence[float | None],
     reference_s: Sequence[float],

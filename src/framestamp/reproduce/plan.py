@@ -18,6 +18,7 @@ class EvalSpec:
     limit: int | None = None
     by_time: bool = False  # also report accuracy by target-time bucket (length generalisation)
     by_subject: bool = False  # also report accuracy by what is asked about (the event class)
+    by_overlap: bool = False  # also by how many other voices speak at the target (speaker onsets)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ ALL = (EvalSpec("test", "all", 200),)
 FIT = EvalSpec("train", "one", 300)
 # Events also by class: each class's test recordings are ones training never heard.
 EVENTS = (replace(ONE[0], by_subject=True), *ONE[1:])
+# Speaker onsets also by how many others are speaking when the asked speaker starts.
+SPEAKERS = (replace(ONE[0], by_overlap=True), *ONE[1:])
 
 FULL = (
     # Words in two stages: clips of at most 5 s until the head finds the asked word (the tiny
@@ -67,28 +70,33 @@ FULL = (
     # audio LM, and frame and token variants of a task start from the same weights.
     Experiment("words-all", ALL, "words-all", init_from="words-ihp"),
     Experiment("words-all-token", ALL, "words-all-token", init_from="words-ihp"),
-    Experiment("speakers-ihp", ONE, init_from="words-ihp"),
-    Experiment("speakers-token", ONE, init_from="words-ihp"),
+    Experiment("speakers-ihp", SPEAKERS, init_from="words-ihp"),
+    Experiment("speakers-token", SPEAKERS, init_from="words-ihp"),
     Experiment("events-ihp", EVENTS, init_from="words-ihp"),
     Experiment("events-token", EVENTS, init_from="words-ihp"),
     # The IHP models, trained on: 30% of their questions now ask about something the clip does
     # not hold (the head learns to say "not there"); their recipes continue them.
     Experiment("words-ihp-absent", ONE + (FIT,)),
-    Experiment("speakers-ihp-absent", ONE + (FIT,), "speakers"),
+    Experiment("speakers-ihp-absent", SPEAKERS + (FIT,), "speakers"),
     Experiment("events-ihp-absent", EVENTS + (FIT,), "events"),
     # Their token twins: the same extra stage, so shipped frame and token models share a budget.
     Experiment("words-token-absent", ONE + (FIT,), "words-token"),
-    Experiment("speakers-token-absent", ONE + (FIT,), "speakers-token"),
+    Experiment("speakers-token-absent", SPEAKERS + (FIT,), "speakers-token"),
     Experiment("events-token-absent", EVENTS + (FIT,), "events-token"),
     # Length generalisation, and the shipped word model: words-ihp-absent with a gap of position ids
     # between question and audio.
     Experiment("words-ihp-gap", ONE + (FIT,), "words"),
-    Experiment("speakers-ihp-gap", ONE),
+    Experiment("speakers-ihp-gap", SPEAKERS),
+    # More steps for the shipped word and speaker models (both underfit), and their token twins.
+    Experiment("words-ihp-long", ONE + (FIT,)),
+    Experiment("speakers-ihp-long", SPEAKERS + (FIT,)),
+    Experiment("words-token-long", ONE + (FIT,)),
+    Experiment("speakers-token-long", SPEAKERS + (FIT,)),
     # The other word objectives take the second stage from the first stage's backbone.
     Experiment("words-binary", ONE, init_from="words-ihp-short"),
     Experiment("words-joint", ONE, init_from="words-ihp-short"),
-    Experiment("speakers-binary", ONE, init_from="words-ihp"),
-    Experiment("speakers-joint", ONE, init_from="words-ihp"),
+    Experiment("speakers-binary", SPEAKERS, init_from="words-ihp"),
+    Experiment("speakers-joint", SPEAKERS, init_from="words-ihp"),
     Experiment("events-binary", EVENTS, init_from="words-ihp"),
     Experiment("events-joint", EVENTS, init_from="words-ihp"),
 )

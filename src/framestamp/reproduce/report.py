@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from ..evaluate.metrics import TOLERANCES_S
+from ..evaluate.metrics import OVERLAP_BUCKETS, TOLERANCES_S
 from .plan import FULL
 
 FIGURES_DIR = "figures"
@@ -62,6 +62,7 @@ def write_report(results_dir: Path, quick: bool = False) -> Path:
         _presence_table(results),
         _fit_table(results),
         _event_class_table(results),
+        _overlap_table(results),
         _length_table(results),
         _figures(results, figures),
         _coverage(results, quick),
@@ -197,6 +198,24 @@ def _event_class_table(results: dict) -> str:
         "Events by class: accuracy within 50 ms (questions)", rows, ("event class", "recordings in train", *columns),
         "Each class's dev and test recordings are ones training never heard (`held_out_effects`); "
         "*recordings in train* counts the distinct recordings (families of variants) training had of it.",
+    )  # fmt: skip
+
+
+def _overlap_table(results: dict) -> str:
+    """Test accuracy of speaker onsets within 100 ms by how many others speak when the speaker starts."""
+    columns = {name: record["by_overlap"] for name, record in evaluated(results, "test", "one") if "by_overlap" in record}
+    rows = [
+        f"| {bucket} | " + " | ".join(
+            f"{by[bucket]['accuracy']['0.1']:.0%} ({by[bucket]['n']})" if bucket in by else "" for by in columns.values()
+        ) + " |"
+        for bucket in OVERLAP_BUCKETS
+        if any(bucket in by for by in columns.values())
+    ]  # fmt: skip
+    return _section(
+        "Speaker onsets by overlap: accuracy within 100 ms (questions)", rows, ("when the speaker starts", *columns),
+        "How many other speakers are mid-turn at the asked speaker's first onset. Mixture clips (every "
+        "speaker says one utterance, starting at a random offset) put most onsets of the 4th to 10th "
+        "speaker over several voices.",
     )  # fmt: skip
 
 

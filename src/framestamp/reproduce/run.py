@@ -12,7 +12,9 @@ import numpy as np
 from rich.console import Console
 
 from ..evaluate.metrics import (
+    OVERLAP_BUCKETS,
     all_events_metrics_by_event_count,
+    bucket_by_overlap,
     single_event_metrics_by_group,
     single_event_metrics_by_time,
 )
@@ -132,6 +134,11 @@ def describe(spec: EvalSpec, result: EvalResult) -> dict:
         if spec.by_subject:
             subjects = [i.query.subject for i in result.items]
             record["by_subject"] = _jsonable(single_event_metrics_by_group(*single, subjects, parse_errors))
+        if spec.by_overlap:
+            overlap = [bucket_by_overlap(i.clip.speakers_talking_at(i.query.targets_s[0])) for i in result.items]
+            record["by_overlap"] = _jsonable(
+                single_event_metrics_by_group(*single, overlap, parse_errors, OVERLAP_BUCKETS)
+            )
     if spec.mode == "all":
         references = [list(i.query.targets_s) for i in result.items]
         predictions = [list(p.times_s) for p in result.predictions]
