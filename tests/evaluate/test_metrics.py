@@ -19,7 +19,6 @@ from framestamp.evaluate.metrics import (
     single_event_abs_errors,
     single_event_metrics,
     single_event_metrics_by_group,
-    single_event_metrics_by_time,
     time_bucket_labels,
 )
 
@@ -242,11 +241,13 @@ def test_bucket_by_time():
         bucket_by_time(10.0, edges_s=(0, 2.5, 10))
 
 
-def test_single_event_metrics_by_time():
+def test_single_event_metrics_by_target_time_bucket():
     # 0-4 s: errors 0.0 and missing (10 / 2 = 5.0); 4-8 s: 0.3; 60+ s: 0.0
-    buckets = single_event_metrics_by_time(
-        [1.0, None, 5.3, 70.0], [1.0, 2.0, 5.0, 70.0], [10.0, 10.0, 10.0, 100.0]
-    )
+    reference = [1.0, 2.0, 5.0, 70.0]
+    buckets = single_event_metrics_by_group(
+        [1.0, None, 5.3, 70.0], reference, [10.0, 10.0, 10.0, 100.0], [bucket_by_time(t) for t in reference],
+        order=time_bucket_labels(),
+    )  # fmt: skip
     assert list(buckets) == ["0-4 s", "4-8 s", "60+ s"]
     assert buckets["0-4 s"]["n"] == 2
     assert buckets["0-4 s"]["accuracy"][0.01] == 0.5

@@ -119,7 +119,7 @@ def test_describe_breaks_single_occurrence_results_down_by_event_class():
              for s, t in (("bell", 1.0), ("click", 2.0), ("bell", 1.0))]  # fmt: skip
     predictions = [Prediction(np.array([1.0]), 1.0), Prediction(np.array([3.0]), 1.0), Prediction(np.array([]), 0.0)]
     result = EvalResult(items, predictions, {"accuracy": {}}, [0.1], 3)
-    record = describe(EvalSpec("test", "one", by_subject=True), result)
+    record = describe(EvalSpec("test", "one", by=("subject",)), result)
     assert record["by_subject"]["bell"]["n"] == 2 and record["by_subject"]["bell"]["accuracy"]["0.05"] == 0.5
     assert record["by_subject"]["click"]["accuracy"]["0.2"] == 0.0
     assert "by_subject" not in describe(EvalSpec("test", "one"), result)
@@ -139,7 +139,7 @@ def test_speaker_onsets_are_broken_down_by_overlap():
     items = [EvalItem(clip, Query("c", "speaker", "one", "start", f"when {k}?", (t,), (k,), k))
              for k, t in (("a", 0.0), ("b", 1.0), ("c", 1.5))]  # fmt: skip
     predictions = [Prediction(np.array([t]), 1.0) for t in (0.0, 1.0, 1.8)]
-    record = describe(EvalSpec("test", "one", by_overlap=True), EvalResult(items, predictions, {"accuracy": {}}, [0.1], 3))
+    record = describe(EvalSpec("test", "one", by=("overlap",)), EvalResult(items, predictions, {"accuracy": {}}, [0.1], 3))
     by = record["by_overlap"]
     assert list(by) == ["no other voice", "1 other voice", "2-3 other voices"]
     assert [by[b]["accuracy"]["0.1"] for b in by] == [1.0, 1.0, 0.0]
@@ -148,3 +148,28 @@ def test_speaker_onsets_are_broken_down_by_overlap():
     assert "| 2-3 other voices | 0% (1) |" in rows
     assert not any(row.startswith("| 4+") for row in rows)  # no question there: no row
     assert _overlap_table({"words-ihp": {"evaluations": []}}) == ""
+
+
+def test_words_are_broken_down_by_source_of_the_speech():
+    from framestamp.data.examples import Clip, Segment
+    from framestamp.evaluate.run import EvalItem, EvalResult
+    from framestamp.predict import Prediction
+    from framestamp.reproduce.plan import EvalSpec
+    from framestamp.reproduce.report import _source_table
+    from framestamp.reproduce.run import describe
+    from framestamp.tasks import Query
+
+    def clip(source):
+        audio = np.zeros(16000 * 4, np.float32)
+        return Clip(source, audio, "words", (Segment("dog", 1.0, 1.4),), provenance={"source": source})
+
+    items = [EvalItem(clip(s), Query(s, "word", "one", "start", "when dog?", (1.0,), ("dog",), "dog"))
+             for s in ("espeak", "asterisk", "asterisk")]  # fmt: skip
+    predictions = [Prediction(np.array([t]), 1.0) for t in (1.0, 1.0, 2.0)]
+    result = EvalResult(items, predictions, {"accuracy": {}}, [0.1], 3)
+    record = describe(EvalSpec("test", "one", by=("source", "time")), result)
+    assert list(record["by_source"]) == ["asterisk", "espeak"]  # sorted
+    assert record["by_source"]["asterisk"]["accuracy"]["0.05"] == 0.5
+    assert list(record["by_time"]) == ["0-4 s"] and record["by_time"]["0-4 s"]["n"] == 3
+    rows = _source_table({"words-ihp": {"evaluations": [record]}}).splitlines()
+    assert rows[0].startswith("## Words by source") and "| asterisk | 50% (2) |" in rows

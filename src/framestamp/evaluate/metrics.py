@@ -379,25 +379,6 @@ def bucket_by_overlap(other_voices: int) -> str:
     return OVERLAP_BUCKETS[0 if other_voices <= 0 else 1 if other_voices == 1 else 2 if other_voices <= 3 else 3]
 
 
-def single_event_metrics_by_time(
-    predicted_s: Sequence[float | None],
-    reference_s: Sequence[float],
-    clip_duration_s: Sequence[float],
-    parse_error: Sequence[bool] | None = None,
-    edges_s: Sequence[float] = TIME_BUCKET_EDGES_S,
-    tolerances_s: Sequence[float] = TOLERANCES_S,
-) -> dict[str, dict]:
-    """:func:`single_event_metrics` within each bucket of the reference time (length generalisation).
-
-    Returns:
-        {bucket label: metrics}, non-empty buckets only, in time order.
-    """
-    buckets = [bucket_by_time(t, edges_s) for t in reference_s]
-    return single_event_metrics_by_group(
-        predicted_s, reference_s, clip_duration_s, buckets, parse_error, time_bucket_labels(edges_s), tolerances_s
-    )
-
-
 def single_event_metrics_by_group(
     predicted_s: Sequence[float | None],
     reference_s: Sequence[float],

@@ -16,9 +16,10 @@ class EvalSpec:
     split: str
     mode: str  # "one", "all", or "presence" (a present and an absent single-occurrence question per clip)
     limit: int | None = None
-    by_time: bool = False  # also report accuracy by target-time bucket (length generalisation)
-    by_subject: bool = False  # also report accuracy by what is asked about (the event class)
-    by_overlap: bool = False  # also by how many other voices speak at the target (speaker onsets)
+    # Also report accuracy by these groupings of the questions (``reproduce.run.GROUPINGS``): "time"
+    # (target-time bucket: length generalisation), "subject" (the event class asked about), "overlap"
+    # (other voices at a speaker's onset), "source" (where the clip's audio came from).
+    by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -47,25 +48,27 @@ class Experiment:
         return self.recipe
 
 
-ONE = (EvalSpec("test", "one", 400), EvalSpec("test_long", "one", 200, by_time=True), EvalSpec("test", "presence", 200))
+ONE = (EvalSpec("test", "one", 400), EvalSpec("test_long", "one", 200, by=("time",)), EvalSpec("test", "presence", 200))
 # The short-clip stages double as the length-generalisation study: trained on clips of at most
 # 5 s, they are tested by target time on clips of up to 20 s (test) and 20-60 s (test_long).
-STAGE = (EvalSpec("test", "one", 400, by_time=True), EvalSpec("test_long", "one", 200, by_time=True))
+STAGE = (EvalSpec("test", "one", 400, by=("time",)), EvalSpec("test_long", "one", 200, by=("time",)))
 ALL = (EvalSpec("test", "all", 200),)
 # The same kind of questions on training clips: how well a model fits what it saw, against test.
 FIT = EvalSpec("train", "one", 300)
 # Events also by class: each class's test recordings are ones training never heard.
-EVENTS = (replace(ONE[0], by_subject=True), *ONE[1:])
+EVENTS = (replace(ONE[0], by=("subject",)), *ONE[1:])
+# Words also by the source of the speech (synthetic voices, or the recorded one).
+WORDS = (replace(ONE[0], by=("source",)), *ONE[1:])
 # Speaker onsets also by how many others are speaking when the asked speaker starts.
-SPEAKERS = (replace(ONE[0], by_overlap=True), *ONE[1:])
+SPEAKERS = (replace(ONE[0], by=("overlap",)), *ONE[1:])
 
 FULL = (
     # Words in two stages: clips of at most 5 s until the head finds the asked word (the tiny
     # model does not get there on long clips), then every clip length of the corpus.
     Experiment("words-ihp-short", STAGE),
-    Experiment("words-ihp", ONE),  # its recipe continues words-ihp-short
+    Experiment("words-ihp", WORDS),  # its recipe continues words-ihp-short
     Experiment("words-token-short", STAGE),
-    Experiment("words-token", ONE),  # its recipe continues words-token-short
+    Experiment("words-token", WORDS),  # its recipe continues words-token-short
     # The other tasks fine-tune the word model's backbone: it plays the part of the pre-trained
     # audio LM, and frame and token variants of a task start from the same weights.
     Experiment("words-all", ALL, "words-all", init_from="words-ihp"),
@@ -76,25 +79,24 @@ FULL = (
     Experiment("events-token", EVENTS, init_from="words-ihp"),
     # The IHP models, trained on: 30% of their questions now ask about something the clip does
     # not hold (the head learns to say "not there"); their recipes continue them.
-    Experiment("words-ihp-absent", ONE + (FIT,)),
+    Experiment("words-ihp-absent", WORDS + (FIT,)),
     Experiment("speakers-ihp-absent", SPEAKERS + (FIT,), "speakers"),
     Experiment("events-ihp-absent", EVENTS + (FIT,), "events"),
     # Their token twins: the same extra stage, so shipped frame and token models share a budget.
-    Experiment("words-token-absent", ONE + (FIT,), "words-token"),
+    Experiment("words-token-absent", WORDS + (FIT,), "words-token"),
     Experiment("speakers-token-absent", SPEAKERS + (FIT,), "speakers-token"),
     Experiment("events-token-absent", EVENTS + (FIT,), "events-token"),
     # Length generalisation, and the shipped word model: words-ihp-absent with a gap of position ids
     # between question and audio.
-    Experiment("words-ihp-gap", ONE + (FIT,), "words"),
+    Experiment("words-ihp-gap", WORDS + (FIT,), "words"),
     Experiment("speakers-ihp-gap", SPEAKERS),
-    # More steps for the shipped word and speaker models (both underfit), and their token twins.
-    Experiment("words-ihp-long", ONE + (FIT,)),
+    # More steps for the shipped word and speaker models (both underfit), and the word model's token twin.
+    Experiment("words-ihp-long", WORDS + (FIT,)),
     Experiment("speakers-ihp-long", SPEAKERS + (FIT,)),
-    Experiment("words-token-long", ONE + (FIT,)),
-    Experiment("speakers-token-long", SPEAKERS + (FIT,)),
+    Experiment("words-token-long", WORDS + (FIT,)),
     # The other word objectives take the second stage from the first stage's backbone.
-    Experiment("words-binary", ONE, init_from="words-ihp-short"),
-    Experiment("words-joint", ONE, init_from="words-ihp-short"),
+    Experiment("words-binary", WORDS, init_from="words-ihp-short"),
+    Experiment("words-joint", WORDS, init_from="words-ihp-short"),
     Experiment("speakers-binary", SPEAKERS, init_from="words-ihp"),
     Experiment("speakers-joint", SPEAKERS, init_from="words-ihp"),
     Experiment("events-binary", EVENTS, init_from="words-ihp"),
@@ -111,7 +113,7 @@ def plan(quick: bool, eval_limit: int | None = None) -> tuple[Experiment, ...]:
         if eval_limit is None:
             return FULL
         return tuple(replace(e, evals=tuple(replace(s, limit=eval_limit) for s in e.evals)) for e in FULL)
-    small = tuple(EvalSpec(e.split, e.mode, eval_limit or 60, e.by_time) for e in ONE)
+    small = tuple(EvalSpec(e.split, e.mode, eval_limit or 60, e.by) for e in ONE)
     return tuple(Experiment(r, small) for r in QUICK_RECIPES)
 
 

@@ -7,6 +7,7 @@ import time
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from rich.console import Console
@@ -15,11 +16,12 @@ from ..evaluate.metrics import (
     OVERLAP_BUCKETS,
     all_events_metrics_by_event_count,
     bucket_by_overlap,
+    bucket_by_time,
     single_event_metrics_by_group,
-    single_event_metrics_by_time,
+    time_bucket_labels,
 )
 from ..evaluate.presence import fit_presence_threshold, presence_items, run_presence
-from ..evaluate.run import EvalResult, evaluation_items, run
+from ..evaluate.run import EvalItem, EvalResult, evaluation_items, run
 from ..model import CONFIG_NAME, FrameStampModel
 from ..predict import presence_threshold
 from ..train.config import TrainConfig
@@ -116,6 +118,18 @@ def calibrate_presence(model: FrameStampModel, final: Path, items, console: Cons
     console.print(f"[bold]calibrate[/] presence threshold {threshold} on {len(items)} dev questions")
 
 
+# How a single-occurrence evaluation can be broken down (``EvalSpec.by``): {name: (the group of a
+# question, the groups' order or None for sorted)}; the record keeps each under "by_<name>".
+GROUPINGS: dict[str, tuple[Callable[[EvalItem], str], tuple[str, ...] | None]] = {
+    "time": (lambda item: bucket_by_time(item.query.targets_s[0]), time_bucket_labels()),
+    "subject": (lambda item: item.query.subject, None),
+    "overlap": (
+        lambda item: bucket_by_overlap(item.clip.speakers_talking_at(item.query.targets_s[0])), OVERLAP_BUCKETS
+    ),
+    "source": (lambda item: item.clip.provenance.get("source", "unknown"), None),
+}
+
+
 def describe(spec: EvalSpec, result: EvalResult) -> dict:
     """Metrics, timings and a few raw predictions of one evaluation."""
     record = {
@@ -129,16 +143,10 @@ def describe(spec: EvalSpec, result: EvalResult) -> dict:
             [i.query.targets_s[0] for i in result.items], [i.clip.duration_s for i in result.items],
         )  # fmt: skip
         parse_errors = [p.parse_error for p in result.predictions]
-        if spec.by_time:
-            record["by_time"] = _jsonable(single_event_metrics_by_time(*single, parse_errors))
-        if spec.by_subject:
-            subjects = [i.query.subject for i in result.items]
-            record["by_subject"] = _jsonable(single_event_metrics_by_group(*single, subjects, parse_errors))
-        if spec.by_overlap:
-            overlap = [bucket_by_overlap(i.clip.speakers_talking_at(i.query.targets_s[0])) for i in result.items]
-            record["by_overlap"] = _jsonable(
-                single_event_metrics_by_group(*single, overlap, parse_errors, OVERLAP_BUCKETS)
-            )
+        for grouping in spec.by:
+            group_of, order = GROUPINGS[grouping]
+            groups = [group_of(item) for item in result.items]
+            record[f"by_{grouping}"] = _jsonable(single_event_metrics_by_group(*single, groups, parse_errors, order))
     if spec.mode == "all":
         references = [list(i.query.targets_s) for i in result.items]
         predictions = [list(p.times_s) for p in result.predictions]
