@@ -18,7 +18,7 @@ def test_every_recipe_of_the_plan_parses_and_validates():
 def test_reproduce_runs_end_to_end_on_the_tiny_corpus(tmp_path):
     report = reproduce(
         results_dir=tmp_path / "results", runs_dir=tmp_path / "runs",
-        only=("words-ihp", "words-ihp-gap", "words-token", "words-token-absent", "words-all"),
+        only=("words-ihp", "words-ihp-long", "words-token", "words-token-long", "words-all"),
         corpus="tiny", max_steps=2, eval_limit=3,
     )  # fmt: skip
     text = report.read_text()
@@ -42,14 +42,15 @@ def test_reproduce_runs_end_to_end_on_the_tiny_corpus(tmp_path):
     shipped = ship(tmp_path / "runs", tmp_path / "results", dest=tmp_path / "shipped")
     assert sorted(p.name for p in shipped) == ["words", "words-all", "words-token"]
     card = (tmp_path / "shipped" / "words" / "README.md").read_text()
-    # the shipped word model is the third stage: trained on with absent questions and position gaps
+    # the shipped word model is the fourth stage: trained on with absent questions and position gaps
     assert ("clips of every length, 30% of questions about something absent, a gap of up to 40 s of positions "
-            "between question and audio; continues `words-ihp`") in card
+            "between question and audio; continues `words-ihp-gap`") in card
     assert "| test | one | 3 |" in card and "Not there (test, 1 present and 1 absent questions" in card
     assert "| train | one | 3 |" in card and "`train` asks about clips it trained on" in card
     assert "`train` asks" not in (tmp_path / "shipped" / "words-all" / "README.md").read_text()  # no train evaluation
     assert "- Stage before: `words-ihp-short`, 2 steps" in card and "clips up to 5 s." in card
     assert "- Stage before: `words-ihp`, 2 steps" in card and "continues `words-ihp-short`." in card
+    assert "- Stage before: `words-ihp-gap`, 2 steps" in card and "continues `words-ihp`." in card
     shipped_words = FrameStampModel.from_pretrained(tmp_path / "shipped" / "words").config
     assert shipped_words.head_objective == "ihp" and shipped_words.answers_absent
     assert 0.0 <= shipped_words.presence_threshold <= 1.0  # calibrated on the dev split
@@ -68,13 +69,14 @@ def _summary(**accuracy_at_50ms_by_split) -> dict:
 def test_report_targets_compare_measured_values_and_read_the_notes(tmp_path):
     from framestamp.reproduce.report import NOTES_FILE, _targets, write_report
 
-    results = {"words-ihp-gap": _summary(test=0.95, test_long=0.5), "words-ihp-absent": _summary(test=0.5, test_long=0.45),
-               "words-token-absent": _summary(test=0.2, test_long=0.0)}  # fmt: skip
+    results = {"words-ihp-long": _summary(test=0.95, test_long=0.5), "words-ihp-absent": _summary(test=0.5, test_long=0.45),
+               "words-token-long": _summary(test=0.2, test_long=0.0)}  # fmt: skip
     rows = _targets(results).splitlines()
-    assert "| word, one occurrence: `words-ihp-gap` within 50 ms | 95.0% | 90% | yes |" in rows
-    assert "| out of distribution: `words-ihp-gap` on test_long keeps 50.0% / 95.0% | 53% | 80% | **no** |" in rows
+    assert "| word, one occurrence: `words-ihp-long` within 50 ms | 95.0% | 90% | yes |" in rows
+    assert "| out of distribution: `words-ihp-long` on test_long keeps 50.0% / 95.0% | 53% | 80% | **no** |" in rows
     assert "| out of distribution: `words-ihp-absent` on test_long keeps 45.0% / 50.0% | 90% | 80% | yes |" in rows
-    assert any("`words-token-absent` on test_long" in row and "(baseline)" in row for row in rows)
+    assert any("`words-token-long` on test_long" in row and "(baseline)" in row for row in rows)
+    assert not any("words-ihp-gap" in row for row in rows)  # not evaluated: no row
     assert not any("speakers" in row for row in rows)  # not evaluated: no row
     (tmp_path / "metrics").mkdir()
     (tmp_path / NOTES_FILE).write_text("## What was tried\n\nshort clips first.\n")

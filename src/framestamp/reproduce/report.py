@@ -25,8 +25,9 @@ TARGETS = (
     ("all word starts, count inferred (Hungarian)", SHIPPED["words-all"], "test", "all", 0.05, 0.85),
 )
 RETENTION_TARGET = 0.8
-# The shipped word model, the same stage without position gaps, and its token baseline (equal budgets).
-RETENTION_EXPERIMENTS = (SHIPPED["words"], "words-ihp-absent", SHIPPED["words-token"])
+# The shipped word model, the stages before it with and without position gaps, and its token
+# baseline (equal budgets).
+RETENTION_EXPERIMENTS = (SHIPPED["words"], "words-ihp-gap", "words-ihp-absent", SHIPPED["words-token"])
 
 
 def load_results(results_dir: Path) -> dict[str, dict]:
