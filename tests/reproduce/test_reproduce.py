@@ -132,7 +132,7 @@ def test_speaker_onsets_are_broken_down_by_overlap():
     from framestamp.evaluate.run import EvalItem, EvalResult
     from framestamp.predict import Prediction
     from framestamp.reproduce.plan import EvalSpec
-    from framestamp.reproduce.report import _overlap_table
+    from framestamp.reproduce.report import BREAKDOWNS, _grouped_table
     from framestamp.reproduce.run import describe
     from framestamp.tasks import Query
 
@@ -145,11 +145,13 @@ def test_speaker_onsets_are_broken_down_by_overlap():
     by = record["by_overlap"]
     assert list(by) == ["no other voice", "1 other voice", "2-3 other voices"]
     assert [by[b]["accuracy"]["0.1"] for b in by] == [1.0, 1.0, 0.0]
-    rows = _overlap_table({"speakers-ihp": {"evaluations": [record]}, "words-ihp": {"evaluations": []}}).splitlines()
+    overlap = next(b for b in BREAKDOWNS if b[0] == "overlap")
+    results = {"speakers-ihp": {"evaluations": [record]}, "words-ihp": {"evaluations": []}}
+    rows = _grouped_table(results, *overlap).splitlines()
     assert "| when the speaker starts | speakers-ihp |" in rows
     assert "| 2-3 other voices | 0% (1) |" in rows
     assert not any(row.startswith("| 4+") for row in rows)  # no question there: no row
-    assert _overlap_table({"words-ihp": {"evaluations": []}}) == ""
+    assert _grouped_table({"words-ihp": {"evaluations": []}}, *overlap) == ""
 
 
 def test_words_are_broken_down_by_source_of_the_speech():
@@ -157,7 +159,7 @@ def test_words_are_broken_down_by_source_of_the_speech():
     from framestamp.evaluate.run import EvalItem, EvalResult
     from framestamp.predict import Prediction
     from framestamp.reproduce.plan import EvalSpec
-    from framestamp.reproduce.report import _source_table
+    from framestamp.reproduce.report import BREAKDOWNS, _grouped_table
     from framestamp.reproduce.run import describe
     from framestamp.tasks import Query
 
@@ -173,5 +175,6 @@ def test_words_are_broken_down_by_source_of_the_speech():
     assert list(record["by_source"]) == ["asterisk", "espeak"]  # sorted
     assert record["by_source"]["asterisk"]["accuracy"]["0.05"] == 0.5
     assert list(record["by_time"]) == ["0-4 s"] and record["by_time"]["0-4 s"]["n"] == 3
-    rows = _source_table({"words-ihp": {"evaluations": [record]}}).splitlines()
+    source = next(b for b in BREAKDOWNS if b[0] == "source")
+    rows = _grouped_table({"words-ihp": {"evaluations": [record]}}, *source).splitlines()
     assert rows[0].startswith("## Words by source") and "| asterisk | 50% (2) |" in rows

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from ..evaluate.metrics import OVERLAP_BUCKETS, TOLERANCES_S
+from ..evaluate.metrics import TOLERANCES_S
 from .plan import FULL
 
 FIGURES_DIR = "figures"
@@ -28,6 +28,17 @@ RETENTION_TARGET = 0.8
 # The shipped word model, the stages before it with and without position gaps, and its token
 # baseline (equal budgets).
 RETENTION_EXPERIMENTS = (SHIPPED["words"], "words-ihp-gap", "words-ihp-absent", SHIPPED["words-token"])
+
+# (grouping, tolerance s, title, first column, explanation): the report's breakdowns of the test
+# questions beside the event classes (see ``reproduce.run.GROUPINGS``).
+BREAKDOWNS = (
+    ("overlap", 0.1, "Speaker onsets by overlap: accuracy within 100 ms (questions)", "when the speaker starts",
+     "How many other speakers are mid-turn at the asked speaker's first onset. Mixture clips (every speaker says "
+     "one utterance, starting at a random offset) put most onsets of the 4th to 10th speaker over several voices."),
+    ("source", 0.05, "Words by source of the speech: accuracy within 50 ms (questions)", "speech",
+     "Synthetic speech has exact word times; the recorded voice (one professional speaker, 8 kHz telephone "
+     "prompts) has forced-aligned ones, and its test clips are made of prompts training never heard."),
+)  # fmt: skip
 
 
 def load_results(results_dir: Path) -> dict[str, dict]:
@@ -63,8 +74,7 @@ def write_report(results_dir: Path, quick: bool = False) -> Path:
         _presence_table(results),
         _fit_table(results),
         _event_class_table(results),
-        _overlap_table(results),
-        _source_table(results),
+        *(_grouped_table(results, *breakdown) for breakdown in BREAKDOWNS),
         _length_table(results),
         _figures(results, figures),
         _coverage(results, quick),
@@ -193,8 +203,7 @@ def _event_class_table(results: dict) -> str:
     classes = sorted({c for by_class in columns.values() for c in by_class}, key=lambda c: (families.get(c, 0), c))
     rows = []
     for event_class in classes:
-        cells = [f"{by[event_class]['accuracy']['0.05']:.0%} ({by[event_class]['n']})" if event_class in by else ""
-                 for by in columns.values()]  # fmt: skip
+        cells = [_cell(by, event_class, 0.05) for by in columns.values()]
         rows.append(f"| {event_class} | {families.get(event_class, '?')} | " + " | ".join(cells) + " |")
     return _section(
         "Events by class: accuracy within 50 ms (questions)", rows, ("event class", "recordings in train", *columns),
@@ -203,44 +212,23 @@ def _event_class_table(results: dict) -> str:
     )  # fmt: skip
 
 
-def _overlap_table(results: dict) -> str:
-    return _grouped_table(
-        results, "overlap", 0.1, OVERLAP_BUCKETS, "Speaker onsets by overlap: accuracy within 100 ms (questions)",
-        "when the speaker starts",
-        "How many other speakers are mid-turn at the asked speaker's first onset. Mixture clips (every "
-        "speaker says one utterance, starting at a random offset) put most onsets of the 4th to 10th "
-        "speaker over several voices.",
-    )  # fmt: skip
-
-
-def _source_table(results: dict) -> str:
-    return _grouped_table(
-        results, "source", 0.05, None, "Words by source of the speech: accuracy within 50 ms (questions)",
-        "speech",
-        "Synthetic speech has exact word times; the recorded voice (one professional speaker, 8 kHz "
-        "telephone prompts) has forced-aligned ones, and its test clips are made of prompts training "
-        "never heard.",
-    )  # fmt: skip
-
-
-def _grouped_table(
-    results: dict, grouping: str, tolerance_s: float, order: tuple[str, ...] | None, title: str, first_column: str,
-    text: str,
-) -> str:  # fmt: skip
-    """Test accuracy within ``tolerance_s`` of every experiment broken down by ``grouping`` (a column
-    per experiment with that breakdown, a row per group in ``order`` or sorted)."""
+def _grouped_table(results: dict, grouping: str, tolerance_s: float, title: str, first_column: str, text: str) -> str:
+    """Test accuracy within ``tolerance_s`` broken down by ``grouping``: a column per experiment
+    evaluated with that breakdown, a row per group (in the order the evaluation stored them)."""
     key = f"by_{grouping}"
     columns = {name: record[key] for name, record in evaluated(results, "test", "one") if key in record}
-    groups = order or sorted({group for by in columns.values() for group in by})
+    groups = dict.fromkeys(group for by in columns.values() for group in by)
     rows = [
-        f"| {group} | " + " | ".join(
-            f"{by[group]['accuracy'][str(tolerance_s)]:.0%} ({by[group]['n']})" if group in by else ""
-            for by in columns.values()
-        ) + " |"
-        for group in groups
-        if any(group in by for by in columns.values())
-    ]  # fmt: skip
+        f"| {group} | " + " | ".join(_cell(by, group, tolerance_s) for by in columns.values()) + " |" for group in groups
+    ]
     return _section(title, rows, (first_column, *columns), text)
+
+
+def _cell(by_group: dict, group: str, tolerance_s: float) -> str:
+    """"accuracy (questions)" of one group, empty where the experiment had no question in it."""
+    if group not in by_group:
+        return ""
+    return f"{by_group[group]['accuracy'][str(tolerance_s)]:.0%} ({by_group[group]['n']})"
 
 
 def _section(title: str, rows: list[str], columns: tuple[str, ...], text: str) -> str:
