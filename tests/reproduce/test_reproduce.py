@@ -15,6 +15,13 @@ def test_every_recipe_of_the_plan_parses_and_validates():
     assert {e.recipe for e in FULL} >= {"words-ihp", "words-token", "speakers-ihp", "events-ihp", "words-all"}
 
 
+def test_every_breakdown_the_plan_asks_for_exists():
+    from framestamp.reproduce.run import GROUPINGS
+
+    asked = {grouping for experiment in FULL for spec in experiment.evals for grouping in spec.by}
+    assert asked == set(GROUPINGS)  # each is used, and each used one exists
+
+
 def test_reproduce_runs_end_to_end_on_the_tiny_corpus(tmp_path):
     report = reproduce(
         results_dir=tmp_path / "results", runs_dir=tmp_path / "runs",

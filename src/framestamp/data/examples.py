@@ -97,7 +97,7 @@ class Clip:
         """
         first: dict[str, float] = {}
         for seg in self.segments:
-            who = seg.label if self.subset == "speakers" else seg.speaker
+            who = self._speaker_of(seg)
             if who is not None and who not in first:
                 first[who] = seg.start_s
         return tuple(sorted(first.items(), key=lambda item: (item[1], item[0])))
@@ -105,8 +105,10 @@ class Clip:
     def speakers_talking_at(self, time_s: float) -> int:
         """Distinct speakers with a turn under way at ``time_s`` (begun before it, not yet ended):
         the voices a speaker who starts at ``time_s`` starts over."""
-        return len({seg.label if self.subset == "speakers" else seg.speaker
-                    for seg in self.segments if seg.start_s < time_s < seg.end_s} - {None})  # fmt: skip
+        return len({self._speaker_of(seg) for seg in self.segments if seg.start_s < time_s < seg.end_s} - {None})
+
+    def _speaker_of(self, segment: Segment) -> str | None:
+        return segment.label if self.subset == "speakers" else segment.speaker
 
 
 def crop_clip(clip: Clip, max_target_s: float) -> Clip:
