@@ -372,11 +372,12 @@ def bucket_by_time(reference_s: float, edges_s: Sequence[float] = TIME_BUCKET_ED
 
 
 OVERLAP_BUCKETS = ("no other voice", "1 other voice", "2-3 other voices", "4+ other voices")
+_OVERLAP_EDGES = (1, 2, 4)  # the fewest other voices of every bucket but the first
 
 
 def bucket_by_overlap(other_voices: int) -> str:
     """Label of how many other voices are speaking at a speaker's onset (:data:`OVERLAP_BUCKETS`)."""
-    return OVERLAP_BUCKETS[0 if other_voices <= 0 else 1 if other_voices == 1 else 2 if other_voices <= 3 else 3]
+    return OVERLAP_BUCKETS[bisect.bisect_right(_OVERLAP_EDGES, other_voices)]
 
 
 def single_event_metrics_by_group(

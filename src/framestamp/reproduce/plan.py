@@ -55,12 +55,16 @@ STAGE = (EvalSpec("test", "one", 400, by=("time",)), EvalSpec("test_long", "one"
 ALL = (EvalSpec("test", "all", 200),)
 # The same kind of questions on training clips: how well a model fits what it saw, against test.
 FIT = EvalSpec("train", "one", 300)
-# Events also by class: each class's test recordings are ones training never heard.
-EVENTS = (replace(ONE[0], by=("subject",)), *ONE[1:])
-# Words also by the source of the speech (synthetic voices, or the recorded one).
-WORDS = (replace(ONE[0], by=("source",)), *ONE[1:])
-# Speaker onsets also by how many others are speaking when the asked speaker starts.
-SPEAKERS = (replace(ONE[0], by=("overlap",)), *ONE[1:])
+
+
+def _test_also_by(grouping: str) -> tuple[EvalSpec, ...]:
+    """``ONE`` with its test questions also broken down by ``grouping``."""
+    return (replace(ONE[0], by=(grouping,)), *ONE[1:])
+
+
+EVENTS = _test_also_by("subject")  # each class's test recordings are ones training never heard
+WORDS = _test_also_by("source")  # synthetic voices, or the recorded one
+SPEAKERS = _test_also_by("overlap")  # how many others speak when the asked speaker starts
 
 FULL = (
     # Words in two stages: clips of at most 5 s until the head finds the asked word (the tiny

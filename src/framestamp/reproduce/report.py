@@ -186,8 +186,8 @@ def _fit_table(results: dict) -> str:
         "Fit: training clips against test clips", rows,
         ("experiment", "questions (train / test)", "train, 50 ms", "test, 50 ms", "train, 100 ms", "test, 100 ms"),
         "The same kind of single-occurrence questions, asked about clips the model trained on and about "
-        "held-out ones. Close values: the model underfits (more steps or capacity would help); a large gap: "
-        "it does not carry what it learned over to new recordings, voices or sentences.",
+        "held-out ones. Close values: the model underfits (held back by what it learns at all, not by "
+        "memorising); a large gap: it does not carry what it learned over to new recordings, voices or sentences.",
     )  # fmt: skip
 
 
