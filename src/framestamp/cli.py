@@ -52,11 +52,15 @@ def reproduce(
     results: Annotated[Path, typer.Option(help="where report.md, figures and metrics go")] = Path("results"),
     runs: Annotated[Path, typer.Option(help="where training runs and checkpoints go")] = Path("runs"),
     only: Annotated[list[str] | None, typer.Option(help="run only these recipes")] = None,
+    jobs: Annotated[int, typer.Option(
+        min=1, help="experiments at once (one training thread each; output in <runs>/<name>.log)")] = 1,
 ) -> None:
     """Train and evaluate the paper's comparison on the built-in corpus; write the report."""
     from .reproduce.run import reproduce as run_reproduction
 
-    report = run_reproduction(quick=quick, results_dir=results, runs_dir=runs, only=tuple(only or ()), console=console)
+    report = run_reproduction(
+        quick=quick, results_dir=results, runs_dir=runs, only=tuple(only or ()), console=console, jobs=jobs
+    )
     console.print(f"report: {report}")
 
 

@@ -17,6 +17,7 @@ from framestamp.data import (
     Segment,
     crop_clip,
     hub_features,
+    join_clips,
     load_subset,
 )
 from framestamp.data.schemas import write_parquet
@@ -175,3 +176,15 @@ def test_crop_keeps_whole_words_and_truncates_spans():
     cut = crop_clip(events, 4.0)
     assert cut.duration_s == 4.0 and [(s.start_s, s.end_s) for s in cut.segments] == [(1.0, 2.0), (3.5, 4.0)]
     assert crop_clip(events, 20.0) is events
+
+
+def test_joined_clip_hears_the_second_after_the_first():
+    first = _clip("words", [Segment("a", 1.0, 2.0), Segment("b", 3.0, 3.5)], seconds=4.0)
+    second = _clip("words", [Segment("a", 0.5, 1.0)], seconds=2.5)
+    joined = join_clips(first, second)
+    assert joined.duration_s == 6.5 and len(joined.audio) == len(first.audio) + len(second.audio)
+    assert [(s.label, s.start_s, s.end_s) for s in joined.segments] == [("a", 1.0, 2.0), ("b", 3.0, 3.5), ("a", 4.5, 5.0)]
+    assert joined.occurrences("a")[0].start_s == 1.0  # the first clip's k-th stays the k-th
+    assert joined.provenance["joined_at_s"] == 4.0 and joined.id == "x+x"
+    with pytest.raises(ValueError, match="cannot join"):
+        join_clips(first, _clip("events", []))

@@ -1,5 +1,6 @@
 """How a step's global batch is split over processes and micro-batches, in one process."""
 
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -58,6 +59,24 @@ def test_position_gaps_leave_the_questions_as_they_were(tiny_words):
     assert [i.position_gap_s for i in again] == [i.position_gap_s for i in gapped.batch(7, 8)]  # resumable
     with pytest.raises(ValueError, match="max_position_gap_s"):
         DataConfig(max_position_gap_s=-1.0)
+
+
+def test_joined_clips_ask_only_about_the_first_clip(tiny_words):
+    data = DataConfig(corpus="tiny", modes=["one", "all"], joined_share=0.5, absent_share=0.3)
+    sampler = QuerySampler(tiny_words, data, seed=3)
+    items = [item for step in range(30) for item in sampler.batch(step, 8)]
+    joined = [item for item in items if "joined_at_s" in item.clip.provenance]
+    assert all(item.query.mode == "one" for item in joined)
+    assert 0.25 < len(joined) / sum(item.query.mode == "one" for item in items) < 0.75
+    for item in joined:
+        first_ends = item.clip.provenance["joined_at_s"]
+        assert item.clip.duration_s > first_ends and all(t < first_ends for t in item.query.targets_s)
+        if not item.query.targets_s:  # absent from the whole joined clip, not just from the first
+            k = int(re.search(r"the (\d+)\w\w occurrence", item.query.question).group(1))
+            assert len(item.clip.occurrences(item.query.subject)) < k
+    assert keys(QuerySampler(tiny_words, data, seed=3).batch(7, 8)) == keys(sampler.batch(7, 8))  # resumable
+    with pytest.raises(ValueError, match="joined_share"):
+        DataConfig(joined_share=1.5)
 
 
 def test_epoch_order_visits_every_clip_once_per_pass(tiny_words):

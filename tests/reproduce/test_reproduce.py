@@ -3,7 +3,11 @@
 import json
 
 import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
 
+from framestamp.errors import FramestampError
 from framestamp.reproduce.plan import FULL, plan, recipe
 from framestamp.reproduce.run import reproduce
 
@@ -65,6 +69,27 @@ def test_reproduce_runs_end_to_end_on_the_tiny_corpus(tmp_path):
     assert [p.name for p in ship(tmp_path / "runs", tmp_path / "results", tmp_path / "again", ("words-all",))] == [
         "words-all"
     ]
+
+
+def test_jobs_run_experiments_side_by_side_with_the_results_of_one_at_a_time(tmp_path):
+    settings = {"only": ("words-ihp", "words-token"), "corpus": "tiny", "max_steps": 2, "eval_limit": 2}
+    reproduce(results_dir=tmp_path / "one", runs_dir=tmp_path / "runs-one", **settings)
+    reproduce(results_dir=tmp_path / "two", runs_dir=tmp_path / "runs-two", jobs=2, **settings)
+    for name in ("words-ihp", "words-token"):
+        one, two = (json.loads((tmp_path / d / "metrics" / f"{name}.json").read_text()) for d in ("one", "two"))
+        assert [e["metrics"] for e in one["evaluations"]] == [e["metrics"] for e in two["evaluations"]]
+        a, b = (load_file(tmp_path / d / name / "final" / "backbone" / "model.safetensors") for d in ("runs-one", "runs-two"))
+        assert a.keys() == b.keys() and all(torch.equal(a[key], b[key]) for key in a)
+    # the first stages ran too, each before the stage that continues it, with its output in a log
+    assert "train" in (tmp_path / "runs-two" / "words-ihp-short.log").read_text()
+    assert not (tmp_path / "two" / "metrics" / "words-ihp-short.json").exists()
+
+
+def test_a_failed_job_is_named_with_its_log(tmp_path):
+    with pytest.raises(FramestampError, match=r"words-ihp-short failed .*words-ihp-short\.log"):
+        reproduce(results_dir=tmp_path / "r", runs_dir=tmp_path / "runs", only=("words-ihp",),
+                  corpus=str(tmp_path / "no-such-corpus"), max_steps=2, jobs=2)  # fmt: skip
+    assert not (tmp_path / "runs" / "words-ihp").exists()  # never started: its first stage failed
 
 
 def _summary(**accuracy_at_50ms_by_split) -> dict:

@@ -66,6 +66,13 @@ def test_training_with_position_gaps_runs_and_differs_from_training_without(tmp_
     assert any(not torch.equal(a[name], b[name]) for name in a)
 
 
+def test_training_on_joined_clips_runs(tmp_path):
+    data = {"modes": ["one"], "joined_share": 1.0}
+    train(config(tmp_path, objective="ihp", data=data), toy_clips(), resume=False)
+    losses = (tmp_path / "run" / "metrics.csv").read_text().splitlines()[-1].split(",")
+    assert all(np.isfinite(float(value)) for value in losses)
+
+
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
     straight = train(config(tmp_path / "a", max_steps=4, checkpoint_every=4), toy_clips(), resume=False)
     interrupted = config(tmp_path / "b", max_steps=4, checkpoint_every=2)

@@ -3,7 +3,7 @@
 Reading datasets needs the ``corpus`` extra (``datasets``); ``Clip`` and ``Segment`` do not.
 """
 
-from framestamp.data.examples import SAMPLE_RATE_HZ, SUBSETS, UNKNOWN_WORD, Clip, Segment, crop_clip
+from framestamp.data.examples import SAMPLE_RATE_HZ, SUBSETS, UNKNOWN_WORD, Clip, Segment, crop_clip, join_clips
 from framestamp.data.loading import ClipDataset, DatasetUnavailableError, load_subset
 from framestamp.data.schemas import HUB_DATASETS, corpus_features, hub_features
 
@@ -19,5 +19,6 @@ __all__ = [
     "corpus_features",
     "crop_clip",
     "hub_features",
+    "join_clips",
     "load_subset",
 ]

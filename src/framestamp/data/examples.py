@@ -148,3 +148,21 @@ def crop_clip(clip: Clip, max_target_s: float) -> Clip:
         segments=kept,
         provenance={**clip.provenance, "cropped_at_s": cut_s},
     )
+
+
+def join_clips(first: Clip, second: Clip) -> Clip:
+    """``first`` followed by ``second``: audio end to end, ``second``'s segments shifted by the length
+    of ``first``. Training on it with targets restricted to ``first`` lets a model hear long clips
+    without ever being asked about a time later than ``first`` ends."""
+    if first.subset != second.subset or first.sample_rate != second.sample_rate:
+        raise ValueError(f"cannot join a {second.subset} clip to a {first.subset} clip (or another sample rate)")
+    shift = first.duration_s
+    moved = tuple(replace(s, start_s=s.start_s + shift, end_s=s.end_s + shift) for s in second.segments)
+    return replace(
+        first,
+        id=f"{first.id}+{second.id}",
+        audio=np.concatenate([first.audio, second.audio]),
+        segments=first.segments + moved,
+        transcript=" ".join(t for t in (first.transcript, second.transcript) if t),
+        provenance={**first.provenance, "joined_with": second.id, "joined_at_s": shift},
+    )

@@ -98,6 +98,9 @@ FULL = (
     Experiment("words-ihp-long", WORDS + (FIT,), "words"),
     Experiment("speakers-ihp-long", SPEAKERS + (FIT,)),
     Experiment("words-token-long", WORDS + (FIT,), "words-token"),
+    # Length generalisation by long audio: words-ihp-long with half its clips followed by another.
+    Experiment("words-ihp-joined", WORDS + (FIT,)),
+    Experiment("words-token-joined", WORDS + (FIT,)),
     # The other word objectives take the second stage from the first stage's backbone.
     Experiment("words-binary", WORDS, init_from="words-ihp-short"),
     Experiment("words-joint", WORDS, init_from="words-ihp-short"),

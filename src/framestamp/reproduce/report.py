@@ -354,6 +354,8 @@ def training_data_text(config: dict) -> str:
         text += f", {config['data']['absent_share']:.0%} of questions about something absent"
     if config["data"].get("max_position_gap_s"):
         text += f", a gap of up to {config['data']['max_position_gap_s']:g} s of positions between question and audio"
+    if config["data"].get("joined_share"):
+        text += f", {config['data']['joined_share']:.0%} of clips followed by another (targets in the first)"
     if config.get("init_from"):
         text += f"; continues `{Path(config['init_from']).parent.name}`"
     elif config["model"].get("backbone_path"):

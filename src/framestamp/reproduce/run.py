@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Callable
@@ -34,7 +34,7 @@ METRICS_DIR = "metrics"
 def reproduce(
     quick: bool = False, results_dir: str | Path = "results", runs_dir: str | Path = "runs",
     only: tuple[str, ...] = (), console: Console | None = None, corpus: str | None = None,
-    max_steps: int | None = None, eval_limit: int | None = None,
+    max_steps: int | None = None, eval_limit: int | None = None, jobs: int = 1,
 ) -> Path:  # fmt: skip
     """Train and evaluate the experiments of the plan; write ``results_dir/report.md``.
 
@@ -45,6 +45,7 @@ def reproduce(
         only: run just these recipe names (training first, but not evaluating, the ones they start from).
         corpus, max_steps: override every recipe's corpus and step count (toy runs).
         eval_limit: cap on the queries of each evaluation.
+        jobs: experiments run at once, each after the one it starts from (``reproduce.schedule``).
 
     Returns:
         Path of the report.
@@ -55,27 +56,51 @@ def reproduce(
     results_dir = Path(results_dir)
     (results_dir / METRICS_DIR).mkdir(parents=True, exist_ok=True)
     wanted = with_prerequisites(only) if only else ()
-    for experiment in plan(quick, eval_limit):
-        if only and experiment.name not in wanted:
-            continue
-        config = experiment_config(experiment, quick, str(runs_dir), corpus, max_steps)
-        final = Path(config.output_dir) / "final"
-        started = time.monotonic()
-        if not final.is_dir():
-            console.print(f"[bold]train[/] {experiment.name}")
-            train(config)
-        if only and experiment.name not in only:
-            continue  # trained only because a named experiment starts from it
-        figures = results_dir / "figures"
-        figures.mkdir(exist_ok=True)
-        # The run's own record of its settings: the recipe may have changed since it was trained.
-        ran = Path(config.output_dir) / "config.yaml"
-        trained = TrainConfig.load(ran) if ran.exists() else config
-        summary = evaluate_experiment(experiment, trained, final, console, figures)
-        summary["train"] = training_summary(Path(config.output_dir))
-        summary["wall_minutes"] = round((time.monotonic() - started) / 60, 2)
-        (results_dir / METRICS_DIR / f"{experiment.name}.json").write_text(json.dumps(summary, indent=1))
+    steps = [
+        Step(experiment, experiment_config(experiment, quick, str(runs_dir), corpus, max_steps),
+             evaluate=not only or experiment.name in only)
+        for experiment in plan(quick, eval_limit)
+        if not only or experiment.name in wanted
+    ]  # fmt: skip
+    if jobs > 1:
+        from .schedule import run_in_parallel
+
+        run_in_parallel(steps, jobs, results_dir, Path(runs_dir), console)
+    else:
+        for step in steps:
+            run_step(step, results_dir, console)
     return write_report(results_dir, quick=quick)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One experiment of a reproduction: its training config, and whether to evaluate it (an
+    experiment that ``only`` brought in because a named one starts from it is trained, not evaluated)."""
+
+    experiment: Experiment
+    config: TrainConfig
+    evaluate: bool = True
+
+
+def run_step(step: Step, results_dir: Path, console: Console) -> None:
+    """Train the step's experiment unless its final model exists; evaluate it and write its metrics."""
+    experiment, config = step.experiment, step.config
+    final = Path(config.output_dir) / "final"
+    started = time.monotonic()
+    if not final.is_dir():
+        console.print(f"[bold]train[/] {experiment.name}")
+        train(config)
+    if not step.evaluate:
+        return
+    figures = results_dir / "figures"
+    figures.mkdir(exist_ok=True)
+    # The run's own record of its settings: the recipe may have changed since it was trained.
+    ran = Path(config.output_dir) / "config.yaml"
+    trained = TrainConfig.load(ran) if ran.exists() else config
+    summary = evaluate_experiment(experiment, trained, final, console, figures)
+    summary["train"] = training_summary(Path(config.output_dir))
+    summary["wall_minutes"] = round((time.monotonic() - started) / 60, 2)
+    (results_dir / METRICS_DIR / f"{experiment.name}.json").write_text(json.dumps(summary, indent=1))
 
 
 def evaluate_experiment(

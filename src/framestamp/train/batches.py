@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
 import torch
 
-from ..data.examples import Clip
+from ..data.examples import Clip, join_clips
 from ..tasks import Query, event_counts
 from ..tasks.make import absent_query, make_query, speaker_first_turns, subjects_of
 from .config import DataConfig
@@ -44,7 +45,9 @@ class QuerySampler:
     With ``data.absent_share`` > 0, that share of single-occurrence questions is replaced by a
     question whose answer is not in the clip (``tasks.make.absent_query``). With
     ``data.max_position_gap_s`` > 0, each item gets a gap drawn from its own stream, so the
-    questions are those of a run without gaps.
+    questions are those of a run without gaps. With ``data.joined_share`` > 0, that share of
+    single-occurrence items (drawn from a stream of their own) hears its clip followed by another
+    training clip and is asked only about a target in the first: long audio, early targets.
     """
 
     def __init__(
@@ -75,6 +78,9 @@ class QuerySampler:
     def _draw(self, step: int, size: int) -> list[Item]:
         rng = np.random.default_rng([self.seed, step, 0])
         tries_left = size * MAX_TRIES_PER_ITEM
+        joins = np.random.default_rng([self.seed, step, 3])
+        joined = joins.random(size) < self.data.joined_share
+        partners = joins.integers(len(self.clips), size=size)
         items: list[Item] = []
         for slot in range(size):
             # In epoch order the slot's own clip comes first; random clips stand in if it has no target.
@@ -87,7 +93,11 @@ class QuerySampler:
                 clip = None
                 mode = self.data.modes[int(rng.integers(len(self.data.modes)))]
                 boundary = self.data.boundaries[int(rng.integers(len(self.data.boundaries)))]
-                query = make_query(query_clip, mode, boundary, rng, self.data.max_target_s)
+                latest = self.data.max_target_s
+                if joined[slot] and mode == "one":
+                    latest = min(math.inf if latest is None else latest, query_clip.duration_s)
+                    query_clip = join_clips(query_clip, self.clips[int(partners[slot])])
+                query = make_query(query_clip, mode, boundary, rng, latest)
                 absent_share = self.data.absent_share if mode == "one" else 0.0
                 if query is not None and absent_share and rng.random() < absent_share:
                     query = absent_query(query_clip, boundary, rng, self._subjects)

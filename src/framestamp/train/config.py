@@ -40,6 +40,11 @@ class DataConfig(Config):
              "many seconds of audio tokens, before its audio, so short clips train the question-to-audio "
              "distances of long ones (0: none; inference never has a gap)"
     )  # fmt: skip
+    joined_share: float = option(
+        0.0, "length generalisation: share of items whose clip is followed by another training clip, the "
+             "question still about a target in the first one, so the model hears long clips without being "
+             "asked about a time later than any training clip's end (0: none)"
+    )  # fmt: skip
     order: str = option("random", "random: every item drawn independently (with replacement); "
                                   "epochs: each pass visits every clip once, in a shuffled order")
 
@@ -50,6 +55,8 @@ class DataConfig(Config):
             raise ValueError(f"subset must be words, speakers or events, got {self.subset!r}")
         if not 0.0 <= self.absent_share < 1.0:
             raise ValueError(f"absent_share must be in [0, 1), got {self.absent_share}")
+        if not 0.0 <= self.joined_share <= 1.0:
+            raise ValueError(f"joined_share must be in [0, 1], got {self.joined_share}")
         if not self.max_position_gap_s >= 0:
             raise ValueError(f"max_position_gap_s must be >= 0, got {self.max_position_gap_s}")
         for mode in self.modes:
