@@ -82,25 +82,26 @@ class Step:
     evaluate: bool = True
 
 
-def run_step(step: Step, results_dir: Path, console: Console) -> None:
-    """Train the step's experiment unless its final model exists; evaluate it and write its metrics."""
+def run_step(step: Step, results_dir: Path, console: Console) -> float:
+    """Train the step's experiment unless its final model exists; evaluate it and write its
+    metrics. Returns the minutes taken."""
     experiment, config = step.experiment, step.config
     final = Path(config.output_dir) / "final"
     started = time.monotonic()
     if not final.is_dir():
         console.print(f"[bold]train[/] {experiment.name}")
         train(config)
-    if not step.evaluate:
-        return
-    figures = results_dir / "figures"
-    figures.mkdir(exist_ok=True)
-    # The run's own record of its settings: the recipe may have changed since it was trained.
-    ran = Path(config.output_dir) / "config.yaml"
-    trained = TrainConfig.load(ran) if ran.exists() else config
-    summary = evaluate_experiment(experiment, trained, final, console, figures)
-    summary["train"] = training_summary(Path(config.output_dir))
-    summary["wall_minutes"] = round((time.monotonic() - started) / 60, 2)
-    (results_dir / METRICS_DIR / f"{experiment.name}.json").write_text(json.dumps(summary, indent=1))
+    if step.evaluate:
+        figures = results_dir / "figures"
+        figures.mkdir(exist_ok=True)
+        # The run's own record of its settings: the recipe may have changed since it was trained.
+        ran = Path(config.output_dir) / "config.yaml"
+        trained = TrainConfig.load(ran) if ran.exists() else config
+        summary = evaluate_experiment(experiment, trained, final, console, figures)
+        summary["train"] = training_summary(Path(config.output_dir))
+        summary["wall_minutes"] = round((time.monotonic() - started) / 60, 2)
+        (results_dir / METRICS_DIR / f"{experiment.name}.json").write_text(json.dumps(summary, indent=1))
+    return (time.monotonic() - started) / 60
 
 
 def evaluate_experiment(

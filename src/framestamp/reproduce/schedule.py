@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -60,10 +59,8 @@ def _finish(step: Step, future: Future, runs_dir: Path, console: Console, waitin
 
 def _run_logged(step: Step, results_dir: Path, log: Path) -> float:
     """Run one step with its output in ``log``; minutes taken."""
-    started = time.monotonic()
     with open(log, "a", buffering=1) as out, redirect_stdout(out), redirect_stderr(out):
-        run_step(step, results_dir, Console(file=out, force_terminal=False, width=120))
-    return (time.monotonic() - started) / 60
+        return run_step(step, results_dir, Console(file=out, force_terminal=False, width=120))
 
 
 def _limit_threads(threads: int) -> None:
