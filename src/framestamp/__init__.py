@@ -13,7 +13,7 @@ def __getattr__(name: str):
     # ``load`` pulls in torch and transformers: import it on first use so that
     # ``import framestamp`` stays light.
     if name == "load":
-        from .api import load
+        from .inference.api import load
 
         return load
     raise AttributeError(f"module 'framestamp' has no attribute {name!r}")

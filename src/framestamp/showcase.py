@@ -51,7 +51,7 @@ def showcase_corpus(n_clips: int):
 
 def run_showcase(console: Console, n_queries: int = 60, batch_size: int = 8, tasks: Sequence[ShowcaseTask] = TASKS):
     """Evaluate each task's frame model and token baseline and print the comparison table."""
-    from .api import resolve_checkpoint
+    from .inference.api import resolve_checkpoint
     from .data import load_subset
     from .evaluate.run import evaluation_items, run
     from .model import FrameStampModel
@@ -90,6 +90,6 @@ def run_showcase(console: Console, n_queries: int = 60, batch_size: int = 8, tas
 
 def shipped(name: str) -> bool:
     """Whether the shipped checkpoint ``name`` is installed in the package."""
-    from .api import shipped_checkpoints_dir
+    from .inference.api import shipped_checkpoints_dir
 
     return (shipped_checkpoints_dir() / name / "framestamp_config.json").is_file()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from framestamp.corpus.cli import corpus_app
+from framestamp.cli import app
 
 
 def test_build_prints_the_cached_build(tiny_corpus):
-    result = CliRunner().invoke(corpus_app, ["build", "--size", "tiny", "--seed", "0", "--out", str(tiny_corpus.parent)])
+    result = CliRunner().invoke(app, ["corpus", "build", "--size", "tiny", "--seed", "0", "--out", str(tiny_corpus.parent)])
     assert result.exit_code == 0, result.output
     assert result.output.strip().splitlines()[-1] == str(tiny_corpus)
 
@@ -19,7 +19,7 @@ def test_missing_package_is_one_line_and_exit_code_1(tmp_path, monkeypatch):
     monkeypatch.setattr(sources, "EN_TRANSCRIPTS", ("asterisk-core-sounds-en", tmp_path / "missing.txt.gz"))
     sources.english_prompts.cache_clear()
     try:
-        result = CliRunner().invoke(corpus_app, ["build", "--size", "tiny", "--out", str(tmp_path)])
+        result = CliRunner().invoke(app, ["corpus", "build", "--size", "tiny", "--out", str(tmp_path)])
     finally:
         sources.english_prompts.cache_clear()
     assert result.exit_code == 1

@@ -13,7 +13,7 @@ import pytest
 
 from framestamp.corpus.espeak import ESPEAK_RATE_HZ, Synthesizer, Voice
 from framestamp.corpus.signal import frame_levels_db
-from framestamp.data.audio import resample
+from framestamp.audio import resample
 
 TEXTS = (
     "Anna waited. Then she saw the old dog, and every farmer laughed.",

@@ -8,7 +8,7 @@ import pytest
 from framestamp.data.examples import Clip, Segment
 from framestamp.evaluate.presence import calibrated_threshold, prediction_presence, presence_items, presence_metrics
 from framestamp.evaluate.run import evaluation_items
-from framestamp.predict import Prediction
+from framestamp.decoding import Prediction
 
 AUDIO = np.zeros(16000 * 3, dtype=np.float32)
 

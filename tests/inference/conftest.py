@@ -22,7 +22,7 @@ def checkpoint(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def stamper(checkpoint):
-    from framestamp.api import InferenceConfig, load
+    from framestamp.inference.api import InferenceConfig, load
 
     return load(checkpoint, device="cpu", config=InferenceConfig(progress=False))
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import framestamp
-from framestamp.api import (
+from framestamp.inference.api import (
     FramestampWarning,
     InferenceConfig,
     Located,
@@ -24,7 +24,7 @@ from framestamp.api import (
     resolve_checkpoint,
 )  # fmt: skip
 from framestamp.errors import AudioError, CheckpointError
-from framestamp.longform import WindowConfig
+from framestamp.inference.windows import WindowConfig
 
 SR = 16_000
 
@@ -233,7 +233,7 @@ def test_arrays_at_any_rate_and_stereo_are_accepted(stamper):
 
 
 def test_checkpoint_names_and_paths(tmp_path, monkeypatch):
-    from framestamp import api
+    from framestamp.inference import api
 
     assert resolve_checkpoint(tmp_path) == tmp_path
     monkeypatch.setattr(api, "shipped_checkpoints_dir", lambda: tmp_path / "nothing-shipped")
@@ -260,7 +260,7 @@ def test_window_settings_reach_the_stitcher():
 
 
 def test_the_shipped_word_checkpoints_load():
-    from framestamp.api import shipped_checkpoints_dir
+    from framestamp.inference.api import shipped_checkpoints_dir
 
     if not (shipped_checkpoints_dir() / "words").is_dir():
         pytest.skip("no shipped checkpoint in this tree")

@@ -12,9 +12,7 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 from framestamp.cli import app
-from framestamp.commands_inference import register_commands
 
-register_commands(app)
 runner = CliRunner()
 
 
@@ -187,7 +185,7 @@ def test_missing_checkpoint_directory(clip, tmp_path):
 
 
 def test_default_checkpoint_not_shipped_yet(clip, tmp_path, monkeypatch):
-    from framestamp import api
+    from framestamp.inference import api
 
     monkeypatch.setattr(api, "shipped_checkpoints_dir", lambda: tmp_path / "nothing-shipped")
     assert_one_line_error(run("diarize", clip), "shipped checkpoint 'speakers' is not installed")

@@ -7,8 +7,8 @@ import time
 import numpy as np
 import pytest
 
-from framestamp.api import InferenceConfig, Stamper
-from framestamp.longform import WindowConfig, plan_windows
+from framestamp.inference.api import InferenceConfig, Stamper
+from framestamp.inference.windows import WindowConfig, plan_windows
 
 SR, MINUTES = 16_000, 10
 

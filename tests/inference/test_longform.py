@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from framestamp.errors import AudioError
-from framestamp.longform import WindowConfig, plan_windows, score_long, stitch
+from framestamp.inference.windows import WindowConfig, plan_windows, score_long, stitch
 
 RATE_HZ, TOKEN_RATE_HZ, SR = 100.0, 25.0, 16_000
 

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from framestamp.api import Located, Span, Timeline
-from framestamp.outputs import OutputError, check_format, render, write_atomic
+from framestamp.inference.api import Located, Span, Timeline
+from framestamp.inference.outputs import OutputError, check_format, render, write_atomic
 
 WORDS = Timeline("words", [Span("the", 0.11, 0.3), Span("apple", 0.35, 0.9), Span("pie", 1.2, 1.61)], 3.2, 2.0, ["q"])
 SPEAKERS = Timeline("speakers", [Span("speaker_1", 0.5, 3.0), Span("speaker_2", 2.0, None)], 2.1, 5.0, ["q"])
@@ -110,7 +110,7 @@ def test_atomic_write_never_truncates_on_failure(tmp_path, monkeypatch):
     path = tmp_path / "answer.json"
     path.write_text("old\n")
     os.chmod(path, 0o640)
-    monkeypatch.setattr("framestamp.outputs.os.replace", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
+    monkeypatch.setattr("framestamp.inference.outputs.os.replace", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
     with pytest.raises(OSError):
         write_atomic(path, "new\n")
     assert path.read_text() == "old\n" and os.listdir(tmp_path) == ["answer.json"]

@@ -11,12 +11,10 @@ import soundfile as sf
 import torch
 from typer.testing import CliRunner
 
-from framestamp.api import load
+from framestamp.inference.api import load
 from framestamp.cli import app
-from framestamp.commands_inference import register_commands
 from framestamp.tasks.prompts import all_question
 
-register_commands(app)
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 

@@ -143,7 +143,7 @@ def test_fit_and_event_class_tables():
 def test_describe_breaks_single_occurrence_results_down_by_event_class():
     from framestamp.data.examples import Clip, Segment
     from framestamp.evaluate.run import EvalItem, EvalResult
-    from framestamp.predict import Prediction
+    from framestamp.decoding import Prediction
     from framestamp.reproduce.plan import EvalSpec
     from framestamp.reproduce.run import describe
     from framestamp.tasks import Query
@@ -162,7 +162,7 @@ def test_describe_breaks_single_occurrence_results_down_by_event_class():
 def test_speaker_onsets_are_broken_down_by_overlap():
     from framestamp.data.examples import Clip, Segment
     from framestamp.evaluate.run import EvalItem, EvalResult
-    from framestamp.predict import Prediction
+    from framestamp.decoding import Prediction
     from framestamp.reproduce.plan import EvalSpec
     from framestamp.reproduce.report import BREAKDOWNS, _grouped_table
     from framestamp.reproduce.run import describe
@@ -189,7 +189,7 @@ def test_speaker_onsets_are_broken_down_by_overlap():
 def test_words_are_broken_down_by_source_of_the_speech():
     from framestamp.data.examples import Clip, Segment
     from framestamp.evaluate.run import EvalItem, EvalResult
-    from framestamp.predict import Prediction
+    from framestamp.decoding import Prediction
     from framestamp.reproduce.plan import EvalSpec
     from framestamp.reproduce.report import BREAKDOWNS, _grouped_table
     from framestamp.reproduce.run import describe

@@ -5,7 +5,7 @@ from rich.console import Console
 from framestamp import showcase
 from framestamp.backbones.tiny import TinyBackbone
 from framestamp.model import FrameStampModel, ModelConfig
-from framestamp import api
+from framestamp.inference import api
 
 
 def test_showcase_prints_frame_and_token_rows_and_names_what_is_not_shipped(tmp_path, monkeypatch):

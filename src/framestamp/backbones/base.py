@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-SAMPLE_RATE_HZ = 16_000
+from ..audio import SAMPLE_RATE_HZ
 IGNORE_INDEX = -100
 
 

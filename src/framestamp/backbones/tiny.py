@@ -23,6 +23,7 @@ from transformers import (
     WhisperFeatureExtractor,
 )
 
+from ..audio import SAMPLE_RATE_HZ
 from .qwen2_5_omni import Qwen25OmniBackbone
 from .registry import register
 
@@ -87,7 +88,7 @@ def build_tokenizer(words: Iterable[str]) -> PreTrainedTokenizerFast:
 
 def build_feature_extractor() -> WhisperFeatureExtractor:
     """Whisper log-mel features as Qwen2.5-Omni uses them: 128 bins, 25 ms window, 10 ms hop."""
-    return WhisperFeatureExtractor(feature_size=128, sampling_rate=16_000, hop_length=160, n_fft=400)
+    return WhisperFeatureExtractor(feature_size=128, sampling_rate=SAMPLE_RATE_HZ, hop_length=160, n_fft=400)
 
 
 def build_thinker_config(tokenizer: PreTrainedTokenizerFast, sizes: TinyConfig) -> Qwen2_5OmniThinkerConfig:

@@ -13,10 +13,10 @@ from typing import Callable
 
 import torch
 
-from ..api import resolve_checkpoint
+from ..inference.api import resolve_checkpoint
 from ..errors import CheckpointError
 from ..model import FrameStampModel, ModelConfig, load_backbone
-from ..predict import DecodeConfig, decode_scores
+from ..decoding import DecodeConfig, decode_scores
 from ..tasks import parse_answer
 from .inputs import BenchBatch
 

@@ -69,7 +69,7 @@ def _is_default(data: dict) -> bool:
 
 def write_outputs(data: dict, output_dir: Path):
     """Add the target checks to ``data``, write the JSON, markdown and plot; return a ``BenchResult``."""
-    from ..outputs import write_atomic
+    from ..inference.outputs import write_atomic
     from .run import BenchResult
 
     output_dir.mkdir(parents=True, exist_ok=True)

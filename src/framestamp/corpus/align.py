@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from framestamp.corpus.sources import Prompt, normalise_transcript, package_version, read_prompt
-from framestamp.data.examples import SAMPLE_RATE_HZ
+from framestamp.audio import SAMPLE_RATE_HZ
 from framestamp.errors import MissingDependencyError
 
 _PAD_S = 0.3

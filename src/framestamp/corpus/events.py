@@ -19,8 +19,8 @@ from framestamp.corpus.config import SplitSpec
 from framestamp.corpus.pools import Pools
 from framestamp.corpus.signal import add_at, colored_noise, db_to_gain, finish, rms
 from framestamp.corpus.sources import MUSIC, read_effect
-from framestamp.data.audio import encode_flac
-from framestamp.data.examples import SAMPLE_RATE_HZ
+from framestamp.audio import encode_flac
+from framestamp.audio import SAMPLE_RATE_HZ
 
 SR = SAMPLE_RATE_HZ
 BACKGROUNDS = ("music", "noise", "babble", "quiet")

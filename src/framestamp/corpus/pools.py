@@ -28,7 +28,7 @@ from framestamp.corpus.sources import (
 from framestamp.corpus.signal import add_at, rms, speech_regions
 from framestamp.corpus.text import make_sentence, split_of
 from framestamp.corpus.voices import distinct_voices
-from framestamp.data.audio import resample
+from framestamp.audio import SAMPLE_RATE_HZ, resample
 
 POOLS = tuple(POOL_FRACTIONS)
 # Recorded prompts used as speaker utterances: single letters and digits are too short to be a
@@ -97,7 +97,7 @@ class Pools:
         for voice_dir in REAL_SPEAKERS:
             pools: dict[str, list[Prompt]] = {p: [] for p in POOLS}
             for prompt in voice_prompts(voice_dir):
-                if MIN_PROMPT_S <= len(read_prompt(prompt)) / 16000 <= MAX_PROMPT_S and prompt_speech(prompt):
+                if MIN_PROMPT_S <= len(read_prompt(prompt)) / SAMPLE_RATE_HZ <= MAX_PROMPT_S and prompt_speech(prompt):
                     pools[split_of(prompt.name, POOL_FRACTIONS)].append(prompt)
             table[voice_dir] = pools
         return table
@@ -133,10 +133,10 @@ class Pools:
 
     def _make_babble(self, pool: str, index: int) -> np.ndarray:
         rng = np.random.default_rng([self.seed, 7919, POOLS.index(pool), index])
-        n = int(self.BABBLE_S * 16000)
+        n = int(self.BABBLE_S * SAMPLE_RATE_HZ)
         mix = np.zeros(n, np.float32)
         for voice in distinct_voices(rng, int(rng.integers(4, 8))):
-            t = int(rng.integers(0, 16000))
+            t = int(rng.integers(0, SAMPLE_RATE_HZ))
             while t < n:
                 utt = Synthesizer.get().synthesize(self.sentence(rng, pool), voice)
                 speech = resample(utt.audio, utt.sample_rate)

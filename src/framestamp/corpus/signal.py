@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from framestamp.data.examples import SAMPLE_RATE_HZ
+from framestamp.audio import SAMPLE_RATE_HZ
 
 _HOP = int(0.005 * SAMPLE_RATE_HZ)  # 5 ms analysis frames
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from framestamp.data.audio import read_audio_file
+from framestamp.audio import read_audio_file
 from framestamp.errors import FramestampError
 
 SOUNDS = Path("/usr/share/asterisk/sounds")

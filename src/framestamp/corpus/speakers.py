@@ -27,8 +27,8 @@ from framestamp.corpus.pools import Pools, prompt_speech
 from framestamp.corpus.signal import add_at, db_to_gain, finish, rms
 from framestamp.corpus.sources import read_prompt
 from framestamp.corpus.voices import REAL_SPEAKERS, distinct_voices, espeak_speaker_id
-from framestamp.data.audio import encode_flac, resample
-from framestamp.data.examples import SAMPLE_RATE_HZ
+from framestamp.audio import encode_flac, resample
+from framestamp.audio import SAMPLE_RATE_HZ
 
 SR = SAMPLE_RATE_HZ
 _MIN_TURN_GAP_S = 0.3  # a speaker's regions closer than this form one turn

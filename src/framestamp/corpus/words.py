@@ -22,8 +22,8 @@ from framestamp.corpus.pools import Pools
 from framestamp.corpus.signal import finish
 from framestamp.corpus.text import NOUNS, tokens
 from framestamp.corpus.voices import espeak_speaker_id, random_voice
-from framestamp.data.audio import encode_flac, resample
-from framestamp.data.examples import SAMPLE_RATE_HZ
+from framestamp.audio import encode_flac, resample
+from framestamp.audio import SAMPLE_RATE_HZ
 
 _LEAD_S = (0.05, 1.0)
 _PAUSE_S = (0.15, 1.2)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from framestamp.data.audio import decode_audio
+from framestamp.audio import decode_audio
 from framestamp.data.examples import SAMPLE_RATE_HZ, UNKNOWN_WORD, Clip, Segment
 
 

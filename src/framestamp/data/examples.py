@@ -13,7 +13,7 @@ from typing import Literal
 
 import numpy as np
 
-SAMPLE_RATE_HZ = 16000
+from ..audio import SAMPLE_RATE_HZ
 SUBSETS = ("words", "speakers", "events")
 Subset = Literal["words", "speakers", "events"]
 

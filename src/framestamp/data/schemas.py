@@ -12,7 +12,7 @@ adds fields, so one adapter per subset reads both. Types of the hub datasets:
 
 from __future__ import annotations
 
-from framestamp.data.examples import SAMPLE_RATE_HZ
+from framestamp.audio import SAMPLE_RATE_HZ
 from framestamp.errors import MissingDependencyError
 
 HUB_DATASETS = {

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from ..data.examples import Clip
 from ..model import FrameStampModel
-from ..predict import DEFAULT_PRESENCE_THRESHOLD, Prediction, predict, presence_probability
+from ..decoding import DEFAULT_PRESENCE_THRESHOLD, Prediction, predict, presence_probability
 from ..tasks.make import absent_query, make_query, subjects_of
 from .run import EvalItem, answer_token_budget
 

@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 
 from ..data.examples import Clip
 from ..model import FrameStampModel
-from ..predict import DecodeConfig, Prediction, predict
+from ..decoding import DecodeConfig, Prediction, predict
 from ..tasks import Query
 from ..tasks.make import make_query
 from .metrics import all_events_metrics, single_event_metrics

@@ -320,7 +320,7 @@ def plot_intensity_examples(model, items, path: Path, n_examples: int = 3) -> No
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from ..predict import decode_scores
+    from ..decoding import decode_scores
 
     fig, axes = plt.subplots(n_examples, 1, figsize=(9, 2.4 * n_examples), squeeze=False)
     for ax, item in zip(axes[:, 0], items[:n_examples]):

@@ -23,7 +23,7 @@ from ..evaluate.metrics import (
 from ..evaluate.presence import fit_presence_threshold, presence_items, run_presence
 from ..evaluate.run import EvalItem, EvalResult, evaluation_items, run
 from ..model import CONFIG_NAME, FrameStampModel
-from ..predict import presence_threshold
+from ..decoding import presence_threshold
 from ..train.config import TrainConfig
 from ..train.loop import train
 from .plan import EvalSpec, Experiment, experiment_config, plan, with_prerequisites

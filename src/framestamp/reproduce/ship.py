@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from ..api import shipped_checkpoints_dir
+from ..inference.api import shipped_checkpoints_dir
 from .plan import FULL, Experiment
 from .report import evaluation, training_data_text
 

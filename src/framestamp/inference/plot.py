@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from .api import Located, Timeline
-from .audio import SAMPLE_RATE_HZ
-from .errors import MissingDependencyError
-from .frames import frames_to_seconds
+from ..audio import SAMPLE_RATE_HZ
+from ..errors import MissingDependencyError
+from ..frames import frames_to_seconds
 from .outputs import OutputError, atomic_path
 
 MAX_WAVEFORM_POINTS = 200_000  # plotting every sample of an hour of audio helps nobody

@@ -1,7 +1,7 @@
-"""``framestamp locate | align | diarize | events``: thin typer layers over :mod:`framestamp.api`.
+"""``framestamp locate | align | diarize | events``: thin typer layers over :mod:`framestamp.inference.api`.
 
 Each command loads the audio and the checkpoint, calls one ``Stamper`` method, and renders the
-answer (:mod:`framestamp.outputs`). User errors print one ``error:`` line on stderr and exit 1;
+answer (:mod:`framestamp.inference.outputs`). User errors print one ``error:`` line on stderr and exit 1;
 caveats print one ``warning:`` line each.
 """
 
@@ -16,7 +16,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from .errors import FramestampError
+from ..errors import FramestampError
+from .app import app
 
 
 class OutputFormat(str, Enum):
@@ -54,7 +55,7 @@ def _one_line(text: str) -> str:
 @contextmanager
 def reporting():
     """Print ``FramestampError`` as ``error: ...`` (exit 1) and framestamp warnings as ``warning: ...``."""
-    from .api import FramestampWarning
+    from ..inference.api import FramestampWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FramestampWarning)
@@ -72,9 +73,9 @@ def reporting():
 
 
 def _load(checkpoint: str, device, window_s: float, overlap_s: float, quiet: bool, threshold: float | None = None):
-    from .api import InferenceConfig, load
-    from .errors import ConfigError
-    from .longform import WindowConfig
+    from ..inference.api import InferenceConfig, load
+    from ..errors import ConfigError
+    from ..inference.windows import WindowConfig
 
     try:
         windows = WindowConfig(window_s=window_s, overlap_s=overlap_s)
@@ -86,11 +87,11 @@ def _load(checkpoint: str, device, window_s: float, overlap_s: float, quiet: boo
 
 def _emit(result, fmt: Optional[OutputFormat], output, plot, waveform, audio: Path) -> None:
     """Render ``result``, print or write it, and draw the plot when asked."""
-    from .outputs import render, write_atomic
+    from ..inference.outputs import render, write_atomic
 
     text = render(result, (fmt or OutputFormat.table).value, name=audio.stem, extra={"audio": str(audio)})
     if plot is not None:
-        from .plot import plot_answer
+        from ..inference.plot import plot_answer
 
         plot_answer(result, waveform, plot)
     if output is None:
@@ -99,6 +100,7 @@ def _emit(result, fmt: Optional[OutputFormat], output, plot, waveform, audio: Pa
         write_atomic(output, text)
 
 
+@app.command()
 def locate(
     audio: Annotated[Optional[Path], typer.Argument(help="audio file (omit with --manifest)")] = None,
     word: Annotated[Optional[str], typer.Option(help="the word asked about")] = None,
@@ -126,9 +128,9 @@ def locate(
             return
         if audio is None:
             raise FramestampError("give an AUDIO file (or --manifest FILE)")
-        from .api import build_question
-        from .audio import load_audio
-        from .outputs import check_format
+        from ..inference.api import build_question
+        from ..audio import load_audio
+        from ..inference.outputs import check_format
 
         build_question(word, occurrence, end, event, speaker, question)  # bad questions fail before loading
         check_format("locate", (format or OutputFormat.table).value)
@@ -142,8 +144,8 @@ def locate(
 
 def _run_manifest(manifest: Path, load, checkpoint: Optional[str], output: Optional[Path]) -> None:
     """Stream answers as JSON Lines (flushed per line) to stdout or, atomically, to ``output``."""
-    from .manifest import locate_manifest
-    from .outputs import atomic_path
+    from ..inference.manifest import locate_manifest
+    from ..inference.outputs import atomic_path
 
     failed = total = 0
 
@@ -162,6 +164,7 @@ def _run_manifest(manifest: Path, load, checkpoint: Optional[str], output: Optio
         raise FramestampError(f"{failed} of {total} manifest items failed (see their \"error\" fields)")
 
 
+@app.command()
 def align(
     audio: AudioArg,
     transcript: Annotated[Optional[str], typer.Option(help="the words spoken: decode exactly that many")] = None,
@@ -176,6 +179,7 @@ def align(
         _emit(model.align(waveform, transcript=transcript, ends=ends), format, output, plot, waveform, audio)
 
 
+@app.command()
 def diarize(
     audio: AudioArg,
     ends: EndsOpt = False,
@@ -191,6 +195,7 @@ def diarize(
         _emit(model.diarize(waveform, ends=ends, max_speakers=max_speakers), format, output, plot, waveform, audio)
 
 
+@app.command()
 def events(
     audio: AudioArg,
     classes: Annotated[Optional[list[str]], typer.Option(help="event classes (repeat, or comma-separate)")] = None,
@@ -212,19 +217,9 @@ def events(
 
 def _prepare(kind: str, fmt: Optional[OutputFormat], audio: Path):
     """Check the format, then read the audio (both before the slow model load)."""
-    from .audio import load_audio
-    from .outputs import check_format
+    from ..audio import load_audio
+    from ..inference.outputs import check_format
 
     check_format(kind, (fmt or OutputFormat.table).value)
     return load_audio(audio)
 
-
-COMMANDS = (locate, align, diarize, events)
-
-
-def register_commands(app: typer.Typer) -> None:
-    """Add the inference commands to ``app`` (once; calling again does nothing)."""
-    present = {info.callback for info in app.registered_commands}
-    for command in COMMANDS:
-        if command not in present:
-            app.command()(command)

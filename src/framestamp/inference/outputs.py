@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .api import Located, Span, Timeline
-from .errors import FramestampError, MissingDependencyError
+from ..errors import FramestampError, MissingDependencyError
 
 FORMATS = ("table", "json", "rttm", "textgrid", "tsv", "srt", "vtt")
 FORMATS_OF = {

@@ -1,25 +1,13 @@
-"""The ``framestamp`` command line: each command is a thin layer over one public function."""
+"""``framestamp demo | train | reproduce | bench``: the experiment commands."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from .errors import FramestampError
-
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Timestamps from audio LM hidden states.")
-console = Console()
-errors = Console(stderr=True, soft_wrap=True)
-
-
-def _mount_corpus() -> None:
-    from .corpus.cli import corpus_app
-
-    app.add_typer(corpus_app, name="corpus", help="Build the built-in corpus.")
+from .app import app, console
 
 
 @app.command()
@@ -28,7 +16,7 @@ def demo(
     batch_size: Annotated[int, typer.Option(help="questions per forward pass")] = 8,
 ) -> None:
     """The main job: shipped frame models vs token baselines on held-out clips (accuracy, speed)."""
-    from .showcase import run_showcase
+    from ..showcase import run_showcase
 
     run_showcase(console, n_queries=queries, batch_size=batch_size)
 
@@ -39,8 +27,8 @@ def train(
     resume: Annotated[bool, typer.Option(help="continue from the latest checkpoint in output_dir")] = True,
 ) -> None:
     """Train a model from an experiment YAML file."""
-    from .train.config import TrainConfig
-    from .train.loop import train as run_training
+    from ..train.config import TrainConfig
+    from ..train.loop import train as run_training
 
     final = run_training(TrainConfig.load(config), resume=resume)
     console.print(f"final checkpoint: {final}")
@@ -56,7 +44,7 @@ def reproduce(
         min=1, help="experiments at once (one training thread each; output in <runs>/<name>.log)")] = 1,
 ) -> None:
     """Train and evaluate the paper's comparison on the built-in corpus; write the report."""
-    from .reproduce.run import reproduce as run_reproduction
+    from ..reproduce.run import reproduce as run_reproduction
 
     report = run_reproduction(
         quick=quick, results_dir=results, runs_dir=runs, only=tuple(only or ()), console=console, jobs=jobs
@@ -87,8 +75,8 @@ def bench(
     output_dir: Annotated[Path, typer.Option(help="where the JSON, table and plot go")] = Path("results/bench"),
 ) -> None:  # fmt: skip
     """Wall time of the frame method vs generated timestamps and the bare forward pass (JSON, table, plot)."""
-    from .bench import BenchConfig, run_bench
-    from .errors import ConfigError
+    from ..bench import BenchConfig, run_bench
+    from ..errors import ConfigError
 
     try:
         config = BenchConfig(
@@ -104,29 +92,3 @@ def bench(
     result = run_bench(config, log=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
     plot = result.plot_path or "no plot (matplotlib missing)"
     console.print(f"results: {result.json_path}, {result.markdown_path}, {plot}")
-
-
-def main() -> None:
-    """Entry point: run the app, printing user errors as one line without a traceback."""
-    _mount_corpus()
-    from .commands_inference import register_commands
-
-    register_commands(app)
-    try:
-        code = app(standalone_mode=False)
-    except FramestampError as error:
-        errors.print(f"[bold red]error:[/] {error}", highlight=False)
-        sys.exit(1)
-    except (typer.Abort, KeyboardInterrupt):
-        errors.print("aborted")
-        sys.exit(130)
-    except typer.Exit as done:
-        sys.exit(done.exit_code)
-    except Exception as error:  # click usage errors arrive here in standalone_mode=False
-        from click import ClickException
-
-        if isinstance(error, ClickException):
-            error.show()
-            sys.exit(error.exit_code)
-        raise
-    sys.exit(code if isinstance(code, int) else 0)

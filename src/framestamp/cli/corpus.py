@@ -8,6 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from .app import app
+
 from framestamp.corpus.config import SIZES
 
 corpus_app = typer.Typer(no_args_is_help=True)
@@ -47,3 +49,6 @@ def build(
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=1) from None
     typer.echo(str(path))
+
+
+app.add_typer(corpus_app, name="corpus", help="Build the built-in corpus.")

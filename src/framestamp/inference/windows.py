@@ -21,10 +21,10 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from .audio import SAMPLE_RATE_HZ
-from .config import Config, option, register_config
-from .errors import AudioError
-from .frames import seconds_to_frames
+from ..audio import SAMPLE_RATE_HZ
+from ..config import Config, option, register_config
+from ..errors import AudioError
+from ..frames import seconds_to_frames
 
 
 @register_config

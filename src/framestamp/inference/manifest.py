@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from .api import FramestampWarning, Stamper
-from .errors import FramestampError
+from ..errors import FramestampError
 
 FIELDS = ("audio", "word", "event", "speaker", "question", "occurrence", "end", "all", "id")
 DEFAULT_CHECKPOINT_OF = {"word": "words", "event": "events", "speaker": "speakers", "question": "words"}

@@ -6,7 +6,7 @@
     answer.times_s, answer.count_estimate, answer.presence_probability, answer.present
 
 Every method runs one forward pass per window of audio (all its questions batched together),
-stitches the frame scores on the global timeline (:mod:`framestamp.longform`) and decodes
+stitches the frame scores on the global timeline (:mod:`framestamp.inference.windows`) and decodes
 times in seconds from the start of the audio.
 
 "Not present" rule (IHP head): with ``Lambda`` the integrated intensity of the answer, the
@@ -26,13 +26,13 @@ from typing import Sequence
 
 import numpy as np
 
-from .audio import SAMPLE_RATE_HZ, load_audio, prepare_waveform
-from .config import Config, option, register_config
-from .errors import CheckpointError, FramestampError
-from .frames import frames_to_seconds
-from .longform import LongScores, WindowConfig, score_long
-from .predict import DecodeConfig, decode_scores, presence_probability, presence_threshold
-from .tasks.prompts import all_question, event_question, speaker_question, word_question
+from ..audio import SAMPLE_RATE_HZ, load_audio, prepare_waveform
+from ..config import Config, option, register_config
+from ..errors import CheckpointError, FramestampError
+from ..frames import frames_to_seconds
+from .windows import LongScores, WindowConfig, score_long
+from ..decoding import DecodeConfig, decode_scores, presence_probability, presence_threshold
+from ..tasks.prompts import all_question, event_question, speaker_question, word_question
 
 SHIPPED_CHECKPOINTS = (
     "words", "words-all", "speakers", "events", "words-token", "words-all-token", "speakers-token", "events-token",
@@ -200,7 +200,7 @@ def load(name_or_path: str | Path, device: str | None = None, config: InferenceC
     """
     import torch
 
-    from .model import BACKBONE_DIR, CONFIG_NAME, FrameStampModel
+    from ..model import BACKBONE_DIR, CONFIG_NAME, FrameStampModel
 
     directory = resolve_checkpoint(name_or_path)
     if (directory / CONFIG_NAME).is_file() and not (directory / BACKBONE_DIR).is_dir():
@@ -412,7 +412,7 @@ class Stamper:
         if exact and n_events is not None and len(times) < n_events and self.head_objective == "ihp":
             # peak decoders stop when the clip runs out of unsuppressed frames; the posterior
             # median always gives n times
-            from .decoders import decode_posterior_median
+            from ..decoders import decode_posterior_median
 
             times = decode_posterior_median(np.exp(np.minimum(row.astype(np.float64), 80.0)), n_events, rate)
         return [float(t) for t in times], prediction.count_estimate

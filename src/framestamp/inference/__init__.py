@@ -1,0 +1,1 @@
+"""Answering questions about recordings: the scoring engine, windows, the Python API, outputs."""

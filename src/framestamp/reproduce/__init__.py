@@ -1,0 +1,1 @@
+"""`framestamp reproduce`: the plan of experiments, running them, the report, shipping."""

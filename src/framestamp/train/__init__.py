@@ -1,0 +1,1 @@
+"""Training: batches, objectives, the loop, checkpoints."""
