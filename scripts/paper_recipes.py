@@ -16,7 +16,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1] / "src" / "framestamp" / "recipes" / "paper"
 
-# Paper settings (METHOD.md sections 2-3): full fine-tuning, lr 1e-6, effective batch 8, bf16,
+# Paper settings (docs/method.md sections 2-3): full fine-tuning, lr 1e-6, effective batch 8, bf16,
 # 3 epochs (3B) / 6 epochs (7B), head bias -6 (-6.9 speakers), 4 logits per audio token,
 # bidirectional audio, last layer. Gradient checkpointing is on so that the 3B run fits one 80 GB
 # GPU (docs/scaling.md).

@@ -9,7 +9,6 @@ from scipy.stats import poisson
 
 from framestamp.losses import (
     binary_frame_loss,
-    ihp_count_nll,
     ihp_nll,
     joint_loss,
     reduce_nll,
@@ -88,28 +87,6 @@ def test_reductions():
     torch.testing.assert_close(ihp_nll(z, counts, mask, reduction="per_frame"), per_example.sum() / 20)
     with pytest.raises(ValueError):
         reduce_nll(per_example, mask, "sum")
-
-
-def test_count_nll_is_negative_poisson_log_pmf():
-    torch.manual_seed(3)
-    z = torch.randn(4, 30) - 1.0
-    mask = torch.arange(30)[None, :] < torch.tensor([[30], [30], [11], [5]])
-    n_events = torch.tensor([0, 3, 7, 1])
-    loss = ihp_count_nll(z, n_events, mask)
-    totals = torch.where(mask, torch.exp(z), 0.0).sum(dim=-1)
-    for row in range(4):
-        expected = -poisson.logpmf(int(n_events[row]), float(totals[row]))
-        assert loss[row].item() == pytest.approx(expected, rel=1e-5)
-
-
-def test_count_nll_empty_example_is_zero_and_gradients_finite():
-    z = torch.randn(2, 6, requires_grad=True)
-    mask = torch.tensor([[True] * 6, [False] * 6])
-    loss = ihp_count_nll(z, torch.tensor([2, 0]), mask)
-    loss.sum().backward()
-    assert loss[1].item() == 0.0
-    assert torch.isfinite(z.grad).all()
-    assert torch.all(z.grad[1] == 0)
 
 
 def test_binary_pos_weight_is_negative_over_positive_and_matches_torch():

@@ -1,4 +1,4 @@
-"""Timestamps from frame scores (METHOD.md section 4). numpy only, vectorised, memory linear in T.
+"""Timestamps from frame scores (docs/method.md section 4). numpy only, vectorised, memory linear in T.
 
 Inputs are 1-D per-frame arrays for one clip: ``intensity`` (lambda_t >= 0, expected events per
 frame, i.e. ``exp`` of the IHP head) or ``probabilities`` (sigmoid of the binary head). Frame t

@@ -1,23 +1,35 @@
-"""From a trained model to timestamps: one forward pass, the head, a decoder.
+"""From a head's frame scores to an answer: what the scores mean, decoded times, presence.
 
-The token baseline instead generates its JSON answer and parses it.
+A head kind is a type found through a registry by the name a checkpoint records
+(``ModelConfig.head_objective``):
+
+- ``ihp``: the scores are log-intensities of an inhomogeneous Poisson process. The count of
+  events is Poisson(Lambda) with ``Lambda = sum_t exp(z_t)``, so ``P(present) = 1 - exp(-Lambda)``;
+  times come from the decoders of :mod:`framestamp.decoders` (argmax or median for one event;
+  iterative mode, posterior mode or posterior median for several).
+- ``binary``: the scores are logits of "an event starts in this frame"; ``P(present)`` is the
+  highest frame probability; times are suppressed peaks (top n when n is known, else every
+  peak above ``DecodeConfig.binary_threshold``).
+- ``none``: the token baseline; there are no frame scores, the answer is generated as text
+  and parsed (:func:`framestamp.tasks.parse_answer`).
+
+The pure numerical decoders live in :mod:`framestamp.decoders`; this module chooses among them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import ClassVar
 
 import numpy as np
-import torch
 
 from . import decoders
 from .config import Config, option, register_config
-from .model import FrameStampModel, ModelConfig
-from .tasks import parse_answer
 
 SINGLE_DECODERS = ("argmax", "median")
 MULTI_DECODERS = ("iterative_mode", "posterior_mode", "posterior_median")
+DEFAULT_PRESENCE_THRESHOLD = 0.5  # P(N >= 1) = 0.5, i.e. Lambda >= ln 2
+MAX_LOG_INTENSITY = 80.0  # exp(80) ~ 5e34: far above any real intensity, far below float64's overflow
 
 
 @register_config
@@ -49,6 +61,8 @@ class Prediction:
         frame_rate_hz: frames per second of ``scores``.
         text: the generated answer (token baseline), else None.
         parse_error: the generated answer held no time (token baseline).
+        presence_probability: P(the thing occurs), from local evidence (frame models) or 1.0
+            when a token answer parsed (0.0 when it did not).
     """
 
     times_s: np.ndarray
@@ -57,100 +71,148 @@ class Prediction:
     frame_rate_hz: float = 100.0
     text: str | None = None
     parse_error: bool = False
+    presence_probability: float = 1.0
 
 
-def decode_scores(
-    scores: np.ndarray, head_objective: str, frame_rate_hz: float, mode: str,
-    n_events: int | None = None, config: DecodeConfig = DecodeConfig(),
-) -> Prediction:  # fmt: skip
-    """Times from one clip's frame scores.
+class HeadKind:
+    """What a head's frame scores mean and how answers are decoded from them."""
 
-    Args:
-        scores: ``[T]`` log-intensities (``ihp``) or logits (``binary``).
-        head_objective: "ihp" or "binary".
-        frame_rate_hz: frames per second.
-        mode: "one" (a single event) or "all" (every event).
-        n_events: number of events when known; None infers it (IHP: round(Lambda)).
-    """
-    if head_objective == "ihp":
-        values = np.exp(np.minimum(scores.astype(np.float64), 80.0))
+    name: ClassVar[str]
+    generates_text: ClassVar[bool] = False  # answers are generated, not decoded from frame scores
+
+    def curve(self, scores: np.ndarray) -> np.ndarray:
+        """Per-frame value to plot and decode from: intensity (events per frame) or probability."""
+        raise NotImplementedError
+
+    def presence_probability(self, scores: np.ndarray) -> float:
+        """P(at least one event) given the frame scores of one question."""
+        raise NotImplementedError
+
+    def decode(
+        self, scores: np.ndarray, frame_rate_hz: float, mode: str, n_events: int | None = None,
+        config: DecodeConfig = DecodeConfig(),
+    ) -> Prediction:  # fmt: skip
+        """Times of one clip's frame scores.
+
+        Args:
+            scores: ``[T]`` head outputs.
+            frame_rate_hz: frames per second.
+            mode: "one" (a single event) or "all" (every event).
+            n_events: number of events when known; None infers it.
+        """
+        raise NotImplementedError
+
+
+_HEAD_KINDS: dict[str, HeadKind] = {}
+
+
+def register_head_kind(cls: type[HeadKind]) -> type[HeadKind]:
+    """Class decorator: make ``cls`` findable by :func:`head_kind` under ``cls.name``."""
+    _HEAD_KINDS[cls.name] = cls()
+    return cls
+
+
+def head_kind(name: str) -> HeadKind:
+    """The head kind a checkpoint's ``head_objective`` names (``ValueError`` if unknown)."""
+    if name not in _HEAD_KINDS:
+        raise ValueError(f"head_objective must be one of {tuple(_HEAD_KINDS)}, got {name!r}")
+    return _HEAD_KINDS[name]
+
+
+def head_kind_names() -> tuple[str, ...]:
+    return tuple(_HEAD_KINDS)
+
+
+def _intensity(scores: np.ndarray) -> np.ndarray:
+    return np.exp(np.minimum(np.asarray(scores, dtype=np.float64), MAX_LOG_INTENSITY))
+
+
+def _sigmoid(scores: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.asarray(scores, dtype=np.float64)))
+
+
+@register_head_kind
+class PoissonHead(HeadKind):
+    """Log-intensities of an inhomogeneous Poisson process (the IHP objective)."""
+
+    name = "ihp"
+
+    def curve(self, scores: np.ndarray) -> np.ndarray:
+        return _intensity(scores)
+
+    def presence_probability(self, scores: np.ndarray) -> float:
+        return float(-np.expm1(-_intensity(scores).sum()))
+
+    def decode(self, scores, frame_rate_hz, mode, n_events=None, config=DecodeConfig()) -> Prediction:
+        values = _intensity(scores)
         count = decoders.expected_count(values)
-    else:
-        values = 1.0 / (1.0 + np.exp(-scores.astype(np.float64)))
+        if mode == "one":
+            single = decoders.decode_median if config.single == "median" else decoders.decode_argmax
+            times = np.array([single(values, frame_rate_hz)])
+        else:
+            times = self.decode_n(values, decoders.decode_count(values) if n_events is None else n_events,
+                                  frame_rate_hz, config, exact=n_events is not None)  # fmt: skip
+        return _prediction(times, count, scores, frame_rate_hz, self.presence_probability(scores))
+
+    @staticmethod
+    def decode_n(values: np.ndarray, n: int, frame_rate_hz: float, config: DecodeConfig, exact: bool) -> np.ndarray:
+        """``n`` event times from intensities; ``exact``: exactly ``n`` even when the peak decoder
+        runs out of unsuppressed frames (then the posterior median, which always gives ``n``)."""
+        if config.multi == "posterior_mode":
+            return decoders.decode_posterior_mode(values, n, frame_rate_hz)
+        if config.multi == "posterior_median":
+            return decoders.decode_posterior_median(values, n, frame_rate_hz)
+        times = decoders.decode_iterative_mode(values, n, frame_rate_hz, config.tolerance_s)
+        if exact and len(times) < n:
+            return decoders.decode_posterior_median(values, n, frame_rate_hz)
+        return times
+
+
+@register_head_kind
+class BinaryHead(HeadKind):
+    """Logits of a binary frame classifier (an event starts in this frame or not)."""
+
+    name = "binary"
+
+    def curve(self, scores: np.ndarray) -> np.ndarray:
+        return _sigmoid(scores)
+
+    def presence_probability(self, scores: np.ndarray) -> float:
+        return float(np.max(_sigmoid(scores), initial=0.0))
+
+    def decode(self, scores, frame_rate_hz, mode, n_events=None, config=DecodeConfig()) -> Prediction:
+        values = _sigmoid(scores)
         peaks = decoders.decode_binary_threshold(values, frame_rate_hz, config.binary_threshold, config.tolerance_s)
-        count = float(len(peaks))
-    if mode == "one":
-        times = np.array([_single(values, head_objective, frame_rate_hz, config)])
-    elif head_objective == "binary":
-        times = peaks if n_events is None else decoders.decode_binary_topn(values, n_events, frame_rate_hz, config.tolerance_s)
-    else:
-        n = decoders.decode_count(values) if n_events is None else n_events
-        times = _multi(values, n, frame_rate_hz, config)
-    return Prediction(np.sort(np.asarray(times, dtype=np.float64)), count, scores, frame_rate_hz)
+        if mode == "one":
+            times = np.array([decoders.decode_argmax(values, frame_rate_hz)])
+        elif n_events is None:
+            times = peaks
+        else:
+            times = decoders.decode_binary_topn(values, n_events, frame_rate_hz, config.tolerance_s)
+        return _prediction(times, float(len(peaks)), scores, frame_rate_hz, self.presence_probability(scores))
 
 
-DEFAULT_PRESENCE_THRESHOLD = 0.5  # P(N >= 1) = 0.5, i.e. Lambda >= ln 2
+@register_head_kind
+class GeneratedAnswer(HeadKind):
+    """The token baseline: no frame scores; the model writes its answer as JSON text."""
+
+    name = "none"
+    generates_text = True
+
+    def curve(self, scores):
+        raise TypeError("a token baseline has no frame scores")
+
+    presence_probability = decode = curve
 
 
-def presence_threshold(config: ModelConfig, given: float | None = None) -> float:
-    """The P(present) threshold to decide with: ``given``, else the one ``config``'s checkpoint
-    was calibrated with, else 0.5."""
+def _prediction(times, count: float, scores, frame_rate_hz: float, presence: float) -> Prediction:
+    return Prediction(np.sort(np.asarray(times, dtype=np.float64)), count, scores, frame_rate_hz,
+                      presence_probability=presence)  # fmt: skip
+
+
+def presence_threshold(config, given: float | None = None) -> float:
+    """The P(present) threshold to decide with: ``given``, else the one ``config`` (a
+    ``ModelConfig``) was calibrated with, else 0.5."""
     if given is not None:
         return given
     return DEFAULT_PRESENCE_THRESHOLD if config.presence_threshold is None else config.presence_threshold
-
-
-def presence_probability(scores: np.ndarray, head_objective: str) -> float:
-    """P(at least one event) from frame scores: ``1 - exp(-Lambda)`` (IHP: the count is
-    Poisson(Lambda)) or the highest frame probability (binary)."""
-    scores = np.asarray(scores, dtype=np.float64)
-    if head_objective == "ihp":
-        return float(-np.expm1(-np.exp(np.minimum(scores, 80.0)).sum()))
-    return float(np.max(1.0 / (1.0 + np.exp(-scores)), initial=0.0))
-
-
-def _single(values: np.ndarray, head_objective: str, frame_rate_hz: float, config: DecodeConfig) -> float:
-    if config.single == "median" and head_objective == "ihp":
-        return decoders.decode_median(values, frame_rate_hz)
-    return decoders.decode_argmax(values, frame_rate_hz)
-
-
-def _multi(values: np.ndarray, n: int, frame_rate_hz: float, config: DecodeConfig) -> np.ndarray:
-    if config.multi == "posterior_mode":
-        return decoders.decode_posterior_mode(values, n, frame_rate_hz)
-    if config.multi == "posterior_median":
-        return decoders.decode_posterior_median(values, n, frame_rate_hz)
-    return decoders.decode_iterative_mode(values, n, frame_rate_hz, config.tolerance_s)
-
-
-@torch.no_grad()
-def predict(
-    model: FrameStampModel, questions: Sequence[str], waveforms: Sequence[np.ndarray], modes: Sequence[str],
-    n_events: Sequence[int | None] | None = None, config: DecodeConfig = DecodeConfig(),
-    boundaries: Sequence[str] | None = None, max_new_tokens: int = 64,
-) -> list[Prediction]:  # fmt: skip
-    """Answer a batch of questions: frame scores and decoding, or generation for token models.
-
-    Args:
-        model: a trained model.
-        questions: one question per clip.
-        waveforms: float32 mono 16 kHz audio, one per question.
-        modes: "one" or "all" per question.
-        n_events: known event counts per question (None entries: inferred).
-        boundaries: "start"/"end" per question (token baseline: which JSON key holds the time).
-        max_new_tokens: generation budget of the token baseline.
-    """
-    n_events = n_events or [None] * len(questions)
-    boundaries = boundaries or ["start"] * len(questions)
-    if model.config.head_objective == "none":
-        texts = model.backbone.generate(
-            model.prepare(questions, waveforms), max_new_tokens, bidirectional_audio=model.config.bidirectional_audio
-        )
-        parsed = [parse_answer(t, b, m) for t, b, m in zip(texts, boundaries, modes)]
-        return [Prediction(np.asarray(p.times_s), float(len(p.times_s)), None, model.frame_rate_hz, t, p.parse_error)
-                for p, t in zip(parsed, texts)]  # fmt: skip
-    rows = model.score(questions, waveforms)
-    return [
-        decode_scores(row, model.config.head_objective, model.frame_rate_hz, mode, n, config)
-        for row, mode, n in zip(rows, modes, n_events)
-    ]

@@ -1,4 +1,4 @@
-"""Training objectives for the frame head (METHOD.md section 3).
+"""The loss functions of the training objectives (:mod:`framestamp.objectives`; docs/method.md).
 
 All losses take batched, padded tensors: per-frame scores ``[B, T]`` with a bool ``mask``
 ``[B, T]`` (True = real frame). Whatever the input dtype (bf16 / fp16 from a mixed-precision
@@ -10,8 +10,7 @@ Units: ``z`` (log-intensity) is the log of the expected number of events per fra
 
 Numerics: ``exp(z)`` is not clamped. A clamp would zero the gradient exactly where the head
 most needs to be pushed down; float32 ``exp`` overflows only for z > 88 (1e38 events in one
-frame), which is a diverged run and should show as ``inf``. Log-sums of intensities use
-``logsumexp``, so ``log Lambda`` stays finite and exact however large or small the terms.
+frame), which is a diverged run and should show as ``inf``.
 """
 
 from __future__ import annotations
@@ -104,35 +103,6 @@ def ihp_nll(
     counts = _real(targets, mask)
     per_frame = torch.where(mask, torch.exp(z) - counts * z, 0.0)
     return reduce_nll(per_frame.sum(dim=-1), mask, reduction)
-
-
-def ihp_count_nll(
-    log_intensity: torch.Tensor,
-    n_events: torch.Tensor,
-    mask: torch.Tensor,
-    reduction: Reduction = "none",
-) -> torch.Tensor:
-    """Poisson NLL of the event count only: ``Lambda - N log Lambda + log N!``.
-
-    ``Lambda = sum_t exp(z_t)`` over real frames, computed through ``logsumexp``; ``N log
-    Lambda`` is taken as 0 when ``N = 0`` (so an example with no real frame and no event
-    costs 0, not NaN).
-
-    Args:
-        log_intensity: ``[B, T]`` log-intensities (events per frame).
-        n_events: ``[B]`` number of events N in each example.
-        mask: ``[B, T]`` bool, True = real frame.
-        reduction: see :func:`reduce_nll`.
-
-    Returns:
-        float32 NLL in nats: ``[B]`` or a scalar.
-    """
-    # A finite fill (not -inf) keeps logsumexp's backward finite for an all-padding row.
-    z = _real(log_intensity, mask, fill=torch.finfo(torch.float32).min)
-    log_total = torch.logsumexp(z, dim=-1)
-    n = torch.as_tensor(n_events, device=z.device).float()
-    n_log_total = torch.where(n > 0, n * log_total, 0.0)
-    return reduce_nll(torch.exp(log_total) - n_log_total + torch.lgamma(n + 1.0), mask, reduction)
 
 
 def token_loss(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int = -100) -> torch.Tensor:

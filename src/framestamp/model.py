@@ -23,12 +23,12 @@ from transformers.utils import logging as transformers_logging
 
 from .backbones import Backbone, BackboneInputs, BackboneOutput, backbone_class
 from .config import Config, option, register_config
+from .decoding import HeadKind, head_kind
 from .errors import CheckpointError, ConfigError
 from .head import FrameHead, frames_per_token_for
 from .lora import ADAPTER_DIR, has_lora, load_lora, save_lora
 from .tasks import MODES
 
-HEAD_OBJECTIVES = ("ihp", "binary", "none")
 CONFIG_NAME, HEAD_NAME, BACKBONE_DIR = "framestamp_config.json", "head.safetensors", "backbone"
 
 # Saving and loading a few-MB model should not draw progress bars over our own output.
@@ -60,8 +60,7 @@ class ModelConfig(Config):
     def __post_init__(self):
         if self.question_modes is not None and not set(self.question_modes) <= set(MODES):
             raise ValueError(f"question_modes must be a list of {MODES}, got {self.question_modes!r}")
-        if self.head_objective not in HEAD_OBJECTIVES:
-            raise ValueError(f"head_objective must be one of {HEAD_OBJECTIVES}, got {self.head_objective!r}")
+        head_kind(self.head_objective)  # raises ValueError naming the registered head kinds
         if self.frames_per_token is not None and self.frames_per_token < 1:
             raise ValueError(f"frames_per_token must be >= 1, got {self.frames_per_token}")
 
@@ -96,6 +95,11 @@ class FrameStampModel(nn.Module):
     @property
     def frame_rate_hz(self) -> float:
         return self.backbone.token_rate_hz * self.head.frames_per_token
+
+    @property
+    def head_kind(self) -> HeadKind:
+        """What the head's scores mean (``decoding.head_kind`` of ``config.head_objective``)."""
+        return head_kind(self.config.head_objective)
 
     def prepare(
         self, questions: Sequence[str], waveforms: Sequence[np.ndarray], answers: Sequence[str] | None = None

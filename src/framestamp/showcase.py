@@ -83,7 +83,8 @@ def run_showcase(console: Console, n_queries: int = 60, batch_size: int = 8, tas
     console.print(table)
     console.print("speed-up = token time / frame time per query, same batch size, measured in this run.")
     console.print("Each frame model and its token baseline trained on the same data, from the same start, with the "
-                  "same auxiliary loss and step budget (results/report.md).")
+                  "same auxiliary loss; the steps each actually trained are in its model card and in README.md's "
+                  "results tables (a pair trained by an earlier recipe is marked there).")
     if missing:
         console.print(f"not shipped yet, so not shown: {', '.join(missing)} (see results/report.md)")
 

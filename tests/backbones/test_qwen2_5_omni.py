@@ -118,8 +118,14 @@ def test_generation_and_answer_labels(tiny_backbone):
     inputs = tiny_backbone.prepare(["when", "when"], [noise(1.0), noise(0.5)], answers=['[{"start": 1.5}]', "[]"])
     answer_ids = inputs.labels[0][inputs.labels[0] != -100]
     assert tiny_backbone.tokenizer.decode(answer_ids) == '[{"start":1.5}]<|im_end|>'
-    texts = tiny_backbone.generate(tiny_backbone.prepare(["when", "when"], [noise(1.0), noise(0.5)]), 4)
-    assert len(texts) == 2 and all(isinstance(t, str) for t in texts)
+    inputs = tiny_backbone.prepare(["when", "when"], [noise(1.0), noise(0.5)])
+    with torch.no_grad():
+        first = tiny_backbone(inputs, need_logits=True).logits[:, -1].argmax(-1)
+    # greedy: the first token is the forward pass's argmax, and longer answers continue it
+    one = tiny_backbone.generate(inputs, 1)
+    assert one == tiny_backbone.tokenizer.batch_decode(first[:, None], skip_special_tokens=True)
+    texts = tiny_backbone.generate(inputs, 4)
+    assert len(texts) == 2 and all(t.startswith(s) for t, s in zip(texts, one))
 
 
 def test_layer_choice(tiny_backbone):

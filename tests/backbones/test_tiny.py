@@ -1,6 +1,8 @@
 import json
 
-from framestamp.backbones.tiny import TinyBackbone, TinyConfig, build_tokenizer
+import pytest
+
+from framestamp.backbones.tiny import TinyBackbone, TinyConfig, build_tokenizer, default_vocabulary
 
 
 def test_word_level_tokenizer_round_trips_json_answers():
@@ -22,3 +24,45 @@ def test_tiny_size_is_about_a_million_parameters():
     n_params = sum(p.numel() for p in backbone.model.parameters())
     assert 1.0e6 < n_params < 5.0e6
     assert backbone.model.lm_head.weight is backbone.model.model.language_model.embed_tokens.weight
+
+
+def _templates(word: str, event: str) -> list[tuple[str, str | None]]:
+    """Every question template, with the subject it asks about (None: no subject)."""
+    from framestamp.tasks import BOUNDARIES, TASKS
+    from framestamp.tasks.prompts import all_question, event_question, speaker_question, word_question
+
+    questions = []
+    for boundary in BOUNDARIES:
+        questions += [(all_question(task, boundary), None) for task in TASKS]
+        for k in range(1, 13):
+            questions += [
+                (word_question(word, k, boundary), word),
+                (speaker_question(k, boundary), None),
+                (event_question(event, k, boundary), event),
+            ]
+    return questions
+
+
+def _unknown(tokenizer, text: str) -> int:
+    return tokenizer(text, add_special_tokens=False)["input_ids"].count(tokenizer.unk_token_id)
+
+
+@pytest.mark.parametrize(
+    "words,word,event,known",
+    [
+        (None, "apple", "telephone ringing", True),  # the shipped word list, as TinyBackbone.create builds it
+        (["apple", "click"], "apple", "click", True),  # a word list of one's own
+        (["apple"], "zebra", "dog barking", False),  # subjects outside the vocabulary
+    ],
+)
+def test_fresh_tokenizer_reads_every_template_word(words, word, event, known):
+    tokenizer = build_tokenizer(default_vocabulary() if words is None else words)
+    assert (_unknown(tokenizer, word) == 0) is known and (_unknown(tokenizer, event) == 0) is known
+    templates = _templates(word, event)
+    assert len(templates) == 2 * (3 + 12 * 3)
+    for question, subject in templates:
+        # the asked subject is the only thing that may be read as <|unk|>, and only when unknown
+        expected = 0 if subject is None else _unknown(tokenizer, subject)
+        assert _unknown(tokenizer, question) == expected, question
+        if subject is not None:
+            assert _unknown(tokenizer, question.replace(subject, "")) == 0, question

@@ -126,6 +126,7 @@ def _contents(root):
     return {s: [_rows(root, s, split) for split in ("train", "dev", "test")] for s in SUBSETS}
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_builds_and_other_seeds_differ(tmp_path):
     config = _micro()
     first = build_corpus("micro", 3, tmp_path / "a", config=config, progress=False)
@@ -138,6 +139,7 @@ def test_same_seed_gives_identical_builds_and_other_seeds_differ(tmp_path):
         assert a[subset] != c[subset]
 
 
+@pytest.mark.slow
 def test_build_is_cached_until_settings_change(tmp_path):
     config = _micro()
     root = build_corpus("micro", 0, tmp_path, config=config, progress=False)
@@ -148,6 +150,7 @@ def test_build_is_cached_until_settings_change(tmp_path):
     assert changed != root and (changed / "events").is_dir() and not (changed / "words").exists()
 
 
+@pytest.mark.slow
 def test_two_workers_give_the_same_build(tmp_path):
     config = replace(_micro(), subsets=("words",))
     one = build_corpus("micro", 1, tmp_path / "one", config=config, progress=False)

@@ -16,6 +16,8 @@ from framestamp.model import FrameStampModel
 from framestamp.train.config import TrainConfig
 from framestamp.train.loop import train
 
+pytestmark = pytest.mark.slow  # each test launches processes or trains (15-20 s)
+
 # Each step: 4 clips; under two processes, 1 clip per micro-batch and 2 micro-batches each.
 TINY_RUN = {
     "objective": "ihp", "data": {"corpus": "tiny", "subset": "words", "modes": ["one", "all"]},

@@ -93,6 +93,7 @@ def test_a_7b_paper_recipe_runs_two_steps_on_a_tiny_backbone_of_the_same_class(t
     assert (final / "backbone" / "model.safetensors").is_file()
 
 
+@pytest.mark.slow
 def test_lora_recipe_trains_two_steps_saves_only_the_adapter_and_reloads(tiny_omni, tmp_path, tiny_words):
     pytest.importorskip("peft", reason="LoRA needs the train extra (peft)")
     config = shrunk(RECIPES / "lora/qwen2.5-omni-7b-words-one-ihp.yaml", tiny_omni, tmp_path / "run")

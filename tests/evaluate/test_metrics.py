@@ -52,6 +52,23 @@ def test_single_event_parse_error_and_missing_prediction():
     assert metrics["missing_rate"] == 0.25
 
 
+def test_capped_mae_bounds_each_error_by_its_clip():
+    # q0: |1e20 - 1.0| on a 4 s clip: the paper counts ~1e20, capped at 4.0
+    # q1: |2.5 - 2.0| = 0.5 on a 10 s clip, under its cap
+    # q2: parse error on a 6 s clip: 6 / 2 = 3.0 in both means
+    # q3: |-7.0 - 1.0| = 8.0 on a 5 s clip (a negative time): capped at 5.0
+    metrics = single_event_metrics(
+        [1e20, 2.5, 9.0, -7.0], [1.0, 2.0, 1.0, 1.0], [4.0, 10.0, 6.0, 5.0], [False, False, True, False]
+    )
+    assert metrics["mae_s"] == pytest.approx((1e20 + 0.5 + 3.0 + 8.0) / 4)  # 2.5e19
+    assert metrics["mae_s"] > 1e19
+    assert metrics["mae_capped_s"] == pytest.approx((4.0 + 0.5 + 3.0 + 5.0) / 4)  # 3.125
+    assert metrics["median_ae_s"] == pytest.approx((3.0 + 8.0) / 2)  # uncapped, as before
+    one = single_event_metrics([1e20], [1.0], [4.0])
+    assert one["mae_capped_s"] == 4.0 and one["mae_s"] == pytest.approx(1e20)
+    assert math.isnan(single_event_metrics([], [], [])["mae_capped_s"])
+
+
 def test_failed_answer_is_never_correct_even_on_a_short_clip():
     # Half of a 0.1 s clip is 0.05 s: within 50 ms, yet a missing answer scores nothing.
     errors, failed = single_event_abs_errors([None, float("nan")], [0.05, 0.05], [0.1, 0.1])

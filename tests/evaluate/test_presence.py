@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 
 from framestamp.data.examples import Clip, Segment
-from framestamp.evaluate.presence import calibrated_threshold, prediction_presence, presence_items, presence_metrics
+from framestamp.evaluate.presence import calibrated_threshold, presence_items, presence_metrics
 from framestamp.evaluate.run import evaluation_items
-from framestamp.decoding import Prediction
 
 AUDIO = np.zeros(16000 * 3, dtype=np.float32)
 
@@ -27,12 +26,12 @@ def test_presence_metrics_by_hand():
 
 
 def test_presence_of_frame_and_token_answers():
+    from framestamp.decoding import head_kind
+
     lam = np.log(np.full(100, 0.01))  # Lambda = 1: P(N >= 1) = 1 - 1/e
-    assert prediction_presence(Prediction(np.array([0.3]), 1.0, lam), "ihp") == pytest.approx(1 - math.exp(-1))
+    assert head_kind("ihp").decode(lam, 100.0, "one").presence_probability == pytest.approx(1 - math.exp(-1))
     logits = np.array([-5.0, 0.0, -3.0])
-    assert prediction_presence(Prediction(np.array([0.01]), 0.0, logits), "binary") == pytest.approx(0.5)
-    assert prediction_presence(Prediction(np.array([1.2]), 1.0, None, text="[...]"), "none") == 1.0
-    assert prediction_presence(Prediction(np.array([]), 0.0, None, text="[]"), "none") == 0.0
+    assert head_kind("binary").decode(logits, 100.0, "one").presence_probability == pytest.approx(0.5)
 
 
 def test_presence_items_pair_the_evaluation_question_with_an_absent_one():

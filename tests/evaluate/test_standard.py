@@ -4,7 +4,7 @@ import pytest
 
 from framestamp.errors import MissingDependencyError
 from framestamp.evaluate import standard
-from framestamp.evaluate.standard import diarization_error_rate, event_based_f1, onset_f_measure
+from framestamp.evaluate.standard import diarization_error_rate, event_based_f1, jaccard_error_rate, onset_f_measure
 
 
 def needs(module: str, package: str):
@@ -82,6 +82,45 @@ def test_der_sums_components_over_clips():
         clip_durations_s=[25.0, 10.0],
     )
     assert result["der"] == pytest.approx(5 / 30)
+
+
+# ---------------------------------------------------------------- JER (pyannote.metrics)
+
+
+def test_jer_two_speakers():
+    needs("pyannote.metrics.diarization", "pyannote.metrics")
+    # mapping s1 -> A, s2 -> B. A [0, 10) vs s1 [0, 12): union 12, false alarm 2 -> 1/6.
+    # B [10, 20) vs s2 [12, 18) + [21, 22): union 11, false alarm 1, missed 4 -> 5/11.
+    # JER = (1/6 + 5/11) / 2 = 41/132
+    result = jaccard_error_rate(REFERENCE_TURNS, HYPOTHESIS_TURNS, clip_durations_s=[25.0])
+    assert result["jer"] == pytest.approx(41 / 132)
+    assert result["n_speakers"] == 2
+
+
+def test_jer_collar_is_the_der_one():
+    needs("pyannote.metrics.diarization", "pyannote.metrics")
+    # collar 1 s: 0.5 s unscored each side of 0, 10, 20.
+    # A [0.5, 9.5) vs s1 [0.5, 9.5) + [10.5, 12): union 10.5, false alarm 1.5 -> 1/7
+    # B [10.5, 19.5) vs s2 [12, 18) + [21, 22): union 10, false alarm 1, missed 3 -> 2/5
+    result = jaccard_error_rate(REFERENCE_TURNS, HYPOTHESIS_TURNS, collar_s=1.0, clip_durations_s=[25.0])
+    assert result["jer"] == pytest.approx((1 / 7 + 2 / 5) / 2)
+
+
+def test_jer_unpaired_speakers():
+    needs("pyannote.metrics.diarization", "pyannote.metrics")
+    # two reference speakers, one hypothesis speaker: A pairs with x (JER 0), B is unpaired (JER 1)
+    result = jaccard_error_rate([[(0.0, 10.0, "A"), (0.0, 5.0, "B")]], [[(0.0, 10.0, "x")]], clip_durations_s=[10.0])
+    assert result["jer"] == pytest.approx(0.5)
+    # an unpaired hypothesis speaker costs nothing; no reference speaker at all: nothing to score
+    assert jaccard_error_rate([[(0.0, 2.0, "A")]], [[(0.0, 2.0, "x"), (5.0, 6.0, "y")]])["jer"] == 0.0
+    empty = jaccard_error_rate([[]], [[(0.0, 1.0, "x")]], clip_durations_s=[10.0])
+    assert empty["n_speakers"] == 0 and empty["jer"] != empty["jer"]  # NaN
+
+
+def test_der_checks_clip_durations():
+    needs("pyannote.metrics.diarization", "pyannote.metrics")
+    with pytest.raises(ValueError):
+        diarization_error_rate(REFERENCE_TURNS, HYPOTHESIS_TURNS, clip_durations_s=[25.0, 3.0])
 
 
 # ---------------------------------------------------------------- event-based F1 (sed_eval)

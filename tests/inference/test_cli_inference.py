@@ -35,17 +35,28 @@ def write(path, samples, rate=16_000, **kwargs):
 
 
 # ----- each command -------------------------------------------------------------------------
-def test_locate_prints_time_lambda_and_presence(checkpoint, clip):
+def test_locate_prints_time_lambda_and_presence(checkpoint, clip, stamper):
     result = run("locate", clip, "--word", "apple", "--checkpoint", checkpoint, "-q")
     assert result.exit_code == 0, result.stderr
     assert "time_s" in result.stdout and "Lambda" in result.stdout and "P(N>=1)" in result.stdout
+    expected = stamper.locate(clip, word="apple")  # the Python API on the same checkpoint
+    assert f"{expected.times_s[0]:.3f}" in result.stdout and f"{expected.count_estimate:.3f}" in result.stdout
 
 
-def test_locate_json_speaker_end_and_event(checkpoint, clip):
-    for option in (["--speaker", "2", "--end"], ["--event", "bark", "--occurrence", "2"]):
+def test_locate_json_speaker_end_and_event(checkpoint, clip, stamper):
+    asked = {
+        "When does the 2nd speaker stop speaking?": (["--speaker", "2", "--end"], dict(speaker=2, end=True)),
+        "When does the 2nd occurrence of the event 'bark' occur?": (["--event", "bark", "--occurrence", "2"],
+                                                                    dict(event="bark", occurrence=2)),
+    }  # fmt: skip
+    for question, (option, kwargs) in asked.items():
         result = run("locate", clip, *option, "--checkpoint", checkpoint, "-f", "json")
         data = json.loads(result.stdout)
         assert set(data) >= {"audio", "question", "times_s", "count_estimate", "presence_probability", "present"}
+        expected = stamper.locate(clip, **kwargs)  # the Python API on the same checkpoint
+        assert data["question"] == expected.question == question
+        assert data["times_s"] == pytest.approx(expected.times_s) and data["present"] == expected.present
+        assert data["count_estimate"] == pytest.approx(expected.count_estimate, rel=1e-6)
 
 
 @pytest.mark.parametrize("fmt", ["table", "json", "textgrid", "tsv", "srt", "vtt"])
@@ -58,14 +69,32 @@ def test_align_writes_each_format(checkpoint, clip, tmp_path, fmt):
         assert [s["label"] for s in json.loads(out.read_text())["spans"]] == ["the", "apple", "pie"]
 
 
-def test_diarize_rttm_and_events_tsv(checkpoint, clip, tmp_path):
+def test_diarize_rttm_and_events_tsv(clip, tmp_path):
+    from framestamp.backbones.tiny import TinyBackbone
+    from framestamp.inference.api import InferenceConfig, load
+    from framestamp.model import FrameStampModel, ModelConfig
+
     load_rttm = pytest.importorskip("pyannote.database.util").load_rttm
+    # a random head biased towards events (Lambda ~ 10 on the 2 s clip), so both outputs have rows
+    checkpoint = tmp_path / "busy"
+    busy = FrameStampModel(TinyBackbone.create(["dog", "bark"], seed=0), ModelConfig(head_bias_init=-3.0))
+    busy.save_pretrained(checkpoint)
+    expected = load(checkpoint, device="cpu", config=InferenceConfig(progress=False))  # the Python API
+    speakers, events = expected.diarize(clip), expected.events(clip, classes=["dog", "bark"])
+    assert len(speakers.spans) >= 2 and len(events.spans) >= 2
+
     result = run("diarize", clip, "--checkpoint", checkpoint, "-f", "rttm", "-o", tmp_path / "out.rttm")
     assert result.exit_code == 0, result.stderr
-    assert set(load_rttm(tmp_path / "out.rttm")) <= {"clip"}
+    annotation = load_rttm(tmp_path / "out.rttm")["clip"]
+    turns = sorted((turn.start, label) for turn, _, label in annotation.itertracks(yield_label=True))
+    assert [label for _, label in turns] == [s.label for s in speakers.spans]
+    assert [start for start, _ in turns] == pytest.approx([s.start_s for s in speakers.spans], abs=1e-3)
     result = run("events", clip, "--checkpoint", checkpoint, "-f", "tsv", "--classes", "dog,bark", "--no-ends")
     assert result.exit_code == 0, result.stderr
-    assert all(len(line.split("\t")) == 3 for line in result.stdout.splitlines())
+    rows = [line.split("\t") for line in result.stdout.splitlines()]
+    assert all(len(row) == 3 for row in rows)
+    assert [row[2] for row in rows] == [s.label for s in events.spans]
+    assert [float(row[0]) for row in rows] == pytest.approx([s.start_s for s in events.spans], abs=1e-3)
 
 
 def test_plot_is_written(checkpoint, clip, tmp_path):
@@ -218,6 +247,7 @@ def test_output_into_a_missing_folder(checkpoint, clip, tmp_path):
                           "does not exist")  # fmt: skip
 
 
+@pytest.mark.slow
 def test_the_installed_entry_point_prints_one_line(tmp_path):
     """Through ``python -m framestamp`` (``cli.main``), not only the typer app."""
     result = subprocess.run([sys.executable, "-m", "framestamp", "align", str(tmp_path / "x.wav")],

@@ -10,6 +10,8 @@ import pytest
 from framestamp.inference.api import InferenceConfig, Stamper
 from framestamp.inference.windows import WindowConfig, plan_windows
 
+pytestmark = pytest.mark.slow  # ten minutes of audio through the tiny model (about 10 s)
+
 SR, MINUTES = 16_000, 10
 
 

@@ -92,14 +92,33 @@ def test_answer_text_is_paper_json_and_parses_back():
         ('```json\n[{"word": "a", "start": 3.41}]\n```', "one", (3.41,), False, "json"),
         ('[{"start": 2.0}, {"start": 1.0}]', "all", (1.0, 2.0), False, "json"),
         ("it starts at 12.5 seconds, maybe 13", "one", (12.5,), False, "number"),
-        ("```json\n[{\"start\": 1.2", "one", (1.2,), False, "number"),
+        ("```json\n[]\n```", "all", (), False, "json"),  # valid JSON, no events: not a parse error
+        ("```json\n[{\"start\": 1.2", "one", (1.2,), False, "key"),  # truncated JSON
+        # a truncated answer with a speaker ordinal before the key: the key's value, not the ordinal
+        ('```json\n[{"speaker": 2, "start": 3.41}, {"speaker": 3, "sta', "one", (3.41,), False, "key"),
+        # every value of the key, sorted, and nothing else (ordinals, the cut-off last item)
+        ('```json\n[{"speaker": 2, "start": 7.5}, {"speaker": 1, "start": 0.25}, {"speaker": 3, "start": 12',
+         "all", (0.25, 7.5, 12.0), False, "key"),
+        ("start=4.5, 'start': '1.5'", "all", (1.5, 4.5), False, "key"),  # not JSON at all
+        ("the restart: 9, then start: 2", "one", (2.0,), False, "key"),  # "restart" is not the key
+        ('[{"speaker": 2, "end": 3.0}]', "one", (2.0,), False, "number"),  # valid JSON without the key
+        ("1111111111111111111111111", "one", (1111111111111111111111111.0,), False, "number"),  # digits only
         ("I cannot tell", "one", (), True, "none"),
+        ('```json\n[{"word": "apple", "start": ', "one", (), True, "none"),
         ("", "all", (), True, "none"),
     ],
 )
 def test_parse_answer_fallbacks(text, mode, times, error, method):
     parsed = parse_answer(text, "start", mode)
     assert (parsed.times_s, parsed.parse_error, parsed.method) == (times, error, method)
+
+
+def test_parse_answer_reads_the_asked_boundary_only():
+    truncated = '```json\n[{"speaker": 1, "start": 1.0, "end": 2.5}, {"speaker": 2, "start": 3.0, "end": 4'
+    assert parse_answer(truncated, "end", "all") == ParsedAnswer((2.5, 4.0), False, "key")
+    assert parse_answer(truncated, "start", "all") == ParsedAnswer((1.0, 3.0), False, "key")
+    valid = '[{"word": "a", "start": 1.0, "end": 2.5}]'
+    assert parse_answer(valid, "end", "one") == ParsedAnswer((2.5,), False, "json")
 
 
 def test_event_counts_bins_times_into_frames():

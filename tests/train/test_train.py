@@ -73,6 +73,7 @@ def test_training_on_joined_clips_runs(tmp_path):
     assert all(np.isfinite(float(value)) for value in losses)
 
 
+@pytest.mark.slow
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
     straight = train(config(tmp_path / "a", max_steps=4, checkpoint_every=4), toy_clips(), resume=False)
     interrupted = config(tmp_path / "b", max_steps=4, checkpoint_every=2)
@@ -88,6 +89,7 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
         torch.testing.assert_close(a[name], b[name], rtol=0, atol=0, msg=name)
 
 
+@pytest.mark.slow
 def test_a_few_steps_reduce_the_ihp_loss(tmp_path):
     from framestamp.train.loop import build_model
     from framestamp.train.batches import QuerySampler
@@ -98,7 +100,7 @@ def test_a_few_steps_reduce_the_ihp_loss(tmp_path):
     batch = QuerySampler(toy_clips(), cfg.data, seed=0).batch(0, 4)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
     losses = []
-    for _ in range(15):
+    for _ in range(25):
         loss = batch_loss(model, batch, cfg)["ihp"]
         losses.append(float(loss))
         optimizer.zero_grad()

@@ -32,11 +32,14 @@ SPECIAL_TOKENS = [
     PAD, UNK, "<|im_start|>", "<|im_end|>", "<|audio_bos|>", "<|AUDIO|>", "<|audio_eos|>",
     "<|IMAGE|>", "<|VIDEO|>", "<|vision_bos|>", "<|vision_eos|>",
 ]  # fmt: skip
-# Words of the prompts and answers every task uses, so the vocabulary never misses them.
+# Words of the prompts and answers every task uses, so the vocabulary never misses them: every
+# word of the question templates (tasks/prompts.py; ordinals are digits then st/nd/rd/th) and the
+# JSON answer keys. Adding one grows the vocabulary, hence the embedding, of newly built models
+# only; saved models keep the tokenizer they were saved with.
 PROMPT_WORDS = (
     "system user assistant when does the occurrence of word event speaker start end starts ends "
     "speaking st nd rd th what is are every all words events speakers in this audio clip give "
-    "time times onset onsets offset offsets json start_s end_s"
+    "time times onset onsets offset offsets json start_s end_s occur stop each sound"
 ).split()
 
 

@@ -1,4 +1,4 @@
-"""``framestamp bench``: wall time of the frame method against generated timestamps (METHOD.md section 6)."""
+"""``framestamp bench``: wall time of the frame method against generated timestamps (docs/method.md section 6)."""
 
 from .run import BenchConfig, BenchResult, run_bench
 

@@ -16,7 +16,7 @@ import torch
 from ..inference.api import resolve_checkpoint
 from ..errors import CheckpointError
 from ..model import FrameStampModel, ModelConfig, load_backbone
-from ..decoding import DecodeConfig, decode_scores
+from ..decoding import DecodeConfig, head_kind
 from ..tasks import parse_answer
 from .inputs import BenchBatch
 
@@ -103,8 +103,8 @@ class ModelLoader:
         token = self.checkpoint(token_name) if token_name else None
         frame = frame or (token[0], f"{token[1]} (its untrained head)")
         token = token or (frame[0], f"{frame[1]} (its backbone, not trained to answer in text)")
-        frame_trained = frame_name is not None and frame[0].config.head_objective in ("ihp", "binary")
-        token_trained = token_name is not None and token[0].config.head_objective == "none"
+        frame_trained = frame_name is not None and not frame[0].head_kind.generates_text
+        token_trained = token_name is not None and token[0].head_kind.generates_text
         return ModelPair(frame[0], token[0], frame[1], token[1], frame_trained, token_trained)
 
 
@@ -195,7 +195,8 @@ def batch_methods(pair: ModelPair, batch: BenchBatch, plan: TokenPlan, decoders:
     frame, token = pair.frame, pair.token
     frame_inputs = frame.prepare(batch.questions, batch.waveforms)
     token_inputs = frame_inputs if token is frame else token.prepare(batch.questions, batch.waveforms)
-    objective = frame.config.head_objective if frame.config.head_objective in ("ihp", "binary") else "ihp"
+    # a token model's untrained head is read as an IHP head
+    head = head_kind("ihp") if frame.head_kind.generates_text else frame.head_kind
     counts = batch.answer_events
     counter = StepCounter(token)
 
@@ -211,7 +212,7 @@ def batch_methods(pair: ModelPair, batch: BenchBatch, plan: TokenPlan, decoders:
         def run():
             scores = frame(frame_inputs)
             rows = [row[m].cpu().numpy() for row, m in zip(scores.logits, scores.mask)]
-            return [decode_scores(r, objective, frame.frame_rate_hz, "all", n, config) for r, n in zip(rows, counts)]
+            return [head.decode(r, frame.frame_rate_hz, "all", n, config) for r, n in zip(rows, counts)]
 
         return run
 

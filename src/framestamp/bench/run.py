@@ -5,7 +5,8 @@ Two sweeps over the same models and batch size:
   the paper's buckets 1-5, 6-10, 11-15, 16-20, 21-25, 26+; "all" questions ask for every word.
 - "duration": inputs of exactly 5, 10, 30, 60 s of audio.
 Each (sweep point, question mode) is one batch; every method runs it after warm-up, round-robin,
-several times; medians, IQRs and ratios come from this one run (STYLE.md principle 12).
+several times; medians, IQRs and ratios come from this one run, so every ratio compares
+measurements taken side by side.
 """
 
 from __future__ import annotations

@@ -42,10 +42,20 @@ def reproduce(
     only: Annotated[list[str] | None, typer.Option(help="run only these recipes")] = None,
     jobs: Annotated[int, typer.Option(
         min=1, help="experiments at once (one training thread each; output in <runs>/<name>.log)")] = 1,
-) -> None:
+    reevaluate_shipped: Annotated[bool, typer.Option(
+        "--reevaluate-shipped", help="train nothing: evaluate the shipped checkpoints again (with --only, just "
+        "those experiments or shipped names), rewrite their metrics (keeping training records) and the "
+        "report")] = False,
+) -> None:  # fmt: skip
     """Train and evaluate the paper's comparison on the built-in corpus; write the report."""
     from ..reproduce.run import reproduce as run_reproduction
 
+    if reevaluate_shipped:
+        from ..reproduce.run import reevaluate_shipped as run_reevaluation
+
+        written = run_reevaluation(results_dir=results, names=tuple(only or ()), console=console)
+        console.print(f"metrics: {', '.join(str(path) for path in written)}; report: {results / 'report.md'}")
+        return
     report = run_reproduction(
         quick=quick, results_dir=results, runs_dir=runs, only=tuple(only or ()), console=console, jobs=jobs
     )

@@ -1,9 +1,10 @@
 """Does a model say "not there"? Present and absent single-occurrence questions, scored.
 
 Each clip gets two questions: the one the single-occurrence evaluation asks (its answer is in
-the clip) and one whose answer is not (``tasks.make.absent_query``). The model's P(present) is
-``1 - exp(-Lambda)`` (IHP), the highest frame probability (binary) or, for the token baseline,
-whether its answer holds a time; "present" is decided at ``threshold``.
+the clip) and one whose answer is not (``tasks.make.absent_query``). The model's P(present) is the
+engine's (:class:`framestamp.inference.engine.Engine`): ``1 - exp(-Lambda)`` (IHP), the highest
+frame probability (binary) or, for the token baseline, whether its answer holds a time;
+"present" is decided at ``threshold``.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from tqdm.auto import tqdm
 
 from ..data.examples import Clip
 from ..model import FrameStampModel
-from ..decoding import DEFAULT_PRESENCE_THRESHOLD, Prediction, predict, presence_probability
+from ..decoding import DEFAULT_PRESENCE_THRESHOLD
+from ..inference.engine import Engine, InferenceConfig
 from ..tasks.make import absent_query, make_query, subjects_of
-from .run import EvalItem, answer_token_budget
+from .run import EvalItem, answer_token_budget, ask_of
 
 
 def presence_items(
@@ -40,13 +42,6 @@ def presence_items(
         if absent is not None:
             items += [EvalItem(clip, present), EvalItem(clip, absent)]
     return items
-
-
-def prediction_presence(prediction: Prediction, head_objective: str) -> float:
-    """P(present) of one answer: from the frame scores, or 1/0 for a token answer with/without a time."""
-    if prediction.scores is None:
-        return float(len(prediction.times_s) > 0)
-    return presence_probability(prediction.scores, head_objective)
 
 
 def presence_metrics(
@@ -93,15 +88,12 @@ def presence_probabilities(
     model: FrameStampModel, items: Sequence[EvalItem], batch_size: int = 8, progress: bool = True
 ) -> list[float]:  # fmt: skip
     """P(present) of every question of ``items``."""
+    engine = Engine(model, InferenceConfig(progress=False))
     probabilities = []
     batches = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
     for batch in tqdm(batches, desc="presence", disable=not progress, leave=False):
-        predictions = predict(
-            model, [i.query.question for i in batch], [i.clip.audio for i in batch], ["one"] * len(batch),
-            boundaries=[i.query.boundary for i in batch],
-            max_new_tokens=max(answer_token_budget(model, i.query) for i in batch),
-        )  # fmt: skip
-        probabilities += [prediction_presence(p, model.config.head_objective) for p in predictions]
+        asks = [ask_of(i.query, max_new_tokens=answer_token_budget(model, i.query)) for i in batch]
+        probabilities += [p.presence_probability for p in engine.answer([i.clip.audio for i in batch], asks)]
     return probabilities
 
 

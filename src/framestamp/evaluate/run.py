@@ -1,4 +1,9 @@
-"""Run a model over deterministic test queries and score it with the paper's protocol."""
+"""Run a model over deterministic test queries and score it with the paper's protocol.
+
+Every answer comes from the scoring engine users run (:class:`framestamp.inference.engine.Engine`):
+clips longer than one window are windowed and stitched, and "k-th occurrence" questions are
+counted over the whole clip, exactly as ``framestamp locate`` does.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,8 @@ from tqdm.auto import tqdm
 
 from ..data.examples import Clip
 from ..model import FrameStampModel
-from ..decoding import DecodeConfig, Prediction, predict
+from ..decoding import DecodeConfig, Prediction
+from ..inference.engine import Ask, Engine, InferenceConfig
 from ..tasks import Query
 from ..tasks.make import make_query
 from .metrics import all_events_metrics, single_event_metrics
@@ -63,6 +69,15 @@ def answer_token_budget(model: FrameStampModel, query: Query) -> int:
     return len(model.backbone.tokenizer(query.answer_text(), add_special_tokens=False)["input_ids"]) + TOKEN_BUDGET_SLACK
 
 
+def ask_of(query: Query, known_count: bool = False, max_new_tokens: int | None = None) -> Ask:
+    """The engine's question for a query (``known_count``: "all" questions get the true count)."""
+    return Ask(
+        query.question, query.mode, query.n_events if known_count and query.mode == "all" else None,
+        query.task if query.mode == "one" else None, query.subject, query.k, query.boundary,
+        max_new_tokens if max_new_tokens is not None else Ask.max_new_tokens,
+    )  # fmt: skip
+
+
 def run(
     model: FrameStampModel, items: Sequence[EvalItem], batch_size: int = 8,
     decode: DecodeConfig = DecodeConfig(), known_count: bool = False, progress: bool = True,
@@ -77,16 +92,13 @@ def run(
         known_count: give "all" queries the true number of events (otherwise inferred).
     """
     shard, gather = _shard(list(items))
+    engine = Engine(model, InferenceConfig(decode=decode, progress=False))
     predictions, timings = [], []
     batches = [shard[i : i + batch_size] for i in range(0, len(shard), batch_size)]
     for batch in tqdm(batches, desc="evaluate", disable=not progress, leave=False):
-        budget = max(answer_token_budget(model, item.query) for item in batch)
+        asks = [ask_of(item.query, known_count, answer_token_budget(model, item.query)) for item in batch]
         started = time.perf_counter()
-        predictions += predict(
-            model, [i.query.question for i in batch], [i.clip.audio for i in batch], [i.query.mode for i in batch],
-            [i.query.n_events for i in batch] if known_count else None, decode,
-            [i.query.boundary for i in batch], max_new_tokens=budget,
-        )  # fmt: skip
+        predictions += engine.answer([item.clip.audio for item in batch], asks)
         timings.append(time.perf_counter() - started)
     predictions, timings = gather(predictions), gather(timings)
     return EvalResult(list(items), predictions, score(items, predictions), timings, batch_size)

@@ -1,6 +1,6 @@
 """The field's standard metrics beside the paper's, computed by the libraries that define them.
 
-- Diarization error rate of speaker turns: pyannote.metrics.
+- Diarization error rate and Jaccard error rate of speaker turns: pyannote.metrics.
 - Event-based F1 of sound events: sed_eval.
 - Onset F-measure of word starts: mir_eval.
 
@@ -63,20 +63,9 @@ def diarization_error_rate(
         (scored reference speech, seconds) and ``confusion_rate``, ``missed_rate``,
         ``false_alarm_rate`` (each divided by ``total_s``).
     """
-    _require("pyannote.core", "pyannote.core")
     diarization = _require("pyannote.metrics.diarization", "pyannote.metrics")
-    from pyannote.core import Segment, Timeline
-
-    _check_clips(references, hypotheses)
     metric = diarization.DiarizationErrorRate(collar=collar_s, skip_overlap=skip_overlap)
-    for i, (reference, hypothesis) in enumerate(zip(references, hypotheses)):
-        uri = f"clip{i}"
-        uem = None
-        if clip_durations_s is not None:
-            uem = Timeline([Segment(0.0, float(clip_durations_s[i]))], uri=uri)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="'uem' was approximated")
-            metric(_annotation(reference, uri), _annotation(hypothesis, uri), uem=uem)
+    _accumulate(metric, references, hypotheses, clip_durations_s)
     totals = metric[:]
     total_s = float(totals["total"])
     seconds = {
@@ -90,6 +79,55 @@ def diarization_error_rate(
         "total_s": total_s,
         **{f"{name}_rate": value / total_s if total_s else np.nan for name, value in seconds.items()},
     }
+
+
+def jaccard_error_rate(
+    references: Sequence[Sequence[Turn]],
+    hypotheses: Sequence[Sequence[Turn]],
+    collar_s: float = 0.0,
+    skip_overlap: bool = False,
+    clip_durations_s: Sequence[float] | None = None,
+) -> dict:
+    """Jaccard error rate of speaker turns over clips (DIHARD II), with pyannote.metrics.
+
+    Per clip, reference and hypothesis speakers are paired one-to-one (Hungarian); each
+    reference speaker scores (false alarm + missed) / duration of the union of its speech and
+    its partner's, or 1 without a partner (hypothesis speakers left unpaired cost nothing).
+    JER is the mean of these over every reference speaker of every clip (pyannote's
+    accumulation: each speaker weighs the same, whatever its clip or amount of speech).
+    Arguments as in :func:`diarization_error_rate` (the same collar convention).
+
+    Returns:
+        dict with ``jer`` (NaN without reference speakers) and ``n_speakers`` (reference
+        speakers scored).
+    """
+    diarization = _require("pyannote.metrics.diarization", "pyannote.metrics")
+    metric = diarization.JaccardErrorRate(collar=collar_s, skip_overlap=skip_overlap)
+    _accumulate(metric, references, hypotheses, clip_durations_s)
+    totals = metric[:]
+    n_speakers = int(totals["speaker count"])
+    return {"jer": float(abs(metric)) if n_speakers else np.nan, "n_speakers": n_speakers}
+
+
+def _accumulate(
+    metric, references: Sequence[Sequence[Turn]], hypotheses: Sequence[Sequence[Turn]],
+    clip_durations_s: Sequence[float] | None,
+) -> None:  # fmt: skip
+    """Feed each clip's reference and hypothesis annotations (and scored region) to a pyannote metric."""
+    _require("pyannote.core", "pyannote.core")
+    from pyannote.core import Segment, Timeline
+
+    _check_clips(references, hypotheses)
+    if clip_durations_s is not None:
+        _check_clips(references, clip_durations_s)
+    for i, (reference, hypothesis) in enumerate(zip(references, hypotheses)):
+        uri = f"clip{i}"
+        uem = None
+        if clip_durations_s is not None:
+            uem = Timeline([Segment(0.0, float(clip_durations_s[i]))], uri=uri)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="'uem' was approximated")
+            metric(_annotation(reference, uri), _annotation(hypothesis, uri), uem=uem)
 
 
 def _annotation(turns: Sequence[Turn], uri: str):

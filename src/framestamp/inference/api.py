@@ -5,9 +5,11 @@
     answer = model.locate("clip.wav", word="apple", occurrence=2)
     answer.times_s, answer.count_estimate, answer.presence_probability, answer.present
 
-Every method runs one forward pass per window of audio (all its questions batched together),
-stitches the frame scores on the global timeline (:mod:`framestamp.inference.windows`) and decodes
-times in seconds from the start of the audio.
+Every method answers through the one scoring engine (:mod:`framestamp.inference.engine`), the
+same one evaluation runs: one forward pass per window of audio (all its questions batched
+together), frame scores stitched on the global timeline (:mod:`framestamp.inference.windows`),
+times decoded in seconds from the start of the audio. Token baselines load too and answer
+``locate`` and ``align`` by generating text.
 
 "Not present" rule (IHP head): with ``Lambda`` the integrated intensity of the answer, the
 number of events is Poisson(Lambda), so ``P(present) = P(N >= 1) = 1 - exp(-Lambda)``; the
@@ -27,44 +29,20 @@ from typing import Sequence
 import numpy as np
 
 from ..audio import SAMPLE_RATE_HZ, load_audio, prepare_waveform
-from ..config import Config, option, register_config
 from ..errors import CheckpointError, FramestampError
-from ..frames import frames_to_seconds
-from .windows import LongScores, WindowConfig, score_long
-from ..decoding import DecodeConfig, decode_scores, presence_probability, presence_threshold
-from ..tasks.prompts import all_question, event_question, speaker_question, word_question
+from ..tasks import task_named
+from .engine import Ask, Engine, FramestampWarning, InferenceConfig
+from .windows import LongScores
 
 SHIPPED_CHECKPOINTS = (
     "words", "words-all", "speakers", "events", "words-token", "words-all-token", "speakers-token", "events-token",
 )  # fmt: skip
 AudioInput = str | Path | np.ndarray
-ORDINAL_WARNING = "on audio longer than one window, the k-th occurrence/speaker is counted within each window"
+WINDOW_ORDINAL_WARNING = "on audio longer than one window, the k-th occurrence/speaker is counted within each window"
 
 
 class QuestionError(FramestampError):
     """A question cannot be asked (empty, or about a word the checkpoint cannot read)."""
-
-
-class FramestampWarning(UserWarning):
-    """The answer is given, with a caveat (the CLI prints these as one ``warning:`` line)."""
-
-
-@register_config
-@dataclass
-class InferenceConfig(Config):
-    """How audio is windowed, scores decoded and presence decided."""
-
-    windows: WindowConfig = option(WindowConfig(), "windowing of long audio")
-    decode: DecodeConfig = option(DecodeConfig(), "decoders of times from frame scores")
-    presence_threshold: float | None = option(
-        None, "report 'present' when P(N >= 1) = 1 - exp(-Lambda) reaches this; None: the checkpoint's "
-              "calibrated threshold, else 0.5"
-    )  # fmt: skip
-    progress: bool | None = option(None, "progress bar over windows; None = only on a terminal")
-
-    def __post_init__(self):
-        if self.presence_threshold is not None and not 0.0 <= self.presence_threshold <= 1.0:
-            raise ValueError(f"presence_threshold must be in [0, 1], got {self.presence_threshold}")
 
 
 @dataclass
@@ -84,6 +62,9 @@ class Located:
         frame_rate_hz: frames per second of ``curves``.
         presence_learned: whether the model was trained on questions whose answer is absent
             (False: it never saw one, and its presence decision is a guess; None: not known).
+        method: how the answer was made: "frame head (ihp)", "frame head (binary)" or "token
+            baseline (generated text)".
+        generated_text: the token baseline's answer as it was generated (None for frame models).
     """
 
     question: str
@@ -96,6 +77,8 @@ class Located:
     curves: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     frame_rate_hz: float = 100.0
     presence_learned: bool | None = None
+    method: str = "frame head (ihp)"
+    generated_text: str | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready fields (without the curves)."""
@@ -138,31 +121,43 @@ class Timeline:
         return {k: v for k, v in asdict(self).items() if k != "curves"}
 
 
+def build_ask(
+    word: str | None = None, occurrence: int = 1, end: bool = False, event: str | None = None,
+    speaker: int | None = None, question: str | None = None, every: bool = False,
+) -> Ask:  # fmt: skip
+    """The engine's question for exactly one of ``word``, ``event``, ``speaker`` or a free ``question``
+    (``every``: a free question asking for every occurrence)."""
+    given = [name for name, value in (("word", word), ("event", event), ("speaker", speaker), ("question", question))
+             if value is not None]  # fmt: skip
+    if len(given) != 1:
+        raise QuestionError(f"give exactly one of word, event, speaker or question (got {', '.join(given) or 'none'})")
+    if every and question is None:
+        raise QuestionError("'every occurrence' goes with a free question (the templates ask for one occurrence)")
+    boundary = "end" if end else "start"
+    if question is not None:
+        if not question.strip():
+            raise QuestionError("the question is empty")
+        return Ask(question.strip(), "all" if every else "one", boundary=boundary)
+    if speaker is not None:
+        if speaker < 1:
+            raise QuestionError(f"speakers are counted from 1, got {speaker}")
+        task, subject, k = task_named("speaker"), "", speaker
+    else:
+        if occurrence < 1:
+            raise QuestionError(f"occurrences are counted from 1, got {occurrence}")
+        task, subject, k = task_named("word" if word is not None else "event"), (word if word is not None else event), occurrence
+        subject = subject.strip()
+        if not subject:
+            raise QuestionError(f"the {task.name} is empty")
+    return Ask(task.question(subject, k, boundary), "one", task=task, subject=subject, k=k, boundary=boundary)
+
+
 def build_question(
     word: str | None = None, occurrence: int = 1, end: bool = False, event: str | None = None,
     speaker: int | None = None, question: str | None = None,
 ) -> str:  # fmt: skip
     """The question text for exactly one of ``word``, ``event``, ``speaker`` or a free ``question``."""
-    given = [name for name, value in (("word", word), ("event", event), ("speaker", speaker), ("question", question))
-             if value is not None]  # fmt: skip
-    if len(given) != 1:
-        raise QuestionError(f"give exactly one of word, event, speaker or question (got {', '.join(given) or 'none'})")
-    boundary = "end" if end else "start"
-    if question is not None:
-        if not question.strip():
-            raise QuestionError("the question is empty")
-        return question.strip()
-    if speaker is not None:
-        if speaker < 1:
-            raise QuestionError(f"speakers are counted from 1, got {speaker}")
-        return speaker_question(speaker, boundary)
-    if occurrence < 1:
-        raise QuestionError(f"occurrences are counted from 1, got {occurrence}")
-    subject = (word if word is not None else event).strip()
-    if not subject:
-        raise QuestionError(f"the {'word' if word is not None else 'event'} is empty")
-    ask = word_question if word is not None else event_question
-    return ask(subject, occurrence, boundary)
+    return build_ask(word, occurrence, end, event, speaker, question).question
 
 
 def shipped_checkpoints_dir() -> Path:
@@ -195,8 +190,11 @@ def load(name_or_path: str | Path, device: str | None = None, config: InferenceC
         device: "cpu", "cuda", ...; None picks CUDA when available.
         config: windowing, decoding and presence settings.
 
+    A token baseline loads too: it answers ``locate`` and ``align`` by generating its answer as
+    text (``Located.method`` says so), for comparison with the frame models.
+
     Raises:
-        CheckpointError: the checkpoint is missing, corrupt, or a token baseline (no frame head).
+        CheckpointError: the checkpoint is missing or corrupt.
     """
     import torch
 
@@ -213,36 +211,39 @@ def load(name_or_path: str | Path, device: str | None = None, config: InferenceC
     except Exception as error:  # a corrupt file can fail deep inside transformers/tokenizers
         reason = (str(error).strip().splitlines() or [""])[0]
         raise CheckpointError(f"cannot load the checkpoint {directory}: {type(error).__name__}: {reason}") from None
-    if model.config.head_objective == "none":
-        raise CheckpointError(f"{directory} is a token baseline (head_objective 'none'): these commands need a "
-                              "checkpoint with a frame head (ihp or binary)")  # fmt: skip
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     return Stamper(model.to(device), config or InferenceConfig(), str(name_or_path))
 
 
 class Stamper:
-    """A loaded model answering "when?" questions about audio of any length."""
+    """A loaded model answering "when?" questions about audio of any length (through :class:`Engine`)."""
 
     def __init__(self, model, config: InferenceConfig | None = None, name: str = ""):
         self.model = model
         self.config = config or InferenceConfig()
         self.name = name
+        self.engine = Engine(model, self.config)
 
     @property
-    def head_objective(self) -> str:
-        return self.model.config.head_objective
+    def head(self):
+        return self.engine.head
 
     @property
     def presence_threshold(self) -> float:
-        """P(present) from which a thing is called present: the configured one, else the
-        checkpoint's (calibrated on held-out data), else 0.5."""
-        return presence_threshold(self.model.config, self.config.presence_threshold)
+        return self.engine.presence_threshold
 
     @property
     def answers_every(self) -> bool:
         """Whether the head was trained on "each ..." questions (True when the checkpoint does not say)."""
         modes = self.model.config.question_modes
         return modes is None or "all" in modes
+
+    @property
+    def method(self) -> str:
+        """How this model answers: from frame scores, or generated text (the token baseline)."""
+        if self.head.generates_text:
+            return "token baseline (generated text)"
+        return f"frame head ({self.head.name})"
 
     # ----- the four question families -------------------------------------------------------
     def locate(
@@ -251,29 +252,25 @@ class Stamper:
         sample_rate_hz: int = SAMPLE_RATE_HZ,
     ) -> Located:  # fmt: skip
         """When is the ``occurrence``-th ``word`` / ``event`` said, or ``speaker`` starts (``end``:
-        ends)? Or a free ``question``; ``every``: it asks for every occurrence.
+        ends)? Or a free ``question``; ``every``: it asks for every occurrence. On audio longer
+        than one window the ``occurrence``-th word or event is counted over the whole recording.
 
         Args:
             audio: a file path, or float samples at ``sample_rate_hz`` (mono or ``[samples, channels]``).
 
         Returns:
-            times in seconds, the count estimate Lambda and the presence decision.
+            times in seconds, the count estimate and the presence decision.
         """
-        text = build_question(word, occurrence, end, event, speaker, question)
-        if every and question is None:
-            raise QuestionError("'every occurrence' goes with a free question (the templates ask for one occurrence)")
+        ask = build_ask(word, occurrence, end, event, speaker, question, every)
         self._check_vocabulary(word if word is not None else event, question)
-        long = self.scores(audio, [text], sample_rate_hz)
-        row = long.scores[0]
-        if every:
-            times, count = self._decode_all(row, None)
-        else:
-            ordinal = (speaker or 1) > 1 or (occurrence > 1 and (word is not None or event is not None))
-            times, count = self._decode_one(row, long, ordinal)
-        p = self._presence(row)
-        return Located(text, times, count, p, p >= self.presence_threshold, self.presence_threshold,
-                       long.duration_s, {text: self._curve(row)}, long.frame_rate_hz,
-                       self.model.config.answers_absent)  # fmt: skip
+        waveform = self.waveform(audio, sample_rate_hz)
+        answer = self.engine.answer([waveform], [ask])[0]
+        p = answer.presence_probability
+        curves = {} if answer.scores is None else {ask.question: self._curve(answer.scores)}
+        return Located(ask.question, [float(t) for t in answer.times_s], answer.count_estimate, p,
+                       p >= self.presence_threshold, self.presence_threshold, waveform.size / SAMPLE_RATE_HZ,
+                       curves, self.model.frame_rate_hz, self.model.config.answers_absent, self.method,
+                       answer.text)  # fmt: skip
 
     def align(
         self, audio: AudioInput, transcript: str | None = None, ends: bool = False, sample_rate_hz: int = SAMPLE_RATE_HZ
@@ -287,14 +284,17 @@ class Stamper:
         if words is not None and not words:
             raise QuestionError("the transcript has no words")
         self._need_every("aligning every word", "a model trained on 'each word' questions, such as 'words-all'")
-        questions = [all_question("word", "start")] + ([all_question("word", "end")] if ends else [])
+        word = task_named("word")
+        questions = [word.all_question("start")] + ([word.all_question("end")] if ends else [])
+        if self.head.generates_text:
+            return self._generated_timeline(audio, questions, words, sample_rate_hz)
         long = self.scores(audio, questions, sample_rate_hz)
-        starts, count = self._decode_all(long.scores[0], len(words) if words else None, exact=words is not None)
+        starts, count = self._decode_all(long.scores[0], len(words) if words else None)
         # words do not overlap: the k-th end belongs to the k-th start
-        stops = self._decode_all(long.scores[1], len(starts), exact=True)[0] if ends else [None] * len(starts)
+        stops = self._decode_all(long.scores[1], len(starts))[0] if ends else [None] * len(starts)
         labels = words or ["word"] * len(starts)
         spans = [Span(label, s, None if e is None else max(e, s)) for label, s, e in zip(labels, starts, stops)]
-        return self._timeline("words", spans, count, long, questions)
+        return self._timeline(word.subset, spans, count, long, questions)
 
     def diarize(
         self, audio: AudioInput, ends: bool = False, max_speakers: int = 10, sample_rate_hz: int = SAMPLE_RATE_HZ
@@ -307,8 +307,9 @@ class Stamper:
         questions about speakers who are not there (``answers_absent``), while it is present. Heads
         never shown such a question do not know: their Lambda does not tell (measured on the dev split).
         """
+        self._need_frames("diarize")
         if self.answers_every:
-            return self._onset_timeline(audio, "speaker", lambda k: f"speaker_{k}", ends, sample_rate_hz)
+            return self._onset_timeline(audio, task_named("speaker"), lambda k: f"speaker_{k}", ends, sample_rate_hz)
         return self._ordinal_speakers(audio, ends, max_speakers, sample_rate_hz)
 
     def events(
@@ -319,18 +320,17 @@ class Stamper:
         questions, labelled "event"; with ``classes``, the 1st..``max_occurrences``-th occurrence
         of each class, kept while present (see the module's presence rule) and later than the
         (k-1)-th. Without classes the head must have been trained on "each ..." questions."""
+        self._need_frames("events")
         if not classes:
             self._need_every("every event without classes", "event classes to ask about (--classes), or a model "
                              "trained on 'each sound event' questions")  # fmt: skip
-            return self._onset_timeline(audio, "event", lambda k: "event", ends, sample_rate_hz)
+            return self._onset_timeline(audio, task_named("event"), lambda k: "event", ends, sample_rate_hz)
         return self._class_events(audio, list(classes), ends, max_occurrences, sample_rate_hz)
 
     # ----- shared machinery -----------------------------------------------------------------
     def scores(self, audio: AudioInput, questions: Sequence[str], sample_rate_hz: int = SAMPLE_RATE_HZ) -> LongScores:
         """Frame scores ``[Q, T]`` of ``questions`` over the whole audio (windowed, stitched)."""
-        waveform = self.waveform(audio, sample_rate_hz)
-        token_rate_hz = self.model.backbone.token_rate_hz
-        return score_long(self.model, questions, waveform, token_rate_hz, self.config.windows, self.config.progress)
+        return self.engine.scores(self.waveform(audio, sample_rate_hz), questions)
 
     @staticmethod
     def waveform(audio: AudioInput, sample_rate_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
@@ -339,29 +339,41 @@ class Stamper:
             return load_audio(audio)
         return prepare_waveform(np.asarray(audio), sample_rate_hz)
 
-    def _onset_timeline(self, audio, task: str, label_of, ends: bool, sample_rate_hz: int) -> Timeline:
+    def _generated_timeline(self, audio, questions, words, sample_rate_hz) -> Timeline:
+        """The token baseline's "each word" answer (starts only; labelled with the transcript)."""
+        waveform = self.waveform(audio, sample_rate_hz)
+        answer = self.engine.answer([waveform], [Ask(questions[0], "all", boundary="start")])[0]
+        starts = [float(t) for t in answer.times_s]
+        labels = (words or []) + ["word"] * max(0, len(starts) - len(words or []))
+        spans = [Span(label, s) for label, s in zip(labels, starts)]
+        return Timeline("words", spans, float(len(spans)), waveform.size / SAMPLE_RATE_HZ, questions[:1], {},
+                        self.model.frame_rate_hz)  # fmt: skip
+
+    def _onset_timeline(self, audio, task, label_of, ends: bool, sample_rate_hz: int) -> Timeline:
         """Every onset from the "each ..." question; with ``ends``, each takes the earliest
         unused end after it (speaker turns and events may overlap)."""
-        questions = [all_question(task, "start")] + ([all_question(task, "end")] if ends else [])
+        questions = [task.all_question("start")] + ([task.all_question("end")] if ends else [])
         long = self.scores(audio, questions, sample_rate_hz)
         onsets, count = self._decode_all(long.scores[0], None)
-        stops = pair_ends(onsets, self._decode_all(long.scores[1], len(onsets), exact=True)[0]) if ends else None
+        stops = pair_ends(onsets, self._decode_all(long.scores[1], len(onsets))[0]) if ends else None
         spans = [Span(label_of(k), s, stops[k - 1] if stops else None) for k, s in enumerate(onsets, 1)]
-        return self._timeline(f"{task}s", spans, count, long, questions)
+        return self._timeline(task.subset, spans, count, long, questions)
 
     def _ordinal_speakers(self, audio, ends: bool, max_speakers: int, sample_rate_hz: int) -> Timeline:
+        speaker = task_named("speaker")
         boundaries = ("start", "end") if ends else ("start",)
-        questions = [speaker_question(k, b) for k in range(1, max_speakers + 1) for b in boundaries]
+        questions = [speaker.question("", k, b) for k in range(1, max_speakers + 1) for b in boundaries]
         long = self._ordinal_scores(audio, questions, max_speakers, sample_rate_hz)
         spans = self._occurrences(long, 0, max_speakers, ends, lambda k: f"speaker_{k}",
                                   check_presence=self.model.config.answers_absent)
-        return self._timeline("speakers", spans, float(len(spans)), long, questions, rows=slice(None, None, len(boundaries)))
+        return self._timeline(speaker.subset, spans, float(len(spans)), long, questions,
+                              rows=slice(None, None, len(boundaries)))  # fmt: skip
 
     def _ordinal_scores(self, audio, questions: list[str], max_k: int, sample_rate_hz: int) -> LongScores:
         """Scores of "k-th" questions (k up to ``max_k``), warning that on several windows k counts within each."""
         long = self.scores(audio, questions, sample_rate_hz)
         if len(long.regions) > 1 and max_k > 1:
-            warnings.warn(ORDINAL_WARNING, FramestampWarning, stacklevel=4)
+            warnings.warn(WINDOW_ORDINAL_WARNING, FramestampWarning, stacklevel=4)
         return long
 
     def _occurrences(self, long: LongScores, first_row: int, max_k: int, ends: bool, label_of,
@@ -373,11 +385,11 @@ class Stamper:
         spans = []
         for k in range(1, max_k + 1):
             row = long.scores[first_row + (k - 1) * per_ask]
-            start = self._decode_one(row, long, False)[0][0]
-            absent = check_presence and self._presence(row) < self.presence_threshold
+            start = self._decode_one(row)
+            absent = check_presence and self.head.presence_probability(row) < self.presence_threshold
             if absent or (spans and start <= spans[-1].start_s):
                 break
-            stop = self._decode_one(long.scores[first_row + (k - 1) * per_ask + 1], long, False)[0][0] if ends else None
+            stop = self._decode_one(long.scores[first_row + (k - 1) * per_ask + 1]) if ends else None
             spans.append(Span(label_of(k), start, None if stop is None else max(stop, start)))
         return spans
 
@@ -386,58 +398,42 @@ class Stamper:
             raise QuestionError(f"{what} needs a head trained on 'each ...' questions; {self.name or 'this model'} "
                                 f"was trained on single-occurrence questions only: use {instead}")
 
+    def _need_frames(self, what: str) -> None:
+        if self.head.generates_text:
+            raise QuestionError(f"{self.name or 'this model'} is a token baseline: it answers locate and align; "
+                                f"{what} needs a frame model")  # fmt: skip
+
     def _class_events(self, audio, classes, ends, max_occurrences, sample_rate_hz) -> Timeline:
         for name in classes:
             self._check_vocabulary(name)
+        event = task_named("event")
         asks = [(c, k) for c in classes for k in range(1, max_occurrences + 1)]
-        questions = [event_question(c, k, b) for c, k in asks for b in (("start", "end") if ends else ("start",))]
+        questions = [event.question(c, k, b) for c, k in asks for b in (("start", "end") if ends else ("start",))]
         long = self._ordinal_scores(audio, questions, max_occurrences, sample_rate_hz)
         per_ask = 2 if ends else 1
         spans = [span for i, name in enumerate(classes)
                  for span in self._occurrences(long, i * max_occurrences * per_ask, max_occurrences, ends,
                                                lambda k, name=name: name, check_presence=True)]  # fmt: skip
         spans.sort(key=lambda s: s.start_s)
-        return self._timeline("events", spans, float(len(spans)), long, questions, rows=slice(None, None, per_ask))
+        return self._timeline(event.subset, spans, float(len(spans)), long, questions, rows=slice(None, None, per_ask))
 
     def _timeline(self, task, spans, count, long: LongScores, questions, rows: slice = slice(None)) -> Timeline:
         """A ``Timeline`` whose curves are the intensities of the questions in ``rows``."""
         curves = {q: self._curve(row) for q, row in zip(questions[rows], long.scores[rows])}
         return Timeline(task, spans, count, long.duration_s, list(questions), curves, long.frame_rate_hz)
 
-    def _decode_all(self, row: np.ndarray, n_events: int | None, exact: bool = False) -> tuple[list[float], float]:
-        """Every event: times (s) and the count estimate; ``exact`` guarantees ``n_events`` times."""
-        rate = self.model.frame_rate_hz
-        prediction = decode_scores(row, self.head_objective, rate, "all", n_events, self.config.decode)
-        times = prediction.times_s
-        if exact and n_events is not None and len(times) < n_events and self.head_objective == "ihp":
-            # peak decoders stop when the clip runs out of unsuppressed frames; the posterior
-            # median always gives n times
-            from ..decoders import decode_posterior_median
+    def _decode_all(self, row: np.ndarray, n_events: int | None) -> tuple[list[float], float]:
+        """Every event: times (s) and the count estimate; a given ``n_events`` gives exactly that
+        many times (IHP; a binary head gives its top peaks)."""
+        prediction = self.head.decode(row, self.model.frame_rate_hz, "all", n_events, self.config.decode)
+        return [float(t) for t in prediction.times_s], prediction.count_estimate
 
-            times = decode_posterior_median(np.exp(np.minimum(row.astype(np.float64), 80.0)), n_events, rate)
-        return [float(t) for t in times], prediction.count_estimate
-
-    def _decode_one(self, row: np.ndarray, long: LongScores, ordinal_question: bool) -> tuple[list[float], float]:
-        """One event: on long audio, in the first window region where it is present."""
-        rate, objective = long.frame_rate_hz, self.head_objective
-        best = decode_scores(row, objective, rate, "one", config=self.config.decode)
-        if len(long.regions) == 1:
-            return [float(best.times_s[0])], best.count_estimate
-        if ordinal_question:
-            warnings.warn(ORDINAL_WARNING, FramestampWarning, stacklevel=3)
-        for first, last in long.regions:
-            if last > first and self._presence(row[first:last]) >= self.presence_threshold:
-                local = decode_scores(row[first:last], objective, rate, "one", config=self.config.decode)
-                return [float(local.times_s[0] + frames_to_seconds(first, rate))], best.count_estimate
-        return [float(best.times_s[0])], best.count_estimate
-
-    def _presence(self, row: np.ndarray) -> float:
-        return presence_probability(row, self.head_objective)
+    def _decode_one(self, row: np.ndarray) -> float:
+        return float(self.head.decode(row, self.model.frame_rate_hz, "one", config=self.config.decode).times_s[0])
 
     def _curve(self, row: np.ndarray) -> np.ndarray:
         """Intensity (events per frame, IHP) or probability (binary) of each frame."""
-        values = np.exp(np.minimum(row, 80.0)) if self.head_objective == "ihp" else 1.0 / (1.0 + np.exp(-row))
-        return values.astype(np.float32)
+        return self.head.curve(row).astype(np.float32)
 
     def _check_vocabulary(self, subject: str | None, question: str | None = None) -> None:
         """An unknown ``subject`` (word or event) is an error: the model could not tell which one

@@ -25,14 +25,10 @@ from typing import Iterator
 
 from .api import Located, Span, Timeline
 from ..errors import FramestampError, MissingDependencyError
+from ..tasks import task_for_subset
 
 FORMATS = ("table", "json", "rttm", "textgrid", "tsv", "srt", "vtt")
-FORMATS_OF = {
-    "locate": ("table", "json"),
-    "words": ("table", "json", "textgrid", "tsv", "srt", "vtt"),
-    "speakers": ("table", "json", "rttm", "textgrid", "tsv"),
-    "events": ("table", "json", "textgrid", "tsv"),
-}
+LOCATE_FORMATS = ("table", "json")
 MIN_SPAN_S = 0.001  # shortest interval written where a format needs end > start
 
 
@@ -40,10 +36,16 @@ class OutputError(FramestampError):
     """An answer cannot be written in the asked format or place."""
 
 
+def formats_of(kind: str) -> tuple[str, ...]:
+    """The formats a result of ``kind`` can be written in: "locate", or a timeline's task family
+    by its results' name ("words", "speakers", "events")."""
+    return LOCATE_FORMATS if kind == "locate" else task_for_subset(kind).output_formats
+
+
 def check_format(kind: str, fmt: str) -> None:
     """Raise ``OutputError`` unless ``fmt`` is available for results of ``kind``."""
-    if fmt not in FORMATS_OF[kind]:
-        raise OutputError(f"--format {fmt} is not available here; choose from {', '.join(FORMATS_OF[kind])}")
+    if fmt not in formats_of(kind):
+        raise OutputError(f"--format {fmt} is not available here; choose from {', '.join(formats_of(kind))}")
 
 
 def render(result: Located | Timeline, fmt: str, name: str = "audio", extra: dict | None = None) -> str:
@@ -61,16 +63,18 @@ def render(result: Located | Timeline, fmt: str, name: str = "audio", extra: dic
 def located_table(result: Located) -> str:
     """Question, time(s), count estimate and presence decision, one per line."""
     times = ", ".join(f"{t:.3f}" for t in result.times_s) or "-"
-    comparison = ">=" if result.present else "<"
-    lines = [
-        ("question", result.question),
-        ("time_s", times if result.present else f"not present (best guess {times})"),
-        ("count_estimate", f"{result.count_estimate:.3f} (Lambda: expected number of events)"),
-        ("presence", f"{'present' if result.present else 'not present'}: P(N>=1) = "
-                     f"{result.presence_probability:.3f} {comparison} {result.presence_threshold:.2f}"
-                     + (" (a guess: this model never saw an absent answer)" if result.presence_learned is False else "")),
-        ("duration_s", f"{result.duration_s:.3f}"),
-    ]  # fmt: skip
+    lines = [("question", result.question),
+             ("time_s", times if result.present else f"not present (best guess {times})")]  # fmt: skip
+    if result.generated_text is not None:  # the token baseline: what it wrote, and whether a time was read
+        lines += [("answer_text", " ".join(result.generated_text.split())),
+                  ("presence", "a time was read from the answer" if result.present else "no time in the answer")]
+    else:
+        comparison = ">=" if result.present else "<"
+        guess = " (a guess: this model never saw an absent answer)" if result.presence_learned is False else ""
+        lines += [("count_estimate", f"{result.count_estimate:.3f} (Lambda: expected number of events)"),
+                  ("presence", f"{'present' if result.present else 'not present'}: P(N>=1) = "
+                               f"{result.presence_probability:.3f} {comparison} {result.presence_threshold:.2f}{guess}")]
+    lines += [("duration_s", f"{result.duration_s:.3f}"), ("method", result.method)]
     return "".join(f"{key:<16}{value}\n" for key, value in lines)
 
 
@@ -160,8 +164,8 @@ def to_textgrid(result: Timeline) -> str:
 
 
 def _tiers(result: Timeline) -> dict[str, list[Span]]:
-    if result.task == "words":
-        return {"words": list(result.spans)}
+    if not task_for_subset(result.task).tier_per_label:
+        return {result.task: list(result.spans)}
     tiers: dict[str, list[Span]] = {}
     for span in result.spans:
         tiers.setdefault(span.label, []).append(span)

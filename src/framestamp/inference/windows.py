@@ -146,10 +146,7 @@ def score_long(
         config: window length, overlap and windows per forward pass.
         progress: draw a progress bar on stderr; None = only when stderr is a terminal.
     """
-    grid = max(1, round(SAMPLE_RATE_HZ / token_rate_hz))
-    if waveform.size < grid:
-        raise AudioError(f"the audio is too short ({waveform.size / SAMPLE_RATE_HZ:.3f} s); "
-                         f"at least {grid / SAMPLE_RATE_HZ:.3f} s is needed")
+    check_length(waveform, token_rate_hz)
     plan = plan_windows(waveform.size, model.frame_rate_hz, token_rate_hz, config)
     owned: list[np.ndarray] = []
     with _progress_bar(len(plan), progress) as bar:
@@ -163,6 +160,14 @@ def score_long(
             bar.update(len(indices))
     scores = np.concatenate(owned, axis=-1).astype(np.float32, copy=False)
     return LongScores(scores, model.frame_rate_hz, plan.regions(scores.shape[-1]), waveform.size / SAMPLE_RATE_HZ)
+
+
+def check_length(waveform: np.ndarray, token_rate_hz: float) -> None:
+    """Raise ``AudioError`` when the audio is shorter than one audio token."""
+    grid = max(1, round(SAMPLE_RATE_HZ / token_rate_hz))
+    if waveform.size < grid:
+        raise AudioError(f"the audio is too short ({waveform.size / SAMPLE_RATE_HZ:.3f} s); "
+                         f"at least {grid / SAMPLE_RATE_HZ:.3f} s is needed")
 
 
 def _progress_bar(total: int, enabled: bool | None):

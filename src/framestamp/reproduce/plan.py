@@ -14,7 +14,10 @@ class EvalSpec:
     """One evaluation: which split and question mode, how many queries."""
 
     split: str
-    mode: str  # "one", "all", or "presence" (a present and an absent single-occurrence question per clip)
+    # "one", "all", "presence" (a present and an absent single-occurrence question per clip), or a
+    # standard metric of what the user-facing API returns for whole clips (``reproduce.run.STANDARD_MODES``):
+    # "diarize" (DER, JER, speaker count) or "events_f1" (event-based F1); ``limit`` then counts clips.
+    mode: str
     limit: int | None = None
     # Also report accuracy by these groupings of the questions (``reproduce.run.GROUPINGS``): "time"
     # (target-time bucket: length generalisation), "subject" (the event class asked about), "overlap"
@@ -62,9 +65,13 @@ def _test_also_by(grouping: str) -> tuple[EvalSpec, ...]:
     return (replace(ONE[0], by=(grouping,)), *ONE[1:])
 
 
-EVENTS = _test_also_by("subject")  # each class's test recordings are ones training never heard
+# The field's standard metrics, on what ``Stamper.diarize`` / ``Stamper.events`` return for test clips.
+DIARIZE = EvalSpec("test", "diarize", 100)
+EVENTS_F1 = EvalSpec("test", "events_f1", 100)
+
+EVENTS = _test_also_by("subject") + (EVENTS_F1,)  # each class's test recordings are ones training never heard
 WORDS = _test_also_by("source")  # synthetic voices, or the recorded one
-SPEAKERS = _test_also_by("overlap")  # how many others speak when the asked speaker starts
+SPEAKERS = _test_also_by("overlap") + (DIARIZE,)  # how many others speak when the asked speaker starts
 
 FULL = (
     # Words in two stages: clips of at most 5 s until the head finds the asked word (the tiny
@@ -75,8 +82,10 @@ FULL = (
     Experiment("words-token", WORDS),  # its recipe continues words-token-short
     # The other tasks fine-tune the word model's backbone: it plays the part of the pre-trained
     # audio LM, and frame and token variants of a task start from the same weights.
-    Experiment("words-all", ALL, "words-all", init_from="words-ihp"),
-    Experiment("words-all-token", ALL, "words-all-token", init_from="words-ihp"),
+    # All word starts: from the first stage's backbone (one stage from scratch, as the word model
+    # the stored words-all runs started from, which no recipe makes any more).
+    Experiment("words-all", ALL, "words-all", init_from="words-ihp-short"),
+    Experiment("words-all-token", ALL, "words-all-token", init_from="words-ihp-short"),
     Experiment("speakers-ihp", SPEAKERS, init_from="words-ihp"),
     Experiment("speakers-token", SPEAKERS, init_from="words-ihp"),
     Experiment("events-ihp", EVENTS, init_from="words-ihp"),

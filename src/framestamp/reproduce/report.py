@@ -8,12 +8,15 @@ from pathlib import Path
 
 import torch
 
-from ..evaluate.metrics import TOLERANCES_S
+from ..evaluate.metrics import MATCHINGS, TOLERANCES_S
 from .plan import FULL
 
 FIGURES_DIR = "figures"
 HEADLINE_TOLERANCES = (0.02, 0.05, 0.1, 0.2)
 NOTES_FILE = "notes.md"  # hand-written: what was tried, read into the report after the targets
+# Where a metrics JSON keeps its evaluations by the field's standard metrics (``reproduce.run.STANDARD_MODES``):
+# records without accuracies, so apart from "evaluations".
+STANDARD_EVALUATIONS = "standard_evaluations"
 
 # The experiment each shipped checkpoint comes from (the plan's ``ships_as``).
 SHIPPED = {experiment.ships_as: experiment.name for experiment in FULL if experiment.ships_as}
@@ -46,14 +49,23 @@ def load_results(results_dir: Path) -> dict[str, dict]:
     return {p.stem: json.loads(p.read_text()) for p in sorted((results_dir / "metrics").glob("*.json"))}
 
 
-def evaluation(summary: dict, split: str, mode: str) -> dict | None:
-    return next((e for e in summary["evaluations"] if e["split"] == split and e["mode"] == mode), None)
+def is_baseline(summary: dict) -> bool:
+    """Whether a stored experiment is a token baseline (its objective's head generates text)."""
+    from ..objectives import objective
+
+    return objective(summary.get("config", {}).get("objective", "ihp")).head.generates_text
 
 
-def evaluated(results: dict, split: str, mode: str):
-    """(experiment name, evaluation record) of every experiment evaluated on ``split`` in ``mode``."""
+def evaluation(summary: dict, split: str, mode: str, key: str = "evaluations") -> dict | None:
+    """The record of ``summary[key]`` for ``split`` and ``mode`` (None when there is none)."""
+    return next((e for e in summary.get(key, ()) if e["split"] == split and e["mode"] == mode), None)
+
+
+def evaluated(results: dict, split: str, mode: str, key: str = "evaluations"):
+    """(experiment name, evaluation record) of every experiment evaluated on ``split`` in ``mode``
+    (records under ``key``: "evaluations", or ``STANDARD_EVALUATIONS``)."""
     for name, summary in results.items():
-        record = evaluation(summary, split, mode)
+        record = evaluation(summary, split, mode, key)
         if record is not None:
             yield name, record
 
@@ -71,6 +83,9 @@ def write_report(results_dir: Path, quick: bool = False) -> Path:
         _single_table(results, "test", "Single occurrence, in-distribution test split"),
         _single_table(results, "test_long", "Single occurrence, long clips (10-60 s, test_long split)"),
         _all_table(results),
+        _matching_table(results),
+        _diarization_table(results),
+        _events_f1_table(results),
         _presence_table(results),
         _fit_table(results),
         _event_class_table(results),
@@ -114,7 +129,7 @@ def _targets(results: dict) -> str:
         inside, outside = (_accuracy(results, name, split, "one", 0.05) for split in ("test", "test_long"))
         if inside and outside is not None:
             kept = outside / inside
-            verdict = "(baseline)" if "token" in name else ("yes" if kept >= RETENTION_TARGET else "**no**")
+            verdict = "(baseline)" if is_baseline(results[name]) else ("yes" if kept >= RETENTION_TARGET else "**no**")
             rows.append(f"| out of distribution: `{name}` on test_long keeps {outside:.1%} / {inside:.1%} | "
                         f"{kept:.0%} | {RETENTION_TARGET:.0%} | {verdict} |")  # fmt: skip
     if not rows:
@@ -150,8 +165,130 @@ def _all_table(results: dict) -> str:
               + " | F1 50 ms | count exact | count MAE | onset F (mir_eval, 50 ms) | ms / query |\n|---|---|"
               + "---|" * (len(HEADLINE_TOLERANCES) + 5))  # fmt: skip
     return ("## All word starts (Hungarian L1 matching, count inferred from the intensity)\n\n"
-            "Accuracy = matched pairs within tolerance / max(#predicted, #reference), pooled over clips.\n\n"
+            "Accuracy = matched pairs within tolerance / max(#predicted, #reference), pooled over clips. "
+            "Onset F: mir_eval's onset F-measure (`mir_eval.onset`), each reference matched to at most one "
+            "prediction within 50 ms (maximum matching), counts pooled over clips.\n\n"
             + header + "\n" + "\n".join(rows))  # fmt: skip
+
+
+MATCHING_NAMES = {
+    "hungarian_l1": "Hungarian L1", "accuracy_optimal": "accuracy-optimal", "greedy": "greedy",
+    "positional": "positional",
+}  # fmt: skip
+
+
+def _matching_table(results: dict) -> str:
+    """The all-events questions under each matching of predictions to references; a row per
+    experiment and matching ("-" where the stored evaluation predates the other matchings)."""
+    rows = []
+    for name, record in evaluated(results, "test", "all"):
+        by_matching = record.get("by_matching", {"hungarian_l1": record["metrics"]})
+        for matching in MATCHINGS:
+            m = by_matching.get(matching)
+            if m is None:
+                cells = ["-"] * (len(HEADLINE_TOLERANCES) + 2)
+            else:
+                cells = [_percent(m["accuracy"].get(str(t))) for t in HEADLINE_TOLERANCES]
+                cells += [_percent(m["f1"].get("0.05")), _number(m.get("mae_s"), "{:.3f}")]
+            rows.append(f"| {name} | {MATCHING_NAMES[matching]} | {record['n']} | " + " | ".join(cells) + " |")
+    return _section(
+        "All word starts by matching", rows,
+        ("experiment", "matching", "clips", *(f"acc {t * 1000:g} ms" for t in HEADLINE_TOLERANCES), "F1 50 ms",
+         "MAE (s)"),
+        "The same predictions, paired one-to-one with the reference word starts four ways "
+        "(`evaluate.metrics.all_events_metrics`): *Hungarian L1* minimises the total |error| (the table above); "
+        "*accuracy-optimal* pairs as many as possible within each tolerance, separately per tolerance (an upper "
+        "bound on the others; its MAE is the Hungarian pairs'); *greedy* repeatedly pairs the closest remaining "
+        "prediction and reference; *positional* pairs the i-th earliest prediction with the i-th earliest "
+        "reference (a missed or extra word shifts every later pair). Accuracy and F1 as above, MAE over the "
+        "matched pairs.",
+    )  # fmt: skip
+
+
+def _diarization_table(results: dict) -> str:
+    """DER, JER and speaker count of ``Stamper.diarize``'s turns (``reproduce.run.evaluate_diarization``)."""
+    rows, settings = [], None
+    for name, record in evaluated(results, "test", "diarize", STANDARD_EVALUATIONS):
+        m = record["metrics"]
+        der, every, count = m["der"], m["der_every_turn"], m["speaker_count"]
+        settings = settings or record
+        rows.append(
+            f"| {name} | {record['n']} | {_percent(der.get('der'))} | {_percent(der.get('missed_rate'))} | "
+            f"{_percent(der.get('false_alarm_rate'))} | {_percent(der.get('confusion_rate'))} | "
+            f"{_percent(m['jer'].get('jer'))} | {_percent(every.get('der'))} | {_percent(count['accuracy'])} | "
+            f"{_number(count['mae'], '{:.2f}')} | {_ends_trained(results[name])} | "
+            f"{_number(record['median_seconds_per_clip'], '{:.2f}')} |"
+        )  # fmt: skip
+    if settings is None:
+        return ""
+    collar = settings["collar_each_side_s"]
+    overlap = ("**overlapping speech left out** (`skip_overlap=True`)" if settings["skip_overlap"]
+               else "**overlapping speech scored** (`skip_overlap=False`)")  # fmt: skip
+    return _section(
+        f"Speaker turns from `diarize`: DER and JER (test split, collar ±{collar:g} s)", rows,
+        ("experiment", "clips", "DER", "missed", "false alarm", "confusion", "JER", "DER, every turn",
+         "speakers exact", "speaker count MAE", "trained on ends", "s / clip"),
+        "Turns from the user-facing API, `Stamper.diarize(audio, ends=True)`: one span per speaker found, "
+        "from their onset to the end of their first turn (a span without an end lasts to the end of the clip). "
+        "**Reference: each speaker's first turn** (speaker k = the k-th to start), the thing `diarize` answers; "
+        "*DER, every turn* scores the same spans against every turn of every speaker, where a later turn is "
+        "missed unless a span happens to run over it. pyannote.metrics `DiarizationErrorRate` and "
+        "`JaccardErrorRate`, speaker labels mapped one-to-one per clip (Hungarian), scored over [0, clip end) "
+        f"with a collar of ±{collar:g} s around each reference boundary (pyannote `collar={2 * collar:g}`), "
+        f"{overlap}. "
+        "DER = (missed + false alarm + confusion) / reference speech, each summed over clips; JER = mean over "
+        "every reference speaker of every clip of 1 - Jaccard index with its paired hypothesis speaker (1 when "
+        "unpaired). *Speakers exact*: clips where `diarize` found exactly as many speakers as the clip has. "
+        "*Trained on ends*: whether the model was trained on \"when does ... stop\" questions; if not, its ends "
+        "are answers to questions it never saw. Token baselines are not in this table: the API cannot run them yet.",
+    )  # fmt: skip
+
+
+def _events_f1_table(results: dict) -> str:
+    """Event-based F1 of ``Stamper.events``'s events (``reproduce.run.evaluate_events_f1``)."""
+    rows, settings = [], None
+    for name, record in evaluated(results, "test", "events_f1", STANDARD_EVALUATIONS):
+        m = record["metrics"]
+        onset, both = m["onset"], m["onset_offset"]
+        settings = settings or record
+        rows.append(
+            f"| {name} | {record['n']} | {_percent(onset.get('f1'))} | {_percent(onset.get('precision'))} | "
+            f"{_percent(onset.get('recall'))} | {_number(onset.get('error_rate'), '{:.2f}')} | "
+            f"{_percent(onset.get('f1_class_average'))} | {_percent(both.get('f1'))} | "
+            f"{onset.get('n_reference', '-')} / {onset.get('n_estimated', '-')} | {_ends_trained(results[name])} | "
+            f"{_number(record['median_seconds_per_clip'], '{:.2f}')} |"
+        )  # fmt: skip
+    if settings is None:
+        return ""
+    collar, share, cap = settings["t_collar_s"], settings["offset_share"], settings["max_occurrences"]
+    return _section(
+        f"Sound events from `events`: event-based F1 (sed_eval, test split, collar {collar * 1000:g} ms)", rows,
+        ("experiment", "clips", "F1 onset", "precision", "recall", "error rate", "class-average F1",
+         "F1 onset + offset", "events (reference / found)", "trained on ends", "s / clip"),
+        f"Events from the user-facing API, `Stamper.events(audio, classes, ends=True)`, asked about every event "
+        f"class of the test split (the first {cap} occurrences of each, each kept while present), against **every** "
+        f"reference event of the clip. sed_eval `EventBasedMetrics`: an event is found when its class matches "
+        f"and its onset is within {collar * 1000:g} ms of a reference onset (`t_collar`), each reference matched "
+        f"at most once; *onset + offset* also needs the offset within max({collar * 1000:g} ms, {share:.0%} of the "
+        "reference event's length). Counts pooled over clips (micro F1); error rate = (substitutions + deletions "
+        "+ insertions) / reference events; class-average F1 = mean over classes with reference events. "
+        "*Trained on ends* as above. Token baselines are not in this table: the API cannot run them yet.",
+    )  # fmt: skip
+
+
+def _ends_trained(summary: dict) -> str:
+    """Whether an experiment's training asked about ends ("?" when its config does not say)."""
+    boundaries = summary.get("config", {}).get("data", {}).get("boundaries")
+    return "?" if boundaries is None else ("yes" if "end" in boundaries else "no")
+
+
+def _percent(value) -> str:
+    """A fraction as a percentage; "-" when missing or not a number (NaN, or a library was missing)."""
+    return "-" if not isinstance(value, (int, float)) or value != value else f"{value:.1%}"
+
+
+def _number(value, form: str) -> str:
+    return "-" if not isinstance(value, (int, float)) or value != value else form.format(value)
 
 
 def _presence_table(results: dict) -> str:
@@ -275,7 +412,7 @@ def _figures(results: dict, figures: Path) -> str:
     for name, record in evaluated(results, "test", "one"):
         acc = [record["metrics"]["accuracy"][str(t)] for t in TOLERANCES_S]
         ax.plot([t * 1000 for t in TOLERANCES_S], acc, marker="o", label=name,
-                linestyle="--" if "token" in name else "-")  # fmt: skip
+                linestyle="--" if is_baseline(results[name]) else "-")  # fmt: skip
     ax.set(xscale="log", xlabel="tolerance (ms)", ylabel="accuracy", ylim=(0, 1), title="Accuracy by tolerance")
     ax.legend(fontsize=7)
     fig.tight_layout()
@@ -302,7 +439,7 @@ def _time_figure(results: dict, figures: Path, plt) -> None:
             continue
         labels = sorted(merged, key=lambda b: float(b.split("-")[0].rstrip("+ s")))
         ax.plot(labels, [merged[b]["accuracy"]["0.05"] for b in labels], marker="o", label=name,
-                linestyle="--" if "token" in name else "-")  # fmt: skip
+                linestyle="--" if is_baseline(results[name]) else "-")  # fmt: skip
         drawn = True
     if drawn:
         ax.set(xlabel="target time", ylabel="accuracy within 50 ms", ylim=(0, 1), title="Accuracy by target time")
@@ -320,12 +457,10 @@ def plot_intensity_examples(model, items, path: Path, n_examples: int = 3) -> No
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from ..decoding import decode_scores
-
     fig, axes = plt.subplots(n_examples, 1, figsize=(9, 2.4 * n_examples), squeeze=False)
     for ax, item in zip(axes[:, 0], items[:n_examples]):
         scores = model.score([item.query.question], [item.clip.audio])[0]
-        intensity = np.exp(scores)
+        intensity = model.head_kind.curve(scores)
         times = np.arange(len(intensity)) / model.frame_rate_hz
         audio_t = np.arange(len(item.clip.audio)) / item.clip.sample_rate
         peak = float(np.abs(item.clip.audio).max()) or 1.0
@@ -333,7 +468,7 @@ def plot_intensity_examples(model, items, path: Path, n_examples: int = 3) -> No
         ax.plot(times, intensity, color="C0", linewidth=1)
         for t in item.query.targets_s:
             ax.axvline(t, color="C2", linestyle="--", linewidth=1)
-        predicted = decode_scores(scores, "ihp", model.frame_rate_hz, item.query.mode)
+        predicted = model.head_kind.decode(scores, model.frame_rate_hz, item.query.mode)
         for t in predicted.times_s:
             ax.axvline(t, color="C3", linewidth=1)
         ax.set_title(item.query.question, fontsize=8)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
@@ -12,8 +13,11 @@ from typing import Callable
 import numpy as np
 from rich.console import Console
 
+from ..errors import FramestampError, MissingDependencyError
 from ..evaluate.metrics import (
+    MATCHINGS,
     OVERLAP_BUCKETS,
+    all_events_metrics,
     all_events_metrics_by_event_count,
     bucket_by_overlap,
     bucket_by_time,
@@ -26,9 +30,23 @@ from ..model import CONFIG_NAME, FrameStampModel
 from ..decoding import presence_threshold
 from ..train.config import TrainConfig
 from ..train.loop import train
-from .plan import EvalSpec, Experiment, experiment_config, plan, with_prerequisites
+from .plan import FULL, EvalSpec, Experiment, experiment_config, plan, with_prerequisites
+from .report import STANDARD_EVALUATIONS
 
 METRICS_DIR = "metrics"
+
+# Evaluations by the field's standard metrics, of what the user-facing API returns
+# (``inference.api.Stamper``), one clip at a time; the metrics JSON keeps them under
+# ``STANDARD_EVALUATIONS``, beside (not in) "evaluations", whose records all hold accuracies.
+STANDARD_MODES = ("diarize", "events_f1")
+# Speaker turns: pyannote's collar is the full width around each reference boundary, so 0.5 is
+# NIST's +-0.25 s; overlapping speech is scored.
+DER_COLLAR_S = 0.5
+DER_SKIP_OVERLAP = False
+# Sound events: sed_eval's usual onset collar; offsets within max(collar, this share of the event).
+SED_COLLAR_S = 0.2
+SED_OFFSET_SHARE = 0.5
+EVENT_OCCURRENCES = 3  # occurrences of each class ``Stamper.events`` looks for (its default)
 
 
 def reproduce(
@@ -105,9 +123,16 @@ def run_step(step: Step, results_dir: Path, console: Console) -> float:
 
 
 def evaluate_experiment(
-    experiment: Experiment, config: TrainConfig, final: Path, console: Console, figures_dir: Path | None = None
-) -> dict:
-    """Every evaluation of one experiment's final model, as a JSON-ready dict."""
+    experiment: Experiment, config: TrainConfig, final: Path, console: Console, figures_dir: Path | None = None,
+    calibrate: bool = True,
+) -> dict:  # fmt: skip
+    """Every evaluation of one experiment's final model, as a JSON-ready dict.
+
+    Args:
+        calibrate: before a presence evaluation, fit the presence threshold of a model trained
+            with absent questions on dev questions and write it into ``final`` (see
+            :func:`calibrate_presence`); False keeps the checkpoint's threshold and writes nothing.
+    """
     from ..train.loop import training_clips
 
     model = FrameStampModel.from_pretrained(final)
@@ -115,8 +140,17 @@ def evaluate_experiment(
     split_clips = cache(lambda split: training_clips(replace(config.data, max_duration_s=None), split=split))
     for spec in experiment.evals:
         clips = split_clips(spec.split)
+        if spec.mode in STANDARD_MODES:
+            if not stamper_can_run(model):
+                console.print(f"[bold]skip[/] {spec.mode} of {experiment.name}: the API cannot run token baselines yet")
+                continue
+            evaluate_standard = {"diarize": evaluate_diarization, "events_f1": evaluate_events_f1}[spec.mode]
+            console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} ({spec.mode}, "
+                          f"{min(len(clips), spec.limit or len(clips))} clips)")  # fmt: skip
+            summary.setdefault(STANDARD_EVALUATIONS, []).append(evaluate_standard(model, clips, spec))
+            continue
         if spec.mode == "presence":
-            if model.config.answers_absent and model.config.head_objective != "none":
+            if calibrate and model.config.answers_absent and not model.head_kind.generates_text:
                 calibrate_presence(model, final, presence_items(split_clips("dev"), seed=0, limit=spec.limit), console)
             items = presence_items(clips, seed=0, limit=spec.limit)
             console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} (present, absent: {len(items)} queries)")
@@ -127,7 +161,7 @@ def evaluate_experiment(
         console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} ({spec.mode}, {len(items)} queries)")
         result = run(model, items, batch_size=8)
         summary["evaluations"].append(describe(spec, result))
-        if spec.split == "test" and model.config.head_objective == "ihp" and figures_dir is not None:
+        if spec.split == "test" and not model.head_kind.generates_text and figures_dir is not None:
             from .report import plot_intensity_examples
 
             plot_intensity_examples(model, items, figures_dir / f"intensity_{experiment.name}_{spec.mode}.png")
@@ -177,11 +211,13 @@ def describe(spec: EvalSpec, result: EvalResult) -> dict:
         references = [list(i.query.targets_s) for i in result.items]
         predictions = [list(p.times_s) for p in result.predictions]
         record["by_event_count"] = _jsonable(all_events_metrics_by_event_count(predictions, references))
+        # "metrics" is the Hungarian L1 matching; every matching of ``evaluate.metrics`` side by side
+        record["by_matching"] = {m: _jsonable(all_events_metrics(predictions, references, m)) for m in MATCHINGS}
         try:
             from ..evaluate.standard import onset_f_measure
 
             record["onset_f_measure_50ms"] = _jsonable(onset_f_measure(references, predictions, window_s=0.05))
-        except ImportError as error:  # the eval extra is optional
+        except (ImportError, MissingDependencyError) as error:  # the eval extra is optional
             record["onset_f_measure_50ms"] = {"error": str(error)}
     record["examples"] = [
         {"question": i.query.question, "clip": i.clip.id, "target_s": list(i.query.targets_s)[:8],
@@ -189,6 +225,186 @@ def describe(spec: EvalSpec, result: EvalResult) -> dict:
         for i, p in list(zip(result.items, result.predictions))[:5]
     ]  # fmt: skip
     return record
+
+
+def stamper_can_run(model: FrameStampModel) -> bool:
+    """Whether ``inference.api.Stamper`` can answer with this model: not yet with a token baseline
+    (no frame head). The one place to change when it can."""
+    return not model.head_kind.generates_text
+
+
+def _first_clips(clips, limit: int | None) -> list:
+    return [clips[i] for i in range(len(clips) if limit is None else min(limit, len(clips)))]
+
+
+def _spans(timeline, clip) -> list[tuple[float, float, str]]:
+    """(start_s, end_s, label) of a ``Timeline``'s spans; a missing end is the end of the clip."""
+    return [(s.start_s, max(s.start_s, clip.duration_s if s.end_s is None else s.end_s), s.label)
+            for s in timeline.spans]  # fmt: skip
+
+
+def _standard(compute, *args, **kwargs) -> dict:
+    """A standard metric's dict, or {"error": why} when its optional library is missing."""
+    try:
+        return _jsonable(compute(*args, **kwargs))
+    except (ImportError, MissingDependencyError) as error:
+        return {"error": str(error)}
+
+
+def evaluate_diarization(model: FrameStampModel, clips, spec: EvalSpec) -> dict:
+    """Speaker turns of the first ``spec.limit`` clips from ``Stamper.diarize(ends=True)``: DER
+    and JER (pyannote.metrics) and how often the number of speakers is right.
+
+    The reference is each speaker's first turn (``tasks.make.speaker_first_turns``): diarize
+    gives one span per speaker, from their onset to the end of their first turn, and speaker k
+    is the k-th to start in both. ``der_every_turn`` scores the same spans against every turn
+    (a later turn is missed unless a span happens to run over it). Scored over [0, clip end) with a collar of
+    ``DER_COLLAR_S`` (full width) around reference boundaries, overlapping speech included;
+    a span without an end lasts to the end of the clip.
+    """
+    from ..evaluate.standard import diarization_error_rate, jaccard_error_rate
+    from ..inference.api import InferenceConfig, Stamper
+    from ..tasks.make import speaker_first_turns
+
+    stamper = Stamper(model, InferenceConfig())
+    clips = _first_clips(clips, spec.limit)
+    first_turns, every_turn, hypotheses, seconds = [], [], [], []
+    for clip in clips:
+        started = time.perf_counter()
+        timeline = stamper.diarize(clip.audio, ends=True, sample_rate_hz=clip.sample_rate)
+        seconds.append(time.perf_counter() - started)
+        hypotheses.append(_spans(timeline, clip))
+        first_turns.append([(s.start_s, s.end_s, s.label) for s in speaker_first_turns(clip)])
+        every_turn.append([(s.start_s, s.end_s, s.label) for s in clip.segments])
+    durations = [clip.duration_s for clip in clips]
+    scoring = {"collar_s": DER_COLLAR_S, "skip_overlap": DER_SKIP_OVERLAP, "clip_durations_s": durations}
+    found = np.array([len({label for *_, label in h}) for h in hypotheses])
+    speakers = np.array([len(r) for r in first_turns])
+    metrics = {
+        "der": _standard(diarization_error_rate, first_turns, hypotheses, **scoring),
+        "jer": _standard(jaccard_error_rate, first_turns, hypotheses, **scoring),
+        "der_every_turn": _standard(diarization_error_rate, every_turn, hypotheses, **scoring),
+        "speaker_count": {
+            "accuracy": float(np.mean(found == speakers)) if len(clips) else float("nan"),
+            "mae": float(np.mean(np.abs(found - speakers))) if len(clips) else float("nan"),
+            "n_reference": int(speakers.sum()), "n_found": int(found.sum()),
+        },
+    }  # fmt: skip
+    examples = [{"clip": clip.id, "reference": _rounded(r), "hypothesis": _rounded(h)}
+                for clip, r, h in list(zip(clips, first_turns, hypotheses))[:3]]  # fmt: skip
+    return {
+        "split": spec.split, "mode": spec.mode, "n": len(clips), "reference": "first_turns",
+        "collar_each_side_s": DER_COLLAR_S / 2, "skip_overlap": DER_SKIP_OVERLAP, "metrics": metrics,
+        "median_seconds_per_clip": float(np.median(seconds)) if seconds else float("nan"), "examples": examples,
+    }  # fmt: skip
+
+
+def evaluate_events_f1(model: FrameStampModel, clips, spec: EvalSpec) -> dict:
+    """Sound events of the first ``spec.limit`` clips from ``Stamper.events(classes, ends=True)``,
+    asked about every class heard in the split: event-based F1 (sed_eval) of onsets, and of
+    onsets with offsets, against every event of each clip.
+
+    ``Stamper.events`` looks for the first ``EVENT_OCCURRENCES`` occurrences of each class;
+    ``n_reference_beyond_cap`` counts the reference events past that, which it cannot find.
+    """
+    from ..evaluate.standard import event_based_f1
+    from ..inference.api import InferenceConfig, Stamper
+
+    stamper = Stamper(model, InferenceConfig())
+    classes = sorted({segment.label for clip in clips for segment in clip.segments})
+    clips = _first_clips(clips, spec.limit)
+    references, estimates, seconds, beyond = [], [], [], 0
+    for clip in clips:
+        started = time.perf_counter()
+        timeline = stamper.events(clip.audio, classes=classes, ends=True, max_occurrences=EVENT_OCCURRENCES,
+                                  sample_rate_hz=clip.sample_rate)  # fmt: skip
+        seconds.append(time.perf_counter() - started)
+        estimates.append(_spans(timeline, clip))
+        references.append([(s.start_s, s.end_s, s.label) for s in clip.segments])
+        beyond += sum(max(0, n - EVENT_OCCURRENCES) for n in Counter(s.label for s in clip.segments).values())
+    collar = {"t_collar_s": SED_COLLAR_S, "percentage_of_length": SED_OFFSET_SHARE}
+    metrics = {
+        "onset": _standard(event_based_f1, references, estimates, **collar),
+        "onset_offset": _standard(event_based_f1, references, estimates, evaluate_offset=True, **collar),
+        "n_reference_beyond_cap": beyond,
+    }
+    examples = [{"clip": clip.id, "reference": _rounded(r), "estimated": _rounded(e)}
+                for clip, r, e in list(zip(clips, references, estimates))[:3]]  # fmt: skip
+    return {
+        "split": spec.split, "mode": spec.mode, "n": len(clips), "classes": classes,
+        "max_occurrences": EVENT_OCCURRENCES, "t_collar_s": SED_COLLAR_S, "offset_share": SED_OFFSET_SHARE,
+        "metrics": metrics, "median_seconds_per_clip": float(np.median(seconds)) if seconds else float("nan"),
+        "examples": examples,
+    }  # fmt: skip
+
+
+def _rounded(spans: list[tuple[float, float, str]]) -> list[list]:
+    return [[round(float(start), 3), round(float(end), 3), label] for start, end, label in spans[:10]]
+
+
+def reevaluate_shipped(
+    results_dir: str | Path = "results", names: tuple[str, ...] = (), console: Console | None = None,
+    checkpoints_dir: str | Path | None = None, corpus: str | None = None, eval_limit: int | None = None,
+    report: bool = True,
+) -> list[Path]:  # fmt: skip
+    """Evaluate the shipped checkpoints again, without their training runs, and rewrite their metrics.
+
+    For each experiment of the plan with a ``ships_as`` name (or just those in ``names``, given
+    as experiment or shipped names), every evaluation of the plan runs on the checkpoint
+    ``checkpoints_dir/<ships_as>`` (default: the package's ``framestamp/checkpoints``), and
+    ``results_dir/metrics/<experiment>.json`` is rewritten with the new evaluations, keeping the
+    stored ``train``, ``config`` and ``wall_minutes`` (a stored ``config`` is also what the
+    evaluation clips come from). The record says where the model came from (``evaluated_from``)
+    and how long evaluating took (``evaluation_minutes``).
+
+    The presence threshold is not calibrated again: the checkpoint's own (fitted on dev questions
+    when it was trained, and shipped with it) is used as it is, and nothing is written into the
+    checkpoint directory.
+
+    Args:
+        corpus, eval_limit: override the clips and the number of queries of each evaluation (toy runs).
+        report: write ``results_dir/report.md`` afterwards.
+
+    Returns:
+        The metrics files written.
+    """
+    from ..inference.api import shipped_checkpoints_dir
+    from .report import write_report
+
+    console = console or Console()
+    results_dir = Path(results_dir)
+    checkpoints = Path(checkpoints_dir) if checkpoints_dir is not None else shipped_checkpoints_dir()
+    shipped = [e for e in FULL if e.ships_as is not None]
+    unknown = set(names) - {e.name for e in shipped} - {e.ships_as for e in shipped}
+    if unknown:
+        raise FramestampError(f"not shipped: {', '.join(sorted(unknown))}; the shipped experiments are "
+                              + ", ".join(f"{e.name} ({e.ships_as})" for e in shipped))  # fmt: skip
+    (results_dir / METRICS_DIR).mkdir(parents=True, exist_ok=True)
+    figures = results_dir / "figures"
+    figures.mkdir(exist_ok=True)
+    written = []
+    for experiment in shipped:
+        if names and experiment.name not in names and experiment.ships_as not in names:
+            continue
+        path = results_dir / METRICS_DIR / f"{experiment.name}.json"
+        stored = json.loads(path.read_text()) if path.exists() else {}
+        config = TrainConfig.from_dict(stored["config"]) if "config" in stored else experiment_config(experiment)
+        if corpus is not None:
+            config = replace(config, data=replace(config.data, corpus=corpus))
+        if eval_limit is not None:
+            experiment = replace(experiment, evals=tuple(replace(s, limit=eval_limit) for s in experiment.evals))
+        started = time.monotonic()
+        console.print(f"[bold]re-evaluate[/] {experiment.name} from the shipped checkpoint {experiment.ships_as}")
+        summary = evaluate_experiment(experiment, config, checkpoints / experiment.ships_as, console, figures,
+                                      calibrate=False)  # fmt: skip
+        summary.update({key: stored[key] for key in ("config", "train", "wall_minutes") if key in stored})
+        summary["evaluated_from"] = f"shipped checkpoint {experiment.ships_as}"
+        summary["evaluation_minutes"] = round((time.monotonic() - started) / 60, 2)
+        path.write_text(json.dumps(summary, indent=1))
+        written.append(path)
+    if report:
+        write_report(results_dir)
+    return written
 
 
 def training_summary(output_dir: Path) -> dict:

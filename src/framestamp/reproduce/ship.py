@@ -8,7 +8,9 @@ from pathlib import Path
 
 from ..inference.api import shipped_checkpoints_dir
 from .plan import FULL, Experiment
-from .report import evaluation, training_data_text
+from .published import checkpoint_parameters, long_clip_range, recipe_drift, steps_trained
+from ..objectives import objective
+from .report import training_data_text
 
 CARD_NAME = "README.md"
 
@@ -37,63 +39,99 @@ def ship(
         target = dest / experiment.ships_as
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(final, target)
-        stages = earlier_stages(experiment, Path(runs_dir))
-        (target / CARD_NAME).write_text(model_card(experiment, json.loads(metrics.read_text()), stages))
+        (target / CARD_NAME).write_text(card(experiment, Path(results_dir), target, Path(runs_dir)))
         written.append(target)
     return written
 
 
-def earlier_stages(experiment: Experiment, runs_dir: Path) -> list[str]:
-    """One line per run that ``experiment`` continues (its curriculum stages), earliest first."""
+def write_cards(
+    results_dir: str | Path = "results", dest: Path | None = None, runs_dir: str | Path = "runs"
+) -> list[Path]:  # fmt: skip
+    """Rewrite the model card of every shipped checkpoint in ``dest`` from the stored metrics
+    (weights untouched): what ``ship`` would write for them today.
+
+    Returns:
+        The model cards written.
+    """
+    dest, written = dest or shipped_checkpoints_dir(), []
+    for experiment in FULL:
+        target = dest / experiment.ships_as if experiment.ships_as else None
+        metrics = Path(results_dir) / "metrics" / f"{experiment.recipe}.json"
+        if target is None or not target.is_dir() or not metrics.exists():
+            continue
+        (target / CARD_NAME).write_text(card(experiment, Path(results_dir), target, Path(runs_dir)))
+        written.append(target / CARD_NAME)
+    return written
+
+
+def card(experiment: Experiment, results_dir: Path, checkpoint: Path, runs_dir: Path = Path("runs")) -> str:
+    """The model card of ``experiment`` shipped in ``checkpoint``: its stored metrics, the stages
+    before it and the checkpoint's parameter count."""
+    summary = json.loads((results_dir / "metrics" / f"{experiment.recipe}.json").read_text())
+    stages = earlier_stages(experiment, runs_dir, results_dir)
+    return model_card(experiment, summary, stages, checkpoint_parameters(checkpoint))
+
+
+def earlier_stages(experiment: Experiment, runs_dir: Path, results_dir: Path | None = None) -> list[str]:
+    """One line per run that ``experiment`` continues (its curriculum stages), earliest first: from
+    the stage's stored metrics under ``results_dir`` when it was evaluated, else from its run folder."""
     from ..train.config import TrainConfig
     from .run import training_summary
 
     lines, name = [], experiment.continue_from
     while name is not None:
-        config = TrainConfig.load(runs_dir / name / "config.yaml").to_dict()
-        train = training_summary(runs_dir / name)
-        lines.insert(0, f"- Stage before: `{name}`, {int(train.get('step', 0))} steps in {train.get('minutes', 0):.1f} "
-                        f"min (last session), AdamW lr {config['lr']} ({config['lr_schedule']}), seed "
-                        f"{config['seed']}; {training_data_text(config)}.")  # fmt: skip
+        stored = results_dir / "metrics" / f"{name}.json" if results_dir is not None else None
+        if stored is not None and stored.is_file():
+            summary = json.loads(stored.read_text())
+            config, train = TrainConfig.from_dict(summary["config"]).to_dict(), summary.get("train", {})
+        else:
+            config, train = TrainConfig.load(runs_dir / name / "config.yaml").to_dict(), training_summary(runs_dir / name)
+        lines.insert(0, f"- Stage before: `{name}`, {steps_trained({'config': config, 'train': train}, ' steps')} in "
+                        f"{train.get('minutes', 0):.1f} min (last session), AdamW lr {config['lr']} "
+                        f"({config['lr_schedule']}), seed {config['seed']}; {training_data_text(config)}.")  # fmt: skip
         name = Experiment(name, ()).continue_from
     return lines
 
 
-def model_card(experiment: Experiment, summary: dict, stages: list[str] = ()) -> str:
-    """A markdown model card: what the model answers, its data, training (and earlier stages) and test scores."""
+def model_card(experiment: Experiment, summary: dict, stages: list[str] = (), parameters: int | None = None) -> str:
+    """A markdown model card: what the model answers, its data, training (and earlier stages) and test
+    scores, every number from ``summary`` (the experiment's stored metrics) and ``parameters``."""
     config, train = summary["config"], summary.get("train", {})
     data, model = config["data"], config["model"]
+    size = f" of {parameters / 1e6:.2f} M parameters (head included)" if parameters else ""
+    long_clips = long_clip_range(data) or "longer clips"
+    drift = recipe_drift(experiment, summary)
     lines = [
         f"# framestamp `{experiment.ships_as}`",
         "",
         f"Answers: {data['subset']} questions, mode `{'/'.join(data['modes'])}`, boundary "
         f"`{'/'.join(data['boundaries'])}`. Objective: `{config['objective']}`"
-        + (" (token baseline: the answer is generated as JSON text)." if config["objective"] == "token" else
+        + (" (token baseline: the answer is generated as JSON text)." if objective(config["objective"]).head.generates_text else
            " (frame head; timestamps decoded from one forward pass)."),
         "",
-        "- Backbone: `tiny` preset, a Qwen2.5-Omni thinker (`Qwen2_5OmniThinkerForConditionalGeneration`) of "
-        "about 1.65 M parameters with a word-level tokenizer, trained from scratch; tied embeddings; "
+        "- Backbone: `tiny` preset, a Qwen2.5-Omni thinker (`Qwen2_5OmniThinkerForConditionalGeneration`)"
+        f"{size} with a word-level tokenizer, trained from scratch; tied embeddings; "
         f"bidirectional audio attention: {model['bidirectional_audio']}; head bias init {model['head_bias_init']}.",
         f"- Data: built-in corpus `{data['corpus']}` (seed {data['seed']}), subset `{data['subset']}`, train split, "
         f"{training_data_text(config)}.",
         f"- Training: AdamW lr {config['lr']} ({config.get('lr_schedule', 'cosine')}), batch {config['batch_size']}, auxiliary identity loss weight "
-        f"{config['aux_identity_weight']}, {int(train.get('step', 0))} steps in {train.get('minutes', 0):.1f} min "
+        f"{config['aux_identity_weight']}, {steps_trained(summary, ' steps')} in {train.get('minutes', 0):.1f} min "
         f"(last session) on {config['threads']} CPU thread(s), seed {config['seed']}.",
         *stages,
+        *([f"- Recipe: these weights and scores come from an earlier version of the `{experiment.recipe}` recipe: "
+           f"{', '.join(drift)}. They have not been retrained with today's recipe yet."] if drift else []),
         f"- Reproduce: `framestamp reproduce --only {experiment.recipe}`, then "
         f"`python -m framestamp.reproduce.ship {experiment.recipe}`.",
         "",
         "## Scores (built-in corpus, measured by `framestamp reproduce`)",
         "",
-        "Held-out splits: `test`, and `test_long` (clips of 10-60 s)"
-        + ("; `train` asks about clips it trained on, for comparison." if any(
-            record["split"] == "train" for record in summary["evaluations"]) else "."),
+        _splits_text(summary, long_clips),
         "",
         "| split | mode | questions | acc 20 ms | acc 50 ms | acc 100 ms | MAE (s) | parse errors |",
         "|---|---|---|---|---|---|---|---|",
     ]
     presence = [record for record in summary["evaluations"] if record["mode"] == "presence"]
-    for record in (record for record in summary["evaluations"] if record["mode"] != "presence"):
+    for record in (record for record in summary["evaluations"] if record["mode"] in ("one", "all")):
         m = record["metrics"]
         parse = m.get("parse_error_rate")
         lines.append(
@@ -112,8 +150,19 @@ def model_card(experiment: Experiment, summary: dict, stages: list[str] = ()) ->
     return "\n".join(lines) + "\n"
 
 
+def _splits_text(summary: dict, long_clips: str) -> str:
+    """Which splits the scores below are on."""
+    splits = {record["split"] for record in summary["evaluations"]}
+    held_out = ["`test`"] + ([f"`test_long` (clips of {long_clips})"] if "test_long" in splits else [])
+    text = ("Held-out splits: " + ", and ".join(held_out)) if len(held_out) > 1 else "Held-out split: `test`"
+    return text + ("; `train` asks about clips it trained on, for comparison." if "train" in splits else ".")
+
+
 if __name__ == "__main__":
     import sys
 
-    for path in ship(only=tuple(sys.argv[1:])):
+    # python -m framestamp.reproduce.ship [recipe ...]   copy runs into the package, with cards
+    # python -m framestamp.reproduce.ship --cards        rewrite the shipped cards from results/metrics
+    arguments = sys.argv[1:]
+    for path in write_cards() if arguments == ["--cards"] else ship(only=tuple(arguments)):
         print(path)

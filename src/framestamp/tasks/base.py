@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..frames import seconds_to_frames
+from .families import Task, task_named, task_names
+from .prompts import ordinal
 
-TASKS = ("word", "speaker", "event")
+TASKS = task_names()
 MODES = ("one", "all")
 BOUNDARIES = ("start", "end")
 
@@ -20,23 +22,28 @@ class Query:
 
     Attributes:
         clip_id: the clip asked about.
-        task: "word", "speaker" or "event".
+        task: the task family (a name given here is looked up: "word", "speaker", "event").
         mode: "one" (a single occurrence) or "all" (every occurrence).
         boundary: "start" or "end" of the segments asked about.
         question: the prompt text, placed before the audio.
         targets_s: sorted answer times in seconds (empty: the thing is absent).
         labels: the label of each target (word, speaker ordinal, event class).
         subject: what was asked about ("apple", "2", "bell"), empty for "all" questions.
+        k: which occurrence a single-occurrence question asks about (1 = the first).
     """
 
     clip_id: str
-    task: str
+    task: Task
     mode: str
     boundary: str
     question: str
     targets_s: tuple[float, ...]
     labels: tuple[str, ...] = field(default=())
     subject: str = ""
+    k: int = 1
+
+    def __post_init__(self):
+        object.__setattr__(self, "task", task_named(self.task))
 
     @property
     def n_events(self) -> int:
@@ -44,15 +51,9 @@ class Query:
 
     def answer_text(self) -> str:
         """The token baseline's answer: a JSON list in a ```json block (paper format)."""
-        key = {"word": "word", "speaker": "speaker", "event": "event"}[self.task]
+        key = self.task.answer_key
         items = [{key: label, self.boundary: round(t, 2)} for label, t in zip(self.labels, self.targets_s)]
         return "```json\n" + json.dumps(items) + "\n```"
-
-
-def ordinal(k: int) -> str:
-    """1 -> '1st', 2 -> '2nd', 11 -> '11th', 23 -> '23rd'."""
-    suffix = "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
-    return f"{k}{suffix}"
 
 
 def event_counts(times_s, n_frames: int, frame_rate_hz: float) -> np.ndarray:

@@ -1,8 +1,15 @@
-"""Question templates (the paper's wording for starts; ours for ends and "all" questions)."""
+"""Question templates (the paper's wording for starts; ours for ends and "each" questions).
+
+The task families (:mod:`framestamp.tasks.families`) choose among them; call those.
+"""
 
 from __future__ import annotations
 
-from .base import ordinal
+
+def ordinal(k: int) -> str:
+    """1 -> '1st', 2 -> '2nd', 11 -> '11th', 23 -> '23rd'."""
+    suffix = "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
+    return f"{k}{suffix}"
 
 
 def word_question(word: str, k: int, boundary: str) -> str:
@@ -21,8 +28,16 @@ def event_question(event: str, k: int, boundary: str) -> str:
     return f"When does the {ordinal(k)} occurrence of the event '{event}' {verb}?"
 
 
-def all_question(task: str, boundary: str) -> str:
-    thing = {"word": "word", "speaker": "speaker", "event": "sound event"}[task]
-    if task == "speaker":
-        return f"When does each speaker {'start' if boundary == 'start' else 'stop'} speaking?"
+def each_question(thing: str, boundary: str) -> str:
     return f"When does each {thing} {boundary}?"
+
+
+def each_speaker_question(boundary: str) -> str:
+    return f"When does each speaker {'start' if boundary == 'start' else 'stop'} speaking?"
+
+
+def all_question(task, boundary: str) -> str:
+    """The "every occurrence" question of a task family (or its name)."""
+    from .families import task_named
+
+    return task_named(task).all_question(boundary)

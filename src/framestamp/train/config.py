@@ -9,9 +9,9 @@ from ..config import Config, option, register_config
 from ..errors import ConfigError
 from ..lora import LoraSettings
 from ..model import ModelConfig
+from ..objectives import objective
 from ..tasks import BOUNDARIES, MODES
 
-OBJECTIVES = ("ihp", "binary", "token", "joint")
 ORDERS = ("random", "epochs")
 PRECISIONS = ("no", "bf16", "fp16", "auto")
 WEIGHT_DTYPES = ("float32", "bfloat16")
@@ -118,8 +118,7 @@ class TrainConfig(Config):
             self.data = DataConfig.from_dict(self.data)
         if isinstance(self.lora, dict):
             self.lora = LoraSettings.from_dict(self.lora)
-        if self.objective not in OBJECTIVES:
-            raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
+        objective(self.objective)  # raises ValueError naming the registered objectives
         for name in ("batch_size", "grad_accumulation", "max_steps", "checkpoint_every", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -27,6 +27,7 @@ from ..data.examples import Clip
 from ..errors import ConfigError
 from ..lora import add_lora, trainable_parameters
 from ..model import FrameStampModel, ModelConfig, load_backbone
+from ..objectives import objective
 from .batches import QuerySampler
 from .checkpoint import (
     SHARDED_STATE_DIR, is_sharded, latest_checkpoint, load_training_state, save_checkpoint, save_model,
@@ -35,7 +36,6 @@ from .config import DataConfig, TrainConfig
 from .objectives import LossModule
 
 FINAL_DIR = "final"
-HEAD_OF_OBJECTIVE = {"ihp": "ihp", "joint": "ihp", "binary": "binary", "token": "none"}
 HF_SCHEDULES = {"cosine": "cosine", "constant": "constant_with_warmup"}  # lr_schedule -> transformers name
 
 
@@ -86,7 +86,7 @@ def training_model(config: TrainConfig, checkpoint: Path | None) -> FrameStampMo
     elif config.init_from is not None:
         model = starting_model(config, dtype)
     else:
-        model_config = replace(config.model, head_objective=HEAD_OF_OBJECTIVE[config.objective])
+        model_config = replace(config.model, head_objective=objective(config.objective).head_name)
         model = build_model(model_config, config.seed, dtype)
         if config.lora.enabled:
             add_lora(model.backbone.model, config.lora)
@@ -102,11 +102,11 @@ def training_model(config: TrainConfig, checkpoint: Path | None) -> FrameStampMo
 def starting_model(config: TrainConfig, dtype: torch.dtype) -> FrameStampModel:
     """The trained model ``config.init_from`` names, checked against the run it starts."""
     model = FrameStampModel.from_pretrained(config.init_from, dtype=dtype)
-    head = HEAD_OF_OBJECTIVE[config.objective]
-    if model.config.backbone != config.model.backbone or model.config.head_objective != head:
+    head = objective(config.objective).head
+    if model.config.backbone != config.model.backbone or model.head_kind is not head:
         raise ConfigError(f"init_from {config.init_from} is a {model.config.backbone} model with a "
                           f"{model.config.head_objective!r} head; this run trains a {config.model.backbone} "
-                          f"model with a {head!r} head")
+                          f"model with a {head.name!r} head")
     return model
 
 

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..losses import binary_frame_loss, ihp_nll, joint_loss, token_loss
 from ..model import FrameStampModel
+from ..objectives import objective
 from .batches import Item, frame_targets, identity_targets
 from .config import TrainConfig
 
@@ -18,12 +18,11 @@ from .config import TrainConfig
 def batch_loss(model: FrameStampModel, items: Sequence[Item], config: TrainConfig) -> dict[str, torch.Tensor]:
     """Forward one batch and return its losses; ``"loss"`` is the one to minimise.
 
-    Objectives: ``ihp`` (Poisson-process NLL, nats per example), ``binary`` (weighted BCE),
-    ``token`` (LM cross-entropy on the JSON answer), ``joint`` (token + w * ihp); the auxiliary
-    identity loss is added with ``config.aux_identity_weight``.
+    The objective (:mod:`framestamp.objectives`) gives its loss terms; the auxiliary identity
+    loss is added with ``config.aux_identity_weight``.
     """
-    wants_text = config.objective in ("token", "joint")
-    answers = [item.query.answer_text() for item in items] if wants_text else None
+    method = objective(config.objective)
+    answers = [item.query.answer_text() for item in items] if method.needs_text else None
     # Log-mel features are computed with torch on the CPU: a CPU autocast region (mixed precision
     # on a CPU run) would hand them back in bfloat16, which the feature extractor cannot return.
     with torch.autocast("cpu", enabled=False):
@@ -31,22 +30,10 @@ def batch_loss(model: FrameStampModel, items: Sequence[Item], config: TrainConfi
     if any(item.position_gap_s for item in items):
         gaps = [round(item.position_gap_s * model.backbone.token_rate_hz) for item in items]
         inputs = replace(inputs, position_gaps=torch.tensor(gaps, device=inputs.audio_start.device))
-    scores = model(inputs, need_logits=wants_text)
-    losses: dict[str, torch.Tensor] = {}
-    if config.objective in ("ihp", "joint"):
-        counts = frame_targets(items, scores.mask, scores.frame_rate_hz)
-        losses["ihp"] = ihp_nll(scores.logits, counts, scores.mask, reduction="mean")
-    if config.objective == "binary":
-        counts = frame_targets(items, scores.mask, scores.frame_rate_hz)
-        losses["binary"] = binary_frame_loss(scores.logits, counts > 0, scores.mask)
-    if wants_text:
-        losses["token"] = token_loss(scores.backbone.logits, inputs.labels)
-    total = {
-        "ihp": lambda: losses["ihp"],
-        "binary": lambda: losses["binary"],
-        "token": lambda: losses["token"],
-        "joint": lambda: joint_loss(losses["token"], losses["ihp"], config.joint_weight),
-    }[config.objective]()
+    scores = model(inputs, need_logits=method.needs_text)
+    counts = frame_targets(items, scores.mask, scores.frame_rate_hz) if method.needs_frames else None
+    losses = method.losses(scores, counts, inputs.labels, config.joint_weight)
+    total = losses.pop("objective")
     if config.aux_identity_weight > 0:
         losses["aux"] = identity_loss(model, items, scores.backbone.audio_hidden, inputs.n_audio_tokens)
         total = total + config.aux_identity_weight * losses["aux"]

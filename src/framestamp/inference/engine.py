@@ -1,0 +1,234 @@
+"""The one scoring engine: audio -> (windowed) forward -> frame scores -> decoder -> answer.
+
+Evaluation, the Python API, the CLI, the demo and the bench all answer questions through
+:class:`Engine`, so a reported number describes the path a user runs.
+
+- Audio that fits one window (30 s by default) is encoded in one forward pass; questions about
+  several such clips are batched.
+- Longer audio is cut into overlapping windows whose frame scores are stitched on one timeline
+  (:mod:`framestamp.inference.windows`). "Every occurrence" questions decode the stitched
+  scores. A "k-th occurrence" question of a family that counts across windows (words, events)
+  is asked as the 1st..(k+2)-th occurrence in every window; each window contributes the
+  occurrences that are present (local evidence, :attr:`HeadKind.presence_probability` of the
+  window's own frames) in the part of the timeline it owns, later than the one before; the k-th
+  of them over the whole recording is the answer. Speakers cannot be counted that way (the
+  same voice heard in two windows is one speaker): their k-th is taken from the first window
+  where it is present.
+- Token baselines generate their answer per window; times are shifted to the recording and kept
+  where the window owns the timeline.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from ..config import Config, option, register_config
+from ..decoding import DecodeConfig, Prediction, head_kind, presence_threshold
+from ..frames import frames_to_seconds
+from ..tasks import Task, parse_answer
+from .windows import LongScores, WindowConfig, check_length, plan_windows, score_long
+
+DEFAULT_MAX_NEW_TOKENS = 64
+ORDINAL_SLACK = 2  # occurrences asked beyond the k-th in each window (the first may lie in an overlap)
+ORDINAL_WARNING = "on audio longer than one window, the k-th speaker is counted from the first window where it is present"
+
+
+class FramestampWarning(UserWarning):
+    """The answer is given, with a caveat (the CLI prints these as one ``warning:`` line)."""
+
+
+@register_config
+@dataclass
+class InferenceConfig(Config):
+    """How audio is windowed, scores decoded and presence decided."""
+
+    windows: WindowConfig = option(WindowConfig(), "windowing of long audio")
+    decode: DecodeConfig = option(DecodeConfig(), "decoders of times from frame scores")
+    presence_threshold: float | None = option(
+        None, "report 'present' when P(N >= 1) = 1 - exp(-Lambda) reaches this; None: the checkpoint's "
+              "calibrated threshold, else 0.5"
+    )  # fmt: skip
+    progress: bool | None = option(None, "progress bar over windows; None = only on a terminal")
+
+    def __post_init__(self):
+        if self.presence_threshold is not None and not 0.0 <= self.presence_threshold <= 1.0:
+            raise ValueError(f"presence_threshold must be in [0, 1], got {self.presence_threshold}")
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One question to ask of one recording.
+
+    Attributes:
+        question: the text placed before the audio.
+        mode: "one" (a single occurrence) or "all" (every occurrence).
+        n_events: the number of events when known ("all" questions), else None (inferred).
+        task, subject, k, boundary: what a templated "k-th occurrence" question asks, so that it
+            can be asked again as the j-th in each window of long audio (None: a free question).
+        max_new_tokens: generation budget of a token baseline.
+    """
+
+    question: str
+    mode: str = "one"
+    n_events: int | None = None
+    task: Task | None = None
+    subject: str = ""
+    k: int = 1
+    boundary: str = "start"
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
+
+    def asking(self, k: int) -> str:
+        """The same question about the ``k``-th occurrence."""
+        return self.task.question(self.subject, k, self.boundary)
+
+
+class Engine:
+    """Answers questions about recordings with one model (frame head or token baseline)."""
+
+    def __init__(self, model, config: InferenceConfig | None = None):
+        self.model = model
+        self.config = config or InferenceConfig()
+        self.head = head_kind(model.config.head_objective)
+
+    @property
+    def presence_threshold(self) -> float:
+        """P(present) from which a thing is called present: the configured one, else the
+        checkpoint's (calibrated on held-out data), else 0.5."""
+        return presence_threshold(self.model.config, self.config.presence_threshold)
+
+    @property
+    def token_rate_hz(self) -> float:
+        return self.model.backbone.token_rate_hz
+
+    def n_windows(self, waveform: np.ndarray) -> int:
+        """How many windows the recording is encoded in."""
+        return len(plan_windows(waveform.size, self.model.frame_rate_hz, self.token_rate_hz, self.config.windows))
+
+    def scores(self, waveform: np.ndarray, questions: Sequence[str]) -> LongScores:
+        """Frame scores ``[Q, T]`` of ``questions`` over the whole recording (windowed, stitched)."""
+        return score_long(self.model, questions, waveform, self.token_rate_hz, self.config.windows, self.config.progress)
+
+    def answer(self, waveforms: Sequence[np.ndarray], asks: Sequence[Ask]) -> list[Prediction]:
+        """Answer ``asks[i]`` about ``waveforms[i]`` (float32 mono 16 kHz), batching the
+        recordings that fit one window into one forward pass."""
+        for waveform in waveforms:
+            check_length(waveform, self.token_rate_hz)
+        answers: list[Prediction | None] = [None] * len(asks)
+        short = [i for i, w in enumerate(waveforms) if self.n_windows(w) == 1]
+        if short:
+            batch = self._answer_whole([waveforms[i] for i in short], [asks[i] for i in short])
+            for i, prediction in zip(short, batch):
+                answers[i] = prediction
+        for i, (waveform, ask) in enumerate(zip(waveforms, asks)):
+            if answers[i] is None:
+                answers[i] = self._answer_long(waveform, ask)
+        return answers
+
+    # ----- recordings of one window ---------------------------------------------------------
+    def _answer_whole(self, waveforms, asks) -> list[Prediction]:
+        questions = [ask.question for ask in asks]
+        if self.head.generates_text:
+            budget = max(ask.max_new_tokens for ask in asks)
+            texts = self._generate(questions, waveforms, budget)
+            return [self._parsed(text, ask) for text, ask in zip(texts, asks)]
+        rows = self.model.score(questions, waveforms)
+        return [self._decode(row, ask) for row, ask in zip(rows, asks)]
+
+    def _decode(self, row: np.ndarray, ask: Ask) -> Prediction:
+        return self.head.decode(row, self.model.frame_rate_hz, ask.mode, ask.n_events, self.config.decode)
+
+    def _generate(self, questions, waveforms, budget: int) -> list[str]:
+        model = self.model
+        inputs = model.prepare(questions, waveforms)
+        return model.backbone.generate(inputs, budget, bidirectional_audio=model.config.bidirectional_audio)
+
+    def _parsed(self, text: str, ask: Ask) -> Prediction:
+        parsed = parse_answer(text, ask.boundary, ask.mode)
+        times = np.asarray(parsed.times_s, dtype=np.float64)
+        return Prediction(times, float(len(times)), None, self.model.frame_rate_hz, text, parsed.parse_error,
+                          0.0 if parsed.parse_error else 1.0)  # fmt: skip
+
+    # ----- recordings of several windows ----------------------------------------------------
+    def _answer_long(self, waveform: np.ndarray, ask: Ask) -> Prediction:
+        if self.head.generates_text:
+            return self._generate_long(waveform, ask)
+        if ask.mode == "all":
+            long = self.scores(waveform, [ask.question])
+            return self._with_scores(self._decode(long.scores[0], ask), long.scores[0])
+        if ask.task is not None and ask.task.counts_across_windows:
+            return self._kth_across_windows(waveform, ask)
+        if ask.task is not None and ask.k > 1:
+            warnings.warn(ORDINAL_WARNING, FramestampWarning, stacklevel=3)
+        return self._first_present(waveform, ask)
+
+    def _kth_across_windows(self, waveform: np.ndarray, ask: Ask) -> Prediction:
+        """The k-th occurrence over the whole recording: each window's present occurrences in the
+        region it owns, in time order (see the module docstring)."""
+        asked = ask.k + ORDINAL_SLACK
+        long = self.scores(waveform, [ask.asking(j) for j in range(1, asked + 1)])
+        rate, threshold = long.frame_rate_hz, self.presence_threshold
+        found: list[float] = []
+        best_absent = 0.0
+        presence = 0.0
+        for first, last in long.regions:
+            for j in range(asked):
+                region = long.scores[j, first:last]
+                p = self.head.presence_probability(region)
+                if p < threshold:
+                    best_absent = max(best_absent, p)
+                    continue
+                t = float(self._decode(region, ask).times_s[0] + frames_to_seconds(first, rate))
+                if not found or t > found[-1]:
+                    found.append(t)
+                    if len(found) == ask.k:
+                        presence = p
+        guess = self._decode(long.scores[ask.k - 1], ask)
+        if len(found) >= ask.k:
+            times = np.array([found[ask.k - 1]])
+        else:
+            times, presence = guess.times_s, best_absent
+        return Prediction(times, float(len(found)), long.scores[ask.k - 1], rate, presence_probability=presence)
+
+    def _first_present(self, waveform: np.ndarray, ask: Ask) -> Prediction:
+        """One event: in the first window region where it is present, else the global best guess."""
+        long = self.scores(waveform, [ask.question])
+        row, rate = long.scores[0], long.frame_rate_hz
+        best = self._decode(row, ask)
+        for first, last in long.regions:
+            region = row[first:last]
+            p = self.head.presence_probability(region)
+            if last > first and p >= self.presence_threshold:
+                local = self._decode(region, ask)
+                times = local.times_s + frames_to_seconds(first, rate)
+                return Prediction(times, best.count_estimate, row, rate, presence_probability=p)
+        return best
+
+    def _generate_long(self, waveform: np.ndarray, ask: Ask) -> Prediction:
+        """A token baseline on long audio: the question is asked of every window; the times of
+        each answer are shifted to the recording and kept where that window owns the timeline
+        ("one": the first kept time; "all": every kept time)."""
+        rate = self.model.frame_rate_hz
+        plan = plan_windows(waveform.size, rate, self.token_rate_hz, self.config.windows)
+        bounds = [0.0, *(frames_to_seconds(cut, rate) for cut in plan.cuts), math.inf]
+        texts, kept, parsed_any = [], [], False
+        for i in range(len(plan)):
+            text = self._generate([ask.question], [waveform[plan.starts[i] : plan.ends[i]]], ask.max_new_tokens)[0]
+            answer = parse_answer(text, ask.boundary, "all")
+            parsed_any |= not answer.parse_error
+            offset = frames_to_seconds(plan.frame_offsets[i], rate)
+            kept += [t + offset for t in answer.times_s if bounds[i] <= t + offset < bounds[i + 1]]
+            texts.append(text)
+        times = np.sort(np.asarray(kept, dtype=np.float64))
+        times = times[:1] if ask.mode == "one" else times
+        return Prediction(times, float(len(kept)), None, rate, "\n".join(texts), not parsed_any,
+                          1.0 if len(times) else 0.0)  # fmt: skip
+
+    @staticmethod
+    def _with_scores(prediction: Prediction, row: np.ndarray) -> Prediction:
+        prediction.scores = row
+        return prediction

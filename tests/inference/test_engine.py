@@ -1,0 +1,60 @@
+"""One engine for evaluation and users: the same clip and question give the same times."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from framestamp.cli import app
+from framestamp.data.examples import Clip, Segment
+from framestamp.evaluate.run import EvalItem, run
+from framestamp.tasks import Query, task_named
+
+SR = 16_000
+
+
+def long_clip(seconds: float = 40.0) -> np.ndarray:
+    rng = np.random.default_rng(7)
+    t = np.arange(int(seconds * SR)) / SR
+    bursts = (np.sin(2 * np.pi * 0.37 * t) > 0.6).astype(np.float32)
+    return (0.1 * rng.standard_normal(t.size) * bursts + 0.05 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+
+
+@pytest.mark.parametrize("occurrence", [1, 2])
+def test_evaluation_and_locate_give_identical_times_on_a_40_s_clip(checkpoint, tmp_path, occurrence):
+    from framestamp.model import FrameStampModel
+
+    audio = long_clip()
+    word = task_named("word")
+    clip = Clip("long", audio, "words", (Segment("apple", 3.0, 3.4), Segment("apple", 35.0, 35.4)))
+    query = Query("long", word, "one", "start", word.question("apple", occurrence, "start"),
+                  ((3.0, 35.0)[occurrence - 1],), ("apple",), "apple", occurrence)  # fmt: skip
+    evaluated = run(FrameStampModel.from_pretrained(checkpoint), [EvalItem(clip, query)], progress=False)
+
+    path = tmp_path / "long.wav"
+    sf.write(path, audio, SR, subtype="FLOAT")
+    result = CliRunner().invoke(app, ["locate", str(path), "--word", "apple", "--occurrence", str(occurrence),
+                                      "--checkpoint", str(checkpoint), "-f", "json", "-q"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    located = json.loads(result.stdout)
+    assert located["times_s"] == pytest.approx(list(evaluated.predictions[0].times_s), abs=1e-9)
+    assert located["presence_probability"] == pytest.approx(evaluated.predictions[0].presence_probability, abs=1e-9)
+
+
+def test_evaluation_batches_short_clips_and_windows_long_ones_like_single_questions(checkpoint):
+    from framestamp.inference.engine import Ask, Engine, InferenceConfig
+    from framestamp.model import FrameStampModel
+
+    engine = Engine(FrameStampModel.from_pretrained(checkpoint), InferenceConfig(progress=False))
+    word = task_named("word")
+    clips = [long_clip(4.0), long_clip(40.0), long_clip(7.5)]
+    asks = [Ask(word.question("dog", 1, "start"), task=word, subject="dog")] * 3
+    together = engine.answer(clips, asks)
+    alone = [engine.answer([c], [a])[0] for c, a in zip(clips, asks)]
+    for a, b in zip(together, alone):
+        assert a.times_s == pytest.approx(b.times_s, abs=0.011)  # batch padding may move an argmax by a frame
+    assert together[1].times_s == pytest.approx(alone[1].times_s, abs=1e-12)  # windowed clips are not batched

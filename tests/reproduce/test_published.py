@@ -1,0 +1,183 @@
+"""What the project publishes agrees with what it measured: the README's generated blocks, the
+shipped model cards, and the step budgets that make frame and token models comparable."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from framestamp.reproduce.plan import FULL, Experiment, recipe
+from framestamp.reproduce.published import (
+    generate,
+    minute_cap_binds,
+    recipe_drift,
+    render,
+    stale_blocks,
+    steps_trained,
+    token_twins,
+    twin_of,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "results"
+CHECKPOINTS = ROOT / "src" / "framestamp" / "checkpoints"
+
+
+def stored(name: str) -> dict | None:
+    path = RESULTS / "metrics" / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+# ------------------------------------------------------------------ the README
+
+
+def test_the_readme_blocks_are_what_the_stored_results_give():
+    stale = stale_blocks(ROOT / "README.md", RESULTS)
+    assert not stale, f"README blocks differ from results/: {stale}; run python -m framestamp.reproduce.published"
+
+
+def test_the_readme_quotes_the_bench_cells_it_names():
+    """The speed rows are the bench's own cells: each speed-up in the README's CPU block is in bench.md."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("<!-- published:speed-cpu -->")[1].split("<!-- /published:speed-cpu -->")[0]
+    bench = (RESULTS / "bench" / "bench.md").read_text()
+    cells = re.findall(r"\| (\d+\.\dx / \d+\.\dx) \|", block)
+    assert cells and all(f"| {cell} |" in bench for cell in cells)
+
+
+def test_render_replaces_blocks_and_inline_values_and_refuses_unknown_ones():
+    text = "a <!-- published:n -->1<!-- /published:n --> b\n<!-- published:t -->\nold\n<!-- /published:t -->\n"
+    out = render(text, {"n": "2", "t": "| x |\n|---|"})
+    assert out == ("a <!-- published:n -->2<!-- /published:n --> b\n"
+                   "<!-- published:t -->\n| x |\n|---|\n<!-- /published:t -->\n")  # fmt: skip
+    with pytest.raises(ValueError, match="no <!-- published:gone"):
+        render(text, {"n": "2", "t": "x", "gone": "y"})
+    with pytest.raises(ValueError, match="nothing to generate"):
+        render(text, {"n": "2"})
+
+
+def test_a_number_changed_by_hand_is_caught(tmp_path):
+    text = (ROOT / "README.md").read_text()
+    head, block = text.split("<!-- published:results-one -->", 1)
+    cell = re.search(r"\| (\d+\.\d)% \|", block)
+    edited = block[: cell.start(1)] + f"{float(cell.group(1)) + 0.1:.1f}" + block[cell.end(1) :]
+    readme = tmp_path / "README.md"
+    readme.write_text(head + "<!-- published:results-one -->" + edited)
+    assert stale_blocks(readme, RESULTS) == ["results-one"]
+
+
+def test_generated_numbers_come_from_the_metrics():
+    words = next(e.name for e in FULL if e.ships_as == "words")
+    record = next(r for r in stored(words)["evaluations"] if (r["split"], r["mode"]) == ("test", "one"))
+    row = next(line for line in generate(RESULTS)["results-one"].splitlines() if f"`{words}`" in line)
+    assert f"| {record['metrics']['accuracy']['0.05']:.1%} |" in row and f"| {record['n']} |" in row
+
+
+# ------------------------------------------------------------------ model cards
+
+
+def shipped() -> list[Experiment]:
+    return [e for e in FULL if e.ships_as and (CHECKPOINTS / e.ships_as / "README.md").is_file()]
+
+
+@pytest.mark.parametrize("experiment", shipped(), ids=lambda e: e.ships_as)
+def test_a_shipped_model_card_is_its_metrics(experiment):
+    from framestamp.reproduce.ship import card
+
+    text = (CHECKPOINTS / experiment.ships_as / "README.md").read_text()
+    summary = stored(experiment.name)
+    assert summary is not None, f"{experiment.ships_as} ships {experiment.name}, which has no results/metrics JSON"
+    for record in (r for r in summary["evaluations"] if r["mode"] in ("one", "all")):
+        accuracy = record["metrics"]["accuracy"]
+        row = f"| {record['split']} | {record['mode']} | {record['n']} | " + " | ".join(
+            f"{accuracy[t]:.1%}" for t in ("0.02", "0.05", "0.1")) + " |"  # fmt: skip
+        assert row in text, f"{experiment.ships_as}: card lacks {row}"
+    assert f"{steps_trained(summary, ' steps')} in" in text
+    assert text == card(experiment, RESULTS, CHECKPOINTS / experiment.ships_as), (
+        f"{experiment.ships_as}'s card is not what its metrics give; run python -m framestamp.reproduce.ship --cards")
+
+
+def test_a_card_says_when_its_numbers_come_from_an_earlier_recipe():
+    drifted = [e for e in shipped() if recipe_drift(e, stored(e.name))]
+    for experiment in drifted:
+        assert "earlier version of the" in (CHECKPOINTS / experiment.ships_as / "README.md").read_text()
+
+
+# ------------------------------------------------------------------ budgets of frame and token twins
+
+
+def test_twins_are_paired_by_name():
+    assert twin_of("words-ihp-long") == "words-token-long" and twin_of("words-all") == "words-all-token"
+    assert twin_of("speakers-ihp") == "speakers-token" and twin_of("words-token") is None
+    assert twin_of("words-ihp-gap") is None  # no token run of that stage in the plan
+    pairs = {(frame.name, token.name) for frame, token in token_twins()}
+    assert {("words-ihp-short", "words-token-short"), ("words-all", "words-all-token"),
+            ("events-ihp-absent", "events-token-absent")} <= pairs  # fmt: skip
+
+
+@pytest.mark.parametrize("frame,token", token_twins(), ids=lambda e: e.name)
+def test_a_frame_model_and_its_token_twin_share_data_start_and_step_budget(frame, token):
+    """Same data, optimisation and step budget, stage by stage from the same backbone, and no minute
+    cap that may stop one of them early."""
+    a, b = recipe(frame.recipe), recipe(token.recipe)
+    assert a.max_steps == b.max_steps and a.epochs is None and b.epochs is None
+    assert (a.lr, a.lr_schedule, a.warmup_steps, a.batch_size) == (b.lr, b.lr_schedule, b.warmup_steps, b.batch_size)
+    assert (a.data, a.aux_identity_weight, a.seed) == (b.data, b.aux_identity_weight, b.seed)
+    # The same curriculum: as many stages, of the same steps, from the same backbone.
+    frame_stages, token_stages = stages(frame), stages(token)
+    assert [recipe(e.recipe).max_steps for e in frame_stages] == [recipe(e.recipe).max_steps for e in token_stages]
+    assert frame_stages[-1].init_from == token_stages[-1].init_from
+    for experiment, config in ((frame, a), (token, b)):
+        assert not minute_cap_binds(config, stored(experiment.name)), (
+            f"{experiment.name}: max_minutes {config.max_minutes} may stop it before its {config.max_steps} steps")
+
+
+def stages(experiment: Experiment) -> list[Experiment]:
+    """``experiment`` and the runs it continues, latest first."""
+    by_name = {e.name: e for e in FULL}
+    chain = [experiment]
+    while chain[-1].continue_from:
+        chain.append(by_name[chain[-1].continue_from])
+    return chain
+
+
+def test_a_minute_cap_binds_unless_a_stored_run_finished_its_steps_under_it():
+    config = recipe("words-all")
+    assert not minute_cap_binds(config, None)  # no cap
+    capped = config.__class__.from_dict(config.to_dict() | {"max_minutes": 30})
+    run = {"config": capped.to_dict(), "train": {"step": capped.max_steps}}
+    assert minute_cap_binds(capped, None)
+    assert not minute_cap_binds(capped, run)
+    assert minute_cap_binds(capped, run | {"train": {"step": capped.max_steps - 1}})
+    looser = capped.to_dict() | {"max_minutes": 60}
+    assert minute_cap_binds(capped, {"config": looser, "train": {"step": capped.max_steps}})
+
+
+def test_a_run_of_an_earlier_recipe_is_told_apart_from_todays():
+    from framestamp.reproduce.plan import experiment_config
+
+    experiment = next(e for e in FULL if e.name == "words-all")
+    today = experiment_config(experiment).to_dict()
+    assert recipe_drift(experiment, {"config": today, "train": {"step": today["max_steps"]}}) == []
+    old = today | {"max_steps": 5000, "max_minutes": 30,
+                   "model": today["model"] | {"backbone_path": "elsewhere/words-ihp-v1/final/backbone"}}  # fmt: skip
+    summary = {"config": old, "train": {"step": 2021.0}}
+    drift = recipe_drift(experiment, summary)
+    assert drift[0].startswith("backbone of `words-ihp-v1`") and any(d.startswith("max_steps `5000`") for d in drift)
+    assert any(d.startswith("max_minutes `30`") for d in drift)  # it stopped the run: it counts
+    assert steps_trained(summary) == "2,021 of 5,000 (30-min cap)" and steps_trained(summary, " steps").endswith("cap)")
+    finished = {"config": today | {"max_minutes": 30}, "train": {"step": today["max_steps"]}}
+    assert recipe_drift(experiment, finished) == []  # a cap that did not stop the run does not
+
+
+# ------------------------------------------------------------------ documents the code cites
+
+
+def test_cited_documents_exist():
+    texts = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "src").rglob("*.py"))]
+    for path in texts:
+        text = path.read_text()
+        assert not re.search(r"METHOD\.md|TINY_MODEL_NOTES|STYLE\.md|\.\./shared/", text), f"{path} cites a missing file"
+        for cited in re.findall(r"\bdocs/[\w.-]+\.md", text):
+            assert (ROOT / cited).is_file(), f"{path} cites {cited}, which does not exist"
