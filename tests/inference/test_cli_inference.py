@@ -254,3 +254,23 @@ def test_the_installed_entry_point_prints_one_line(tmp_path):
                             capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip() == f"error: audio file not found: {tmp_path / 'x.wav'}"
+
+
+@pytest.mark.parametrize("args", [
+    ["locate", "examples/words.wav", "--word", "forest", "--occurrence", "0"],
+    ["locate", "examples/words.wav", "--word", "forest", "--occurrence", "-1"],
+    ["locate", "examples/words.wav", "--speaker", "0"],
+    ["locate", "examples/words.wav", "--word", "forest", "-f", "xml"],
+    ["locate", "examples/words.wav", "--word", "forest", "--bogus"],
+    ["diarize"],
+    ["diarize", "examples/speakers.wav", "--max-speakers", "0"],
+])  # fmt: skip
+def test_usage_errors_are_one_line_through_the_entry_point(args, monkeypatch, capsys):
+    from framestamp.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["framestamp", *args])
+    with pytest.raises(SystemExit) as done:
+        main()
+    err = capsys.readouterr().err
+    assert done.value.code == 2
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error: ") and "Traceback" not in err

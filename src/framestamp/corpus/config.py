@@ -11,6 +11,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field, replace
 
+from framestamp.config import Config, register_config
 from framestamp.data.examples import SUBSETS
 
 # Bump when the generation code changes what a given config and seed produce.
@@ -44,9 +45,11 @@ def _splits(train: int, dev: int, test: int, long: int, lo: float, hi: float, lo
     }
 
 
-@dataclass(frozen=True)
-class CorpusConfig:
-    """Settings of the built-in corpus (all durations in seconds, levels in dB)."""
+@register_config
+@dataclass
+class CorpusConfig(Config):
+    """Settings of the built-in corpus (all durations in seconds, levels in dB); round-trips
+    through JSON and YAML like every framestamp config (split specs as mappings)."""
 
     words: dict = field(default_factory=lambda: _splits(4000, 200, 400, 200, 1.0, 20.0),
                         metadata={"help": "words subset: split name -> SplitSpec"})
@@ -76,6 +79,11 @@ class CorpusConfig:
         "help": "cap on train clip durations (length-generalisation studies)"})
 
     def __post_init__(self):
+        for subset in SUBSETS:  # split specs read from a file arrive as mappings
+            specs = getattr(self, subset)
+            setattr(self, subset, {name: spec if isinstance(spec, SplitSpec) else SplitSpec(**spec)
+                                   for name, spec in specs.items()})
+        self.subsets, self.snr_db = tuple(self.subsets), tuple(self.snr_db)
         unknown = set(self.subsets) - set(SUBSETS)
         if unknown:
             raise ValueError(f"unknown subsets {sorted(unknown)}; expected some of {SUBSETS}")

@@ -255,7 +255,7 @@ def evaluate_diarization(model: FrameStampModel, clips, spec: EvalSpec) -> dict:
     """Speaker turns of the first ``spec.limit`` clips from ``Stamper.diarize(ends=True)``: DER
     and JER (pyannote.metrics) and how often the number of speakers is right.
 
-    The reference is each speaker's first turn (``tasks.make.speaker_first_turns``): diarize
+    The reference is each speaker's first turn (``tasks.families.first_turns``): diarize
     gives one span per speaker, from their onset to the end of their first turn, and speaker k
     is the k-th to start in both. ``der_every_turn`` scores the same spans against every turn
     (a later turn is missed unless a span happens to run over it). Scored over [0, clip end) with a collar of
@@ -264,7 +264,7 @@ def evaluate_diarization(model: FrameStampModel, clips, spec: EvalSpec) -> dict:
     """
     from ..evaluate.standard import diarization_error_rate, jaccard_error_rate
     from ..inference.api import InferenceConfig, Stamper
-    from ..tasks.make import speaker_first_turns
+    from ..tasks.families import first_turns as speaker_first_turns
 
     stamper = Stamper(model, InferenceConfig())
     clips = _first_clips(clips, spec.limit)

@@ -9,11 +9,7 @@ import numpy as np
 
 from ..data.examples import Clip
 from .base import Query
-from .families import STOP_WORDS, Candidate, Task, first_turns, task_for_subset
-
-__all__ = ["STOP_WORDS", "absent_query", "all_query", "candidates", "make_query", "one_query",
-           "speaker_first_turns", "subjects_of", "task_of"]  # fmt: skip
-speaker_first_turns = first_turns
+from .families import Candidate, Task, task_for_subset
 
 
 def task_of(clip: Clip) -> Task:

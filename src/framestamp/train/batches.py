@@ -11,7 +11,8 @@ import torch
 
 from ..data.examples import Clip, join_clips
 from ..tasks import Query, event_counts
-from ..tasks.make import absent_query, make_query, speaker_first_turns, subjects_of
+from ..tasks.families import first_turns
+from ..tasks.make import absent_query, make_query, subjects_of
 from .config import DataConfig
 
 MAX_TRIES_PER_ITEM = 50
@@ -157,5 +158,5 @@ def _heard_ids(clip: Clip, times_s: np.ndarray, tokenizer, silence_id: int) -> n
 def _segment_token_labels(clip: Clip) -> list[str]:
     if clip.subset != "speakers":
         return [segment.label for segment in clip.segments]
-    order = {s.label: str(k % 10) for k, s in enumerate(speaker_first_turns(clip), 1)}
+    order = {s.label: str(k % 10) for k, s in enumerate(first_turns(clip), 1)}
     return [order[segment.label] for segment in clip.segments]

@@ -98,6 +98,8 @@ class TrainConfig(Config):
     epochs: float | None = option(None, "passes over the training clips; sets max_steps = "
                                         "ceil(epochs x clips / effective batch)")
     max_minutes: float | None = option(None, "stop after this much wall time (checkpointing first)")
+    tower_cache: bool = option(True, "pre-trained presets with a frozen audio tower: cache its output per clip on "
+                                     "disk ($FRAMESTAMP_CACHE/tower), so each clip is encoded once")
     checkpoint_every: int = option(500, "steps between checkpoints")
     log_every: int = option(20, "steps between log lines")
     seed: int = option(0, "seed of initialisation, data order and query sampling")

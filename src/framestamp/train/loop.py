@@ -22,6 +22,7 @@ from accelerate.utils import DistributedDataParallelKwargs, set_seed
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
+from ..backbones import backbone_class
 from ..backbones.tiny import TinyBackbone
 from ..data.examples import Clip
 from ..errors import ConfigError
@@ -42,12 +43,24 @@ HF_SCHEDULES = {"cosine": "cosine", "constant": "constant_with_warmup"}  # lr_sc
 def build_model(config: ModelConfig, seed: int = 0, dtype: str | None = None) -> FrameStampModel:
     """A fresh model: the tiny preset from scratch, or a named backbone (in ``dtype``) with a new head."""
     torch.manual_seed(seed)
-    if config.backbone == "tiny" and config.backbone_path is None:
-        backbone = TinyBackbone.create(seed=seed)
+    family = backbone_class(config.backbone)
+    if config.backbone_path is None and issubclass(family, TinyBackbone):  # a preset made here, not loaded
+        backbone = family.create(seed=seed, **preset_options(config))
     else:
         kwargs = {"dtype": dtype} if dtype else {}
         backbone = load_backbone(config.backbone, config.backbone_path or config.backbone, **kwargs)
     return FrameStampModel(backbone, config)
+
+
+def preset_options(config: ModelConfig) -> dict:
+    """Keyword arguments of a tiny preset's ``create``: the thinker's sizes and, with a
+    pre-trained tower, its source and trainable layers."""
+    from ..backbones.tiny import TinyConfig
+
+    options = {"sizes": TinyConfig(**config.thinker_sizes)}
+    if backbone_class(config.backbone).family == "tiny-whisper":
+        options |= {"tower_source": config.tower_source, "trainable_layers": config.tower_trainable_layers}
+    return options
 
 
 def training_clips(data: DataConfig, split: str = "train") -> Sequence[Clip]:
@@ -92,6 +105,8 @@ def training_model(config: TrainConfig, checkpoint: Path | None) -> FrameStampMo
             add_lora(model.backbone.model, config.lora)
     if config.gradient_checkpointing:
         enable_checkpointing(model.backbone.model)
+    if config.tower_cache and hasattr(model.backbone, "enable_tower_cache"):
+        model.backbone.enable_tower_cache()
     # saved with the model: what its head was trained to answer (a threshold calibrated for the
     # model it started from no longer holds)
     model.config = replace(model.config, question_modes=list(config.data.modes),

