@@ -80,3 +80,14 @@ def test_cached_and_uncached_tower_outputs_agree_and_keys_follow_features_and_to
     features = torch.zeros(80, 100)
     assert other.get(TowerCache.key(features)) is None  # another tower's folder: never a hit
     assert TowerCache.key(features) != TowerCache.key(features + 1e-3)
+
+
+def test_a_memory_only_cache_writes_nothing_to_disk(tmp_path, monkeypatch):
+    monkeypatch.setenv("FRAMESTAMP_CACHE", str(tmp_path))
+    backbone = WhisperTinyBackbone.create(["apple"], seed=0)
+    cache = backbone.enable_tower_cache(memory_only=True)
+    model = FrameStampModel(backbone, ModelConfig(backbone="tiny-whisper"))
+    with torch.no_grad():
+        model(model.prepare([QUESTION] * 2, clips()))
+        model(model.prepare([QUESTION] * 2, clips()))
+    assert (cache.misses, cache.hits) == (2, 2) and not any(tmp_path.rglob("*.npy"))

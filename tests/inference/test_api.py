@@ -277,7 +277,7 @@ def test_token_baseline_checkpoints_load_and_answer_by_generating_text(tmp_path,
     assert answer.method == "token baseline (generated text)" and answer.curves == {}
     parsed = parse_answer(answer.generated_text, "start", "one")
     assert answer.times_s == list(parsed.times_s)
-    assert answer.presence_probability == (0.0 if parsed.parse_error else 1.0)
+    assert answer.presence_probability == (1.0 if parsed.times_s else 0.0)  # an empty list answers "absent"
     with pytest.raises(QuestionError, match="token baseline"):
         model.diarize(clicks(3.0, [1.0]))
 

@@ -58,3 +58,19 @@ def test_evaluation_batches_short_clips_and_windows_long_ones_like_single_questi
     for a, b in zip(together, alone):
         assert a.times_s == pytest.approx(b.times_s, abs=0.011)  # batch padding may move an argmax by a frame
     assert together[1].times_s == pytest.approx(alone[1].times_s, abs=1e-12)  # windowed clips are not batched
+
+
+@pytest.mark.parametrize("text, times, presence, parse_error", [
+    ('```json\n[{"word": "apple", "start": 1.25}]\n```', [1.25], 1.0, False),
+    ("```json\n[]\n```", [], 0.0, False),  # the baseline says "not there"
+    ("no idea", [], 0.0, True),
+])  # fmt: skip
+def test_a_token_answer_is_present_when_it_holds_a_time(text, times, presence, parse_error):
+    from types import SimpleNamespace
+
+    from framestamp.inference.engine import Ask, Engine
+
+    model = SimpleNamespace(config=SimpleNamespace(head_objective="none", presence_threshold=None), frame_rate_hz=100.0)
+    answer = Engine(model)._parsed(text, Ask("q", task=task_named("word"), subject="apple"))
+    assert list(answer.times_s) == times and answer.presence_probability == presence
+    assert answer.parse_error is parse_error

@@ -79,6 +79,12 @@ def test_diarization_scores_the_turns_of_the_api_against_first_turns(monkeypatch
     assert m["der_every_turn"]["der"] == pytest.approx(1.75 / 7.0)
     assert m["der_every_turn"]["confusion_s"] == pytest.approx(0.5)
     assert m["speaker_count"] == {"accuracy": 0.5, "mae": 0.5, "n_reference": 3, "n_found": 4}
+    # From onsets: each speaker found from its onset to the clip end, against each speaker from first onset
+    # to last end (A [0, 9.5), B [5, 8); C [2, 3)). Clip 1 scored speech: A 4.5 + 2.5 + 1 s, B 2.5 s; false
+    # alarm: speaker_2 over [8.25, 9.25) 1 s, both over [9.75, 10) 0.5 s. Clip 2: C 0.5 s found; false alarm
+    # speaker_1 [3.25, 8) 4.75 s and speaker_2 [5, 8) 3 s. DER = (1.5 + 7.75) / (10.5 + 0.5).
+    assert m["der_onsets"]["der"] == pytest.approx(9.25 / 11.0)
+    assert m["der_onsets"]["missed_s"] == pytest.approx(0.0)
     assert record["examples"][0]["hypothesis"] == [[0.0, 4.0, "speaker_1"], [5.0, 10.0, "speaker_2"]]
     json.dumps(record)  # JSON-ready
 
@@ -181,7 +187,7 @@ def test_report_shows_the_standard_metrics_and_renders_results_that_predate_them
     assert "| words-all-token | Hungarian L1 | 10 | 50.0% | 60.0% | 70.0% | 80.0% | 65.0% | 0.100 |" in lines
     assert "| words-all-token | greedy | 10 | - | - | - | - | - | - |" in lines
     assert "## Speaker turns from `diarize`: DER and JER (test split, collar ±0.25 s)" in lines
-    assert "| speakers-ihp | 5 | 40.0% | 10.0% | 20.0% | 10.0% | 30.0% | 60.0% | 80.0% | 0.20 | no | 0.50 |" in lines
+    assert "| speakers-ihp | 5 | - | - | 40.0% | 10.0% | 20.0% | 10.0% | 30.0% | 60.0% | 80.0% | 0.20 | no | 0.50 |" in lines
     assert "## Sound events from `events`: event-based F1 (sed_eval, test split, collar 200 ms)" in lines
     assert "| events-ihp | 5 | 50.0% | 40.0% | 60.0% | 0.90 | 45.0% | - | 12 / 9 | no | 0.70 |" in lines
     text = "\n".join(lines)

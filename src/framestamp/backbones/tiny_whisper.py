@@ -96,12 +96,13 @@ class WhisperTinyBackbone(TinyBackbone):
         spec = TowerSpec(source=str(tower_source), hash=tower_hash(state), trainable_layers=trainable_layers)
         return cls(model.eval(), tokenizer, whisper_feature_extractor(), spec)
 
-    def enable_tower_cache(self, directory: str | Path | None = None) -> TowerCache | None:
+    def enable_tower_cache(self, directory: str | Path | None = None, memory_only: bool = False) -> TowerCache | None:
         """Cache the frozen tower's output per clip (on disk under ``directory``, default
-        ``$FRAMESTAMP_CACHE/tower``); None when top layers train (nothing frozen to cache)."""
+        ``$FRAMESTAMP_CACHE/tower``, unless ``memory_only``); None when top layers train
+        (nothing frozen to cache)."""
         if self.tower.trainable_layers:
             return None
-        cache = TowerCache(self.tower.hash, directory or default_cache_dir())
+        cache = TowerCache(self.tower.hash, None if memory_only else directory or default_cache_dir())
         attach_cached_forward(self.audio_tower, cache)
         return cache
 

@@ -151,7 +151,7 @@ class Engine:
         parsed = parse_answer(text, ask.boundary, ask.mode)
         times = np.asarray(parsed.times_s, dtype=np.float64)
         return Prediction(times, float(len(times)), None, self.model.frame_rate_hz, text, parsed.parse_error,
-                          0.0 if parsed.parse_error else 1.0)  # fmt: skip
+                          1.0 if len(times) else 0.0)  # fmt: skip
 
     # ----- recordings of several windows ----------------------------------------------------
     def _answer_long(self, waveform: np.ndarray, ask: Ask) -> Prediction:

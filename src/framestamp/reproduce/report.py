@@ -17,6 +17,9 @@ NOTES_FILE = "notes.md"  # hand-written: what was tried, read into the report af
 # Where a metrics JSON keeps its evaluations by the field's standard metrics (``reproduce.run.STANDARD_MODES``):
 # records without accuracies, so apart from "evaluations".
 STANDARD_EVALUATIONS = "standard_evaluations"
+# The forced-alignment anchor's metrics JSON (``evaluate.anchor.ANCHOR_NAME``): no experiment, so
+# ``load_results`` leaves it out and ``_anchor_table`` reads it.
+ANCHOR = "anchor-pocketsphinx"
 
 # The experiment each shipped checkpoint comes from (the plan's ``ships_as``).
 SHIPPED = {experiment.ships_as: experiment.name for experiment in FULL if experiment.ships_as}
@@ -45,8 +48,15 @@ BREAKDOWNS = (
 
 
 def load_results(results_dir: Path) -> dict[str, dict]:
-    """{experiment name: summary} of every ``metrics/*.json``."""
-    return {p.stem: json.loads(p.read_text()) for p in sorted((results_dir / "metrics").glob("*.json"))}
+    """{experiment name: summary} of every ``metrics/*.json`` (the anchor's left out: see ``load_anchor``)."""
+    paths = sorted((results_dir / "metrics").glob("*.json"))
+    return {p.stem: json.loads(p.read_text()) for p in paths if p.stem != ANCHOR}
+
+
+def load_anchor(results_dir: Path) -> dict | None:
+    """The forced-alignment anchor's results (``python -m framestamp.evaluate.anchor``), None without them."""
+    path = results_dir / "metrics" / f"{ANCHOR}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def is_baseline(summary: dict) -> bool:
@@ -84,6 +94,7 @@ def write_report(results_dir: Path, quick: bool = False) -> Path:
         _single_table(results, "test_long", "Single occurrence, long clips (10-60 s, test_long split)"),
         _all_table(results),
         _matching_table(results),
+        _anchor_table(results, load_anchor(results_dir)),
         _diarization_table(results),
         _events_f1_table(results),
         _presence_table(results),
@@ -205,15 +216,94 @@ def _matching_table(results: dict) -> str:
     )  # fmt: skip
 
 
+# (group of the anchor JSON, how the table names it, the anchor's variants shown for it)
+ANCHOR_GROUPS = (
+    ("synthetic", "synthetic voices (synthesizer's times)", ("aligner", "no_snap", "default_beams")),
+    ("all", "every clip", ("aligner",)),
+    ("synthetic_aligned", "synthetic voices (truth from pocketsphinx)", ("aligner",)),
+    ("recorded", "recorded voice (truth from pocketsphinx)", ("aligner",)),
+)
+ANCHOR_VARIANTS = {
+    "aligner": "pocketsphinx, given the transcript", "no_snap": "pocketsphinx, no onset snap",
+    "default_beams": "pocketsphinx, default beams only",
+}  # fmt: skip
+
+
+def _anchor_table(results: dict, anchor: dict | None) -> str:
+    """The all-word-starts questions answered by pocketsphinx forced alignment given the transcript
+    (``evaluate.anchor``), beside the frame model ``words-all`` on the same clips: overall from its
+    stored record, by group from the anchor's run of the same model (shown only while that run's
+    overall scores equal the stored record's)."""
+    if not anchor:
+        return ""
+    name = anchor.get("recipe", SHIPPED["words-all"])
+    stored = evaluation(results[name], "test", "all") if name in results else None
+    frame_groups = anchor.get("frame_model", {}).get("groups", {})
+    current = stored is not None and frame_groups.get("all", {}).get("metrics") == stored["metrics"]
+    rows = []
+    for group, speech, variants in ANCHOR_GROUPS:
+        if group not in anchor["groups"]:
+            continue
+        frame = stored if group == "all" else (frame_groups.get(group) if current else None)
+        if frame is not None:
+            rows.append(_anchor_row(speech, f"`{name}` (frame model, count inferred)", frame))
+        for variant in variants:
+            record = anchor["groups"][group]["variants"][variant]
+            rows.append(_anchor_row(speech, ANCHOR_VARIANTS[variant], record))
+    timing, alignment = anchor["timing"], anchor["alignment"]
+    synthetic = anchor["groups"].get("synthetic", {}).get("variants", {}).get("aligner", {})
+    answered = synthetic.get("accuracy_answered_clips", {}).get("0.05")
+    answered = "" if answered is None else (
+        f" On the synthetic clips it did align ({synthetic['n'] - synthetic['n_failed']} of {synthetic['n']}), "
+        f"{answered:.1%} of the word starts are within 50 ms.")  # fmt: skip
+    cost = f"**{timing['cpu_ms_per_audio_s']:.1f} CPU ms per second of audio** on one thread, retries included"
+    if stored is not None:
+        cost += f" (`{name}`: {stored['median_seconds_per_query'] * 1000:.1f} ms wall per question in batches of 8)"
+    return _section(
+        "Anchor: forced alignment given the transcript", rows,
+        ("speech", "answered by", "clips", "words", *(f"acc {t * 1000:g} ms" for t in (0.02, 0.05, 0.1)),
+         "count exact", "onset F (mir_eval, 50 ms)"),
+        f"The all-word-starts questions of the table above ({anchor['n_clips']} clips of the words test split of "
+        f"`{anchor['corpus']}`), answered by pocketsphinx {anchor['pocketsphinx']} forced alignment **given the "
+        "transcript** (`python -m framestamp.evaluate.anchor`): the corpus's aligner (`corpus.align`), told each "
+        "clip's words in order, places them; the frame model hears the audio only and infers the count. Scored "
+        "alike: accuracy under Hungarian L1 matching (pooled, over max(#predicted, #reference)), count exact, "
+        "mir_eval's onset F at 50 ms. Where the search fails with the default beams the clip is aligned again "
+        f"with the widest beams ({alignment['retried_ok']} clips); {alignment['failed']} clips still fail and get "
+        f"no starts (every word missed; *default beams only* leaves every first-pass failure unanswered).{answered} *No onset "
+        "snap*: pocketsphinx's own 10 ms starts, without moving a start after silence to the energy onset. "
+        "**The recorded voice's truth was made by this aligner** (each prompt aligned alone, onsets snapped the "
+        "same way), as was Flite's where the corpus has it, so there the anchor is right by construction and its "
+        "rows measure nothing but aligning whole clips instead of pieces; only the synthetic voices timed by their "
+        "synthesizer (espeak-ng's word events, Festival's utterance structure) test it. "
+        + (f"Frame-model rows by speech: `{name}` run again on the same clips by the anchor (its overall scores "
+           "equal the stored record's). " if current else
+           f"No frame-model rows by speech: the anchor's run of `{name}` is missing or does not match its stored "
+           "record (other clips, or another checkpoint: run the anchor again). ")
+        + f"Cost: {cost}.",
+    )  # fmt: skip
+
+
+def _anchor_row(speech: str, system: str, record: dict) -> str:
+    m = record["metrics"]
+    onset = record.get("onset_f_measure_50ms", {}).get("f1")
+    words = m.get("n_reference", "-")
+    cells = [_percent(m["accuracy"].get(str(t))) for t in (0.02, 0.05, 0.1)]
+    return (f"| {speech} | {system} | {record['n']} | {words} | " + " | ".join(cells)
+            + f" | {_percent(m.get('count_accuracy'))} | {_percent(onset)} |")  # fmt: skip
+
+
 def _diarization_table(results: dict) -> str:
     """DER, JER and speaker count of ``Stamper.diarize``'s turns (``reproduce.run.evaluate_diarization``)."""
     rows, settings = [], None
     for name, record in evaluated(results, "test", "diarize", STANDARD_EVALUATIONS):
         m = record["metrics"]
         der, every, count = m["der"], m["der_every_turn"], m["speaker_count"]
+        onsets, onsets_jer = m.get("der_onsets", {}), m.get("jer_onsets", {})
         settings = settings or record
         rows.append(
-            f"| {name} | {record['n']} | {_percent(der.get('der'))} | {_percent(der.get('missed_rate'))} | "
+            f"| {name} | {record['n']} | {_percent(onsets.get('der'))} | {_percent(onsets_jer.get('jer'))} | "
+            f"{_percent(der.get('der'))} | {_percent(der.get('missed_rate'))} | "
             f"{_percent(der.get('false_alarm_rate'))} | {_percent(der.get('confusion_rate'))} | "
             f"{_percent(m['jer'].get('jer'))} | {_percent(every.get('der'))} | {_percent(count['accuracy'])} | "
             f"{_number(count['mae'], '{:.2f}')} | {_ends_trained(results[name])} | "
@@ -226,9 +316,13 @@ def _diarization_table(results: dict) -> str:
                else "**overlapping speech scored** (`skip_overlap=False`)")  # fmt: skip
     return _section(
         f"Speaker turns from `diarize`: DER and JER (test split, collar ±{collar:g} s)", rows,
-        ("experiment", "clips", "DER", "missed", "false alarm", "confusion", "JER", "DER, every turn",
+        ("experiment", "clips", "DER from onsets", "JER from onsets", "DER", "missed", "false alarm", "confusion",
+         "JER", "DER, every turn",
          "speakers exact", "speaker count MAE", "trained on ends", "s / clip"),
-        "Turns from the user-facing API, `Stamper.diarize(audio, ends=True)`: one span per speaker found, "
+        "*DER / JER from onsets*: speaker onsets turned into turns, each speaker `diarize` found from its onset "
+        "to the end of the clip, against each speaker from their first onset to the end of their last turn, so "
+        "the onsets and the number of speakers decide it (no end is decoded). The other columns: "
+        "turns from the user-facing API, `Stamper.diarize(audio, ends=True)`: one span per speaker found, "
         "from their onset to the end of their first turn (a span without an end lasts to the end of the clip). "
         "**Reference: each speaker's first turn** (speaker k = the k-th to start), the thing `diarize` answers; "
         "*DER, every turn* scores the same spans against every turn of every speaker, where a later turn is "

@@ -255,7 +255,11 @@ def evaluate_diarization(model: FrameStampModel, clips, spec: EvalSpec) -> dict:
     """Speaker turns of the first ``spec.limit`` clips from ``Stamper.diarize(ends=True)``: DER
     and JER (pyannote.metrics) and how often the number of speakers is right.
 
-    The reference is each speaker's first turn (``tasks.families.first_turns``): diarize
+    ``der_onsets``/``jer_onsets`` score speaker onsets turned into turns: each speaker found,
+    from its onset to the end of the clip, against each speaker from their first onset to the
+    end of their last turn (onsets and the number of speakers decide it; no end is decoded).
+    The other scores use diarize's ends: the reference is each speaker's first turn
+    (``tasks.families.first_turns``): diarize
     gives one span per speaker, from their onset to the end of their first turn, and speaker k
     is the k-th to start in both. ``der_every_turn`` scores the same spans against every turn
     (a later turn is missed unless a span happens to run over it). Scored over [0, clip end) with a collar of
@@ -269,6 +273,7 @@ def evaluate_diarization(model: FrameStampModel, clips, spec: EvalSpec) -> dict:
     stamper = Stamper(model, InferenceConfig())
     clips = _first_clips(clips, spec.limit)
     first_turns, every_turn, hypotheses, seconds = [], [], [], []
+    activity, from_onsets = [], []
     for clip in clips:
         started = time.perf_counter()
         timeline = stamper.diarize(clip.audio, ends=True, sample_rate_hz=clip.sample_rate)
@@ -276,11 +281,15 @@ def evaluate_diarization(model: FrameStampModel, clips, spec: EvalSpec) -> dict:
         hypotheses.append(_spans(timeline, clip))
         first_turns.append([(s.start_s, s.end_s, s.label) for s in speaker_first_turns(clip)])
         every_turn.append([(s.start_s, s.end_s, s.label) for s in clip.segments])
+        activity.append(_activity_spans(clip))
+        from_onsets.append([(s.start_s, clip.duration_s, s.label) for s in timeline.spans])
     durations = [clip.duration_s for clip in clips]
     scoring = {"collar_s": DER_COLLAR_S, "skip_overlap": DER_SKIP_OVERLAP, "clip_durations_s": durations}
     found = np.array([len({label for *_, label in h}) for h in hypotheses])
     speakers = np.array([len(r) for r in first_turns])
     metrics = {
+        "der_onsets": _standard(diarization_error_rate, activity, from_onsets, **scoring),
+        "jer_onsets": _standard(jaccard_error_rate, activity, from_onsets, **scoring),
         "der": _standard(diarization_error_rate, first_turns, hypotheses, **scoring),
         "jer": _standard(jaccard_error_rate, first_turns, hypotheses, **scoring),
         "der_every_turn": _standard(diarization_error_rate, every_turn, hypotheses, **scoring),
@@ -297,6 +306,15 @@ def evaluate_diarization(model: FrameStampModel, clips, spec: EvalSpec) -> dict:
         "collar_each_side_s": DER_COLLAR_S / 2, "skip_overlap": DER_SKIP_OVERLAP, "metrics": metrics,
         "median_seconds_per_clip": float(np.median(seconds)) if seconds else float("nan"), "examples": examples,
     }  # fmt: skip
+
+
+def _activity_spans(clip) -> list[tuple[float, float, str]]:
+    """Each speaker of ``clip`` from their first onset to the end of their last turn."""
+    spans: dict[str, list[float]] = {}
+    for segment in clip.segments:
+        first, last = spans.setdefault(segment.label, [segment.start_s, segment.end_s])
+        spans[segment.label] = [min(first, segment.start_s), max(last, segment.end_s)]
+    return [(start, end, label) for label, (start, end) in spans.items()]
 
 
 def evaluate_events_f1(model: FrameStampModel, clips, spec: EvalSpec) -> dict:

@@ -9,6 +9,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ..data.augment import augment_clip
 from ..data.examples import Clip, join_clips
 from ..tasks import Query, event_counts
 from ..tasks.families import first_turns
@@ -49,6 +50,11 @@ class QuerySampler:
     questions are those of a run without gaps. With ``data.joined_share`` > 0, that share of
     single-occurrence items (drawn from a stream of their own) hears its clip followed by another
     training clip and is asked only about a target in the first: long audio, early targets.
+    With ``data.augment_share`` > 0, that share of items (drawn from a stream of their own) has
+    its clip augmented (``data.augment``: late start, background, level, telephone band, bit
+    depth) by a generator of its own, seeded with (seed, step, slot), after its question is
+    drawn: the questions are those of a run without augmentation, and target times move with
+    the audio (a late start shifts them, staying below ``data.max_target_s``).
     """
 
     def __init__(
@@ -105,10 +111,22 @@ class QuerySampler:
                 if query is not None:
                     items.append(Item(query_clip, query))
                     break
+        if self.data.augment_share > 0:
+            chosen = np.random.default_rng([self.seed, step, 4]).random(size) < self.data.augment_share
+            items = [self._augmented(item, step, slot) if chosen[slot] else item for slot, item in enumerate(items)]
         if self.data.max_position_gap_s > 0:
             gaps = np.random.default_rng([self.seed, step, 2]).uniform(0.0, self.data.max_position_gap_s, size)
             items = [replace(item, position_gap_s=float(gap)) for item, gap in zip(items, gaps)]
         return items
+
+    def _augmented(self, item: Item, step: int, slot: int) -> Item:
+        """``item`` with its clip augmented by the generator of (seed, step, slot), targets moved along."""
+        rng = np.random.default_rng([self.seed, step, 5, slot])
+        latest = self.data.max_target_s
+        max_shift = math.inf if latest is None or not item.query.targets_s else latest - max(item.query.targets_s)
+        clip, shift = augment_clip(item.clip, rng, self.data.augment, max_shift)
+        query = replace(item.query, targets_s=tuple(t + shift for t in item.query.targets_s)) if shift else item.query
+        return replace(item, clip=clip, query=query)
 
     def _clip_at(self, position: int) -> int:
         """Index of the clip at ``position`` of the concatenated shuffled passes."""

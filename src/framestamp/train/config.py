@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 from ..config import Config, option, register_config
+from ..data.augment import AugmentConfig
 from ..errors import ConfigError
 from ..lora import LoraSettings
 from ..model import ModelConfig
@@ -47,6 +48,11 @@ class DataConfig(Config):
     )  # fmt: skip
     order: str = option("random", "random: every item drawn independently (with replacement); "
                                   "epochs: each pass visits every clip once, in a shuffled order")
+    augment_share: float = option(
+        0.0, "robustness: share of training items whose clip is augmented (late start, background, level, "
+             "telephone band, 8-bit samples; see docs/augmentation.md), targets moved with the audio (0: none)"
+    )  # fmt: skip
+    augment: AugmentConfig = option(AugmentConfig(), "which augmentations an augmented item gets, and their ranges")
 
     def __post_init__(self):
         if self.order not in ORDERS:
@@ -59,6 +65,10 @@ class DataConfig(Config):
             raise ValueError(f"joined_share must be in [0, 1], got {self.joined_share}")
         if not self.max_position_gap_s >= 0:
             raise ValueError(f"max_position_gap_s must be >= 0, got {self.max_position_gap_s}")
+        if not 0.0 <= self.augment_share <= 1.0:
+            raise ValueError(f"augment_share must be in [0, 1], got {self.augment_share}")
+        if isinstance(self.augment, dict):
+            self.augment = AugmentConfig.from_dict(self.augment)
         for mode in self.modes:
             if mode not in MODES:
                 raise ValueError(f"unknown mode {mode!r}; choose from {MODES}")
