@@ -4,13 +4,20 @@ Saved like a Hugging Face checkpoint: ``framestamp_config.json``, the backbone i
 ``backbone/`` (its own ``save_pretrained`` layout) and the head in ``head.safetensors``. A model
 with LoRA adapters saves ``adapter/`` (peft's layout) instead of ``backbone/``; its base weights
 are loaded again from ``backbone_path``.
+
+A model trained with the auxiliary match loss (``TrainConfig.aux_match_weight`` > 0) also has a
+match probe (``Linear(hidden, 1)``: is the asked subject heard at this audio token?) that only
+training uses: it is saved as ``match_probe.safetensors`` beside the head, so that a run resumes
+with it, and a checkpoint without that file (every one trained without the loss, the shipped
+ones included) loads as before. ``framestamp_config.json`` never records it: the file is the
+record. Inference never reads the probe, so its outputs do not depend on it.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -30,6 +37,7 @@ from .lora import ADAPTER_DIR, has_lora, load_lora, save_lora
 from .tasks import MODES
 
 CONFIG_NAME, HEAD_NAME, BACKBONE_DIR = "framestamp_config.json", "head.safetensors", "backbone"
+PROBE_NAME = "match_probe.safetensors"
 
 # Saving and loading a few-MB model should not draw progress bars over our own output.
 transformers_logging.disable_progress_bar()
@@ -63,6 +71,9 @@ class ModelConfig(Config):
     tower_trainable_layers: int = option(0, "tiny-whisper: top layers of the audio tower that train (0: frozen)")
     thinker_sizes: dict = option({}, "tiny presets: sizes of the thinker (framestamp.backbones.tiny.TinyConfig "
                                      "fields, e.g. text_width, text_layers)")
+    match_probe: bool = option(False, "training only: a Linear(hidden, 1) probe for the auxiliary match loss "
+                                      "(set by TrainConfig.aux_match_weight > 0); saved as its own file, "
+                                      "unused at inference")
 
     def __post_init__(self):
         if self.question_modes is not None and not set(self.question_modes) <= set(MODES):
@@ -98,6 +109,8 @@ class FrameStampModel(nn.Module):
         self.config = config
         k = config.frames_per_token or frames_per_token_for(backbone.token_rate_hz)
         self.head = FrameHead(backbone.hidden_size, k, config.head_bias_init)
+        # Made after the head, so the head's initialisation is the same with or without it.
+        self.match_probe = _match_probe(backbone.hidden_size) if config.match_probe else None
 
     @property
     def frame_rate_hz(self) -> float:
@@ -146,7 +159,12 @@ class FrameStampModel(nn.Module):
             _save_backbone(self.backbone, directory / BACKBONE_DIR, backbone_state)
         head_state = _substate(state_dict, "head.") or self.head.state_dict()
         save_file({k: v.detach().contiguous().cpu() for k, v in head_state.items()}, directory / HEAD_NAME)
+        if self.match_probe is not None:
+            probe_state = _substate(state_dict, "match_probe.") or self.match_probe.state_dict()
+            save_file({k: v.detach().contiguous().cpu() for k, v in probe_state.items()}, directory / PROBE_NAME)
+        # the probe's file records it (a config without the key reads as before)
         values = self.config.to_dict() | {"frames_per_token": self.head.frames_per_token}
+        values.pop("match_probe")
         (directory / CONFIG_NAME).write_text(json.dumps(values, indent=2) + "\n")
 
     @classmethod
@@ -159,6 +177,7 @@ class FrameStampModel(nn.Module):
             config = ModelConfig.load(directory / CONFIG_NAME)
         except ConfigError as error:
             raise CheckpointError(f"broken checkpoint config in {directory}: {error}") from None
+        config = replace(config, match_probe=(directory / PROBE_NAME).is_file())
         # A LoRA checkpoint holds only the adapter: its base is the backbone it was trained from.
         base = directory / BACKBONE_DIR if (directory / BACKBONE_DIR).is_dir() else config.backbone_path
         if base is None:
@@ -172,7 +191,24 @@ class FrameStampModel(nn.Module):
         except (FileNotFoundError, SafetensorError, RuntimeError, OSError) as error:
             raise CheckpointError(f"cannot read the head weights {directory / HEAD_NAME}: "
                                   f"{str(error).splitlines()[0]}") from None
+        if model.match_probe is not None:
+            try:
+                model.match_probe.load_state_dict(load_file(directory / PROBE_NAME))
+            except (SafetensorError, RuntimeError, OSError) as error:
+                raise CheckpointError(f"cannot read the match probe {directory / PROBE_NAME}: "
+                                      f"{str(error).splitlines()[0]}") from None
         return model.eval()
+
+
+def _match_probe(hidden_size: int) -> nn.Linear:
+    """``Linear(hidden_size, 1)``: the logit that the asked subject is heard at an audio token.
+
+    Small weights and a zero bias, so it starts at p = 0.5 everywhere (the balanced BCE's log 2).
+    """
+    probe = nn.Linear(hidden_size, 1)
+    nn.init.normal_(probe.weight, std=hidden_size**-0.5 * 0.1)
+    nn.init.zeros_(probe.bias)
+    return probe
 
 
 def _substate(state_dict: dict | None, prefix: str) -> dict | None:

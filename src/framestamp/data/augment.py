@@ -324,3 +324,198 @@ def _train_music(n: int, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
 
     audio, info = _music(_pools(), "train", n, rng)
     return audio.astype(np.float64), info
+
+
+# --- non-speech clips ---------------------------------------------------------------------------
+# Clips with nothing to find in them (no word, speaker or event): silence, tones, noise, music and
+# mixes of these. The training sampler asks about a word, speaker or event of its vocabulary over
+# them for ``DataConfig.nonspeech_share`` of its single-occurrence items, with no target, so the
+# head learns that non-speech is never "present". See docs/augmentation.md.
+
+NONSPEECH_KINDS = ("silence", "tone", "noise", "music", "mix")
+# the kinds that do not sound like an event class (tones and melodies are: "telephone ringing",
+# "error alert", "completion chime", "startup melody"; a noise burst or level step is a "whoosh")
+NONSPEECH_EVENT_KINDS = ("silence", "noise")
+NONSPEECH_MAX_S = 30.0  # one inference window: longer clips are never heard at once
+NONSPEECH_TONE_HZ = (100.0, 4000.0)
+NONSPEECH_FLOOR_DB = (-90.0, -55.0)  # the low noise floor of "silence" (digital zero half the time)
+NONSPEECH_LEVEL_CHANGE_PROB = 0.3
+NONSPEECH_RAMP_DB = 30.0  # a ramp changes the level by up to this much from start to end
+NONSPEECH_STEP_DB = 20.0  # a step moves the level by up to this much from where it was
+TONE_PATTERNS = ("continuous", "beeps", "random")
+EDGE_S = 0.005  # raised-cosine on/off edges of a gated tone
+
+
+def check_nonspeech_options(share: float, seconds, kinds, event_kinds, level_db) -> None:
+    """Raise ``ValueError`` unless the ``DataConfig.nonspeech_*`` options make sense."""
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"nonspeech_share must be in [0, 1], got {share}")
+    if len(seconds) != 2 or not 0 < seconds[0] <= seconds[1] <= NONSPEECH_MAX_S:
+        raise ValueError(f"nonspeech_s must be a range [low, high] with 0 < low <= high <= {NONSPEECH_MAX_S}, "
+                         f"got {seconds}")  # fmt: skip
+    if not kinds or set(kinds) - set(NONSPEECH_KINDS):
+        raise ValueError(f"nonspeech_kinds must be a non-empty list of {NONSPEECH_KINDS}, got {kinds}")
+    if "mix" in kinds and len(set(kinds) - {"mix"}) < 2:
+        raise ValueError(f"nonspeech_kinds: a mix needs two other kinds to mix, got {kinds}")
+    if set(event_kinds) - set(NONSPEECH_EVENT_KINDS):
+        raise ValueError(f"nonspeech_event_kinds must be a list of {NONSPEECH_EVENT_KINDS} (tones and music can "
+                         f"be event classes), got {event_kinds}")  # fmt: skip
+    if len(level_db) != 2 or not level_db[0] <= level_db[1] <= 0:
+        raise ValueError(f"nonspeech_level_db must be a range [low, high] of dBFS with low <= high <= 0, "
+                         f"got {level_db}")  # fmt: skip
+
+
+def nonspeech_clip(
+    clip_id: str,
+    subset: str,
+    rng: np.random.Generator,
+    seconds: tuple[float, float] = (1.0, NONSPEECH_MAX_S),
+    kinds: tuple[str, ...] = NONSPEECH_KINDS,
+    level_db: tuple[float, float] = (-70.0, -6.0),
+    level_changes: bool = True,
+    sample_rate: int = 16_000,
+) -> Clip:
+    """A clip of ``subset`` with no segments: silence, tones, noise, music or a mix of them.
+
+    The length is log-uniform in ``seconds`` (as many 1-3 s clips as 10-30 s ones; a whole number
+    of samples, shorter than ``seconds[1]``); the kind is one of ``kinds``, drawn uniformly:
+
+    - ``silence``: digital zeros, or (half the time) white, pink or brown noise at a floor of
+      ``NONSPEECH_FLOOR_DB`` (-90 to -55 dBFS RMS);
+    - ``tone``: one sine (half the time) or two or three together, each at a frequency
+      log-uniform in 100-4000 Hz, on continuously, in regular beeps or switched on and off at
+      random (``TONE_PATTERNS``, 5 ms edges, silence between);
+    - ``noise``: white, pink or brown noise;
+    - ``music``: music on hold from the train part of the corpus's tracks (as ``add_background``);
+    - ``mix``: two or three of the other kinds in ``kinds``, each at its own level (silence as
+      its noise floor).
+
+    Tones, noise and music get an RMS level uniform in ``level_db`` dBFS (a tone's while it
+    sounds). With ``level_changes``, chance ``NONSPEECH_LEVEL_CHANGE_PROB`` of a level change over
+    the clip: a ramp (linear in dB, up to 30 dB up or down) or 1-3 steps (up to 20 dB each).
+    A clip that would pass full scale is scaled down as a whole. Everything drawn is in
+    ``provenance["nonspeech"]`` (``kind``, ``seconds``, ``parts``, ``level_change``).
+    """
+    low, high = math.log(seconds[0]), math.log(seconds[1])
+    n_max = max(int(math.ceil(seconds[1] * sample_rate)) - 1, 1)
+    n = min(max(int(math.exp(rng.uniform(low, high)) * sample_rate), 1), n_max)
+    kind = str(kinds[int(rng.integers(len(kinds)))])
+    if kind == "mix":
+        others = [k for k in dict.fromkeys(kinds) if k != "mix"]
+        count = min(int(rng.integers(2, 4)), len(others))
+        chosen = [others[i] for i in sorted(rng.choice(len(others), size=count, replace=False))]
+        parts = [_nonspeech_part(n, rng, part, level_db, sample_rate, floor_only=True) for part in chosen]
+    else:
+        parts = [_nonspeech_part(n, rng, kind, level_db, sample_rate)]
+    audio = np.sum([audio for audio, _ in parts], axis=0) if n else np.zeros(0)
+    record: dict = {"kind": kind, "seconds": n / sample_rate, "parts": [info for _, info in parts]}
+    if level_changes and rng.random() < NONSPEECH_LEVEL_CHANGE_PROB:
+        envelope_db, record["level_change"] = _level_change(n, rng, sample_rate)
+        audio = audio * 10 ** (envelope_db / 20)
+    peak = float(np.abs(audio).max()) if n else 0.0
+    if peak > 1.0:
+        audio = audio / peak
+        record["scaled_by"] = 1.0 / peak
+    return Clip(clip_id, np.asarray(audio, dtype=np.float32), subset, (), "", {"nonspeech": record}, sample_rate)
+
+
+def tone_audio(
+    n: int, rng: np.random.Generator, sample_rate: int = 16_000, hz: tuple[float, float] = NONSPEECH_TONE_HZ
+) -> tuple[np.ndarray, dict]:
+    """Tones of ``n`` samples, RMS 1 while they sound: one sine half the time, else two or three
+    (relative amplitudes 0.3-1, random phases), frequencies log-uniform in ``hz``, switched on and
+    off by a pattern of ``TONE_PATTERNS``."""
+    count = 1 if rng.random() < 0.5 else int(rng.integers(2, 4))
+    freqs = np.exp(rng.uniform(math.log(hz[0]), math.log(hz[1]), count))
+    amplitudes = rng.uniform(0.3, 1.0, count) if count > 1 else np.ones(1)
+    phases = rng.uniform(0, 2 * np.pi, count)
+    t = np.arange(n) / sample_rate
+    audio = np.zeros(n)
+    for f, a, p in zip(freqs, amplitudes, phases):
+        audio += a * np.sin(2 * np.pi * f * t + p)
+    gate, pattern = _gate(n, rng, sample_rate)
+    on = gate > 0.5
+    level = float(np.sqrt(np.mean(audio[on] ** 2))) if on.any() else 1.0
+    info = {"kind": "tone", "hz": [round(float(f), 3) for f in freqs],
+            "amplitudes": [round(float(a), 4) for a in amplitudes], **pattern}  # fmt: skip
+    return audio * gate / (level or 1.0), info
+
+
+def _nonspeech_part(
+    n: int, rng: np.random.Generator, kind: str, level_db: tuple[float, float], sample_rate: int,
+    floor_only: bool = False,
+) -> tuple[np.ndarray, dict]:  # fmt: skip
+    """One part of a non-speech clip at its level, and what was drawn."""
+    if kind == "silence":
+        if not floor_only and rng.random() < 0.5:
+            return np.zeros(n), {"kind": "silence", "floor": "zero"}
+        colour = str(list(NOISE_EXPONENTS)[int(rng.integers(len(NOISE_EXPONENTS)))])
+        level = float(rng.uniform(*NONSPEECH_FLOOR_DB))
+        return _noise(n, rng, colour) * _gain(level), {"kind": "silence", "floor": colour, "level_db": level}
+    level = float(rng.uniform(*level_db))
+    if kind == "tone":
+        audio, info = tone_audio(n, rng, sample_rate)
+    elif kind == "noise":
+        colour = str(list(NOISE_EXPONENTS)[int(rng.integers(len(NOISE_EXPONENTS)))])
+        audio, info = _noise(n, rng, colour), {"kind": "noise", "colour": colour}
+    elif kind == "music":
+        audio, music = _train_music(n, rng)
+        info = {"kind": "music", "pieces": music["pieces"]}
+    else:
+        raise ValueError(f"unknown non-speech kind {kind!r}; choose from {NONSPEECH_KINDS}")
+    return audio * _gain(level), {**info, "level_db": level}
+
+
+def _gate(n: int, rng: np.random.Generator, sample_rate: int) -> tuple[np.ndarray, dict]:
+    """On/off gain (0..1, 5 ms raised-cosine edges) of a tone, and its pattern."""
+    pattern = str(TONE_PATTERNS[int(rng.integers(len(TONE_PATTERNS)))])
+    if pattern == "continuous" or n < 2:
+        return np.ones(n), {"pattern": "continuous"}
+    gate = np.zeros(n)
+    if pattern == "beeps":
+        on_s, off_s = float(rng.uniform(0.05, 1.0)), float(rng.uniform(0.05, 2.0))
+        first = int(rng.uniform(0, on_s + off_s) * sample_rate)
+        period, length = max(int((on_s + off_s) * sample_rate), 1), max(int(on_s * sample_rate), 1)
+        spans = [(s, s + length) for s in range(first - period, n, period)]
+        info: dict = {"pattern": "beeps", "on_s": on_s, "off_s": off_s}
+    else:  # random: alternating on and off spans of 0.05-3 s each
+        spans, at, sounding = [], 0, bool(rng.random() < 0.5)
+        while at < n:
+            length = int(rng.uniform(0.05, 3.0) * sample_rate)
+            if sounding:
+                spans.append((at, at + length))
+            at, sounding = at + length, not sounding
+        info = {"pattern": "random"}
+    edge = max(int(EDGE_S * sample_rate), 1)
+    ramp = 0.5 - 0.5 * np.cos(np.pi * np.arange(edge) / edge)
+    sounding_s = 0.0
+    for start, end in spans:
+        start, end = max(start, 0), min(end, n)
+        if end <= start:
+            continue
+        gate[start:end] = 1.0
+        k = min(edge, (end - start) // 2)
+        if k:
+            gate[start : start + k] *= ramp[:k] if start > 0 else 1.0
+            gate[end - k : end] *= ramp[:k][::-1] if end < n else 1.0
+        sounding_s += (end - start) / sample_rate
+    if not gate.any():  # a short clip between beeps: let it sound, a tone clip is never empty
+        return np.ones(n), {"pattern": "continuous"}
+    return gate, {**info, "sounding_s": round(sounding_s, 4)}
+
+
+def _level_change(n: int, rng: np.random.Generator, sample_rate: int) -> tuple[np.ndarray, dict]:
+    """A level envelope in dB over ``n`` samples: a ramp, or 1-3 steps at random times."""
+    if rng.random() < 0.5:
+        ramp = float(rng.uniform(-NONSPEECH_RAMP_DB, NONSPEECH_RAMP_DB))
+        return ramp * np.arange(n) / max(n - 1, 1), {"kind": "ramp", "db": ramp}
+    count = min(int(rng.integers(1, 4)), n - 1)
+    if count < 1:  # one sample: nowhere to step
+        return np.zeros(n), {"kind": "ramp", "db": 0.0}
+    at = np.sort(rng.choice(n - 1, size=count, replace=False) + 1)  # distinct samples after the first
+    moves = rng.uniform(-NONSPEECH_STEP_DB, NONSPEECH_STEP_DB, count)
+    envelope = np.zeros(n)
+    for sample, move in zip(at, np.cumsum(moves)):
+        envelope[sample:] = move
+    return envelope, {"kind": "steps", "at_s": [int(a) / sample_rate for a in at],
+                      "db": [float(m) for m in np.cumsum(moves)]}  # fmt: skip

@@ -9,14 +9,16 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..data.augment import augment_clip
+from ..data.augment import augment_clip, check_nonspeech_options, nonspeech_clip
 from ..data.examples import Clip, join_clips
 from ..tasks import Query, event_counts
 from ..tasks.families import first_turns
-from ..tasks.make import absent_query, make_query, subjects_of
+from ..tasks.make import absent_query, make_query, subjects_of, task_of
 from .config import DataConfig
 
 MAX_TRIES_PER_ITEM = 50
+NONSPEECH_LATER_PROB = 0.2  # chance that a non-speech question asks for a later occurrence than the 1st
+NONSPEECH_LATER_K = (2, 3)  # ... and which (uniform)
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,11 @@ class QuerySampler:
     depth) by a generator of its own, seeded with (seed, step, slot), after its question is
     drawn: the questions are those of a run without augmentation, and target times move with
     the audio (a late start shifts them, staying below ``data.max_target_s``).
+    With ``data.nonspeech_share`` > 0, that share of single-occurrence items (drawn from a stream
+    of their own, after every question is drawn, so the other items are those of a run without)
+    is replaced by a question about a generated clip with no speech, speaker or event in it
+    (``framestamp.data.augment.nonspeech_clip``: silence, tones, noise, music, mixes), made by a generator of
+    its own seeded with (seed, step, slot); its answer is empty. It is not augmented.
     """
 
     def __init__(
@@ -67,7 +74,9 @@ class QuerySampler:
         self.clips, self.data, self.seed = clips, data, seed
         self.process_index, self.num_processes = process_index, num_processes
         self._cached: tuple[int, int, list[Item]] | None = None
-        self._subjects = subjects_of(clips) if data.absent_share else []
+        check_nonspeech_options(data.nonspeech_share, data.nonspeech_s, data.nonspeech_kinds,
+                                data.nonspeech_event_kinds, data.nonspeech_level_db)  # fmt: skip
+        self._subjects = subjects_of(clips) if data.absent_share or data.nonspeech_share else []
         self._orders: dict[int, np.ndarray] = {}
 
     def batch(self, step: int, batch_size: int, micro: int = 0, accumulation: int = 1) -> list[Item]:
@@ -111,8 +120,14 @@ class QuerySampler:
                 if query is not None:
                     items.append(Item(query_clip, query))
                     break
+        nonspeech = np.zeros(size, bool)
+        if self.data.nonspeech_share > 0:
+            drawn = np.random.default_rng([self.seed, step, 6]).random(size) < self.data.nonspeech_share
+            nonspeech = drawn & np.array([item.query.mode == "one" and self._asks_nonspeech(item) for item in items])
+            items = [self._nonspeech(item, step, slot) if nonspeech[slot] else item for slot, item in enumerate(items)]
         if self.data.augment_share > 0:
             chosen = np.random.default_rng([self.seed, step, 4]).random(size) < self.data.augment_share
+            chosen &= ~nonspeech
             items = [self._augmented(item, step, slot) if chosen[slot] else item for slot, item in enumerate(items)]
         if self.data.max_position_gap_s > 0:
             gaps = np.random.default_rng([self.seed, step, 2]).uniform(0.0, self.data.max_position_gap_s, size)
@@ -127,6 +142,40 @@ class QuerySampler:
         clip, shift = augment_clip(item.clip, rng, self.data.augment, max_shift)
         query = replace(item.query, targets_s=tuple(t + shift for t in item.query.targets_s)) if shift else item.query
         return replace(item, clip=clip, query=query)
+
+    def _asks_nonspeech(self, item: Item) -> bool:
+        """Whether an item of this clip's subset may become a non-speech question (events: only
+        when ``data.nonspeech_event_kinds`` allows some kind)."""
+        return item.clip.subset != "events" or bool(self.data.nonspeech_event_kinds)
+
+    def _nonspeech(self, item: Item, step: int, slot: int) -> Item:
+        """A question about a generated non-speech clip (no targets) in place of ``item``.
+
+        Drawn from the generator of (seed, step, slot): the subject, as an absent question draws
+        it (any subject of the training vocabulary; speakers: the 1st speaker), the k-th
+        occurrence (1st, or with chance ``NONSPEECH_LATER_PROB`` one of ``NONSPEECH_LATER_K``;
+        speakers always 1st), then the clip. The boundary is the replaced item's. Events clips
+        are only silence or steady noise (``data.nonspeech_event_kinds``, no level changes).
+        """
+        rng = np.random.default_rng([self.seed, step, 7, slot])
+        data, subset = self.data, item.clip.subset
+        task, boundary = task_of(item.clip), item.query.boundary
+        if task.ordinal_only:
+            subject, k = "1", 1
+        else:
+            subject = self._subjects[int(rng.integers(len(self._subjects)))]
+            later = rng.random() < NONSPEECH_LATER_PROB
+            k = int(rng.integers(NONSPEECH_LATER_K[0], NONSPEECH_LATER_K[1] + 1)) if later else 1
+        low, high = data.nonspeech_s
+        if data.max_duration_s is not None:  # the run trains on clips shorter than this
+            high = min(high, data.max_duration_s)
+            low = min(low, high)
+        events = subset == "events"
+        kinds = data.nonspeech_event_kinds if events else data.nonspeech_kinds
+        clip = nonspeech_clip(f"nonspeech-{self.seed}-{step}-{slot}", subset, rng, (low, high), tuple(kinds),
+                              tuple(data.nonspeech_level_db), level_changes=not events)  # fmt: skip
+        query = Query(clip.id, task, "one", boundary, task.question(subject, k, boundary), (), (), subject, k)
+        return Item(clip, query)
 
     def _clip_at(self, position: int) -> int:
         """Index of the clip at ``position`` of the concatenated shuffled passes."""
@@ -161,6 +210,48 @@ def identity_targets(
         centres = (np.arange(n) + 0.5) / token_rate_hz
         ids[row, :n] = torch.from_numpy(_heard_ids(item.clip, centres, tokenizer, silence_id))
     return ids.to(n_audio_tokens.device)
+
+
+def match_targets(items: Sequence[Item], n_audio_tokens: torch.Tensor, token_rate_hz: float) -> torch.Tensor:
+    """``[B, N]`` 1.0 at each audio token during which the asked subject is heard (the auxiliary match loss).
+
+    Audio token ``i`` covers ``[i / rate, (i + 1) / rate)``; it is 1 when a segment of the subject
+    overlaps that span by more than nothing (``start < token end`` and ``end > token start``).
+    The subject is every occurrence of it in the clip, whole spans, whatever ``k`` and boundary
+    the question asks (see :func:`asked_segments`), so a question about a subject the clip does
+    not hold is all zeros. Padding is 0 (masked by the loss).
+    """
+    n_max = int(n_audio_tokens.max()) if n_audio_tokens.numel() else 0
+    targets = torch.zeros((len(items), n_max), dtype=torch.float32)
+    for row, item in enumerate(items):
+        n = int(n_audio_tokens[row])
+        starts, ends = np.arange(n) / token_rate_hz, np.arange(1, n + 1) / token_rate_hz
+        heard = np.zeros(n, dtype=bool)
+        for segment in asked_segments(item.clip, item.query):
+            heard |= (starts < segment.end_s) & (ends > segment.start_s)
+        targets[row, :n] = torch.from_numpy(heard.astype(np.float32))
+    return targets.to(n_audio_tokens.device)
+
+
+def asked_segments(clip: Clip, query: Query) -> list:
+    """The segments of ``clip`` that ``query`` asks about: every occurrence of its subject.
+
+    "all" questions: every segment (words: speech; speakers: every turn; events: every event).
+    Families asked by ordinal (speakers): every turn of the ``k``-th speaker to start (none when
+    the clip has fewer). Words and events: every segment labelled ``subject``. ``k`` and the
+    boundary do not matter: the k-th occurrence after the last (an absent question about a
+    subject the clip holds) still marks the occurrences there are.
+    """
+    if query.mode == "all":
+        return list(clip.segments)
+    if query.task.ordinal_only:
+        turns = first_turns(clip)
+        if not 1 <= query.k <= len(turns):
+            return []
+        label = turns[query.k - 1].label
+    else:
+        label = query.subject
+    return [segment for segment in clip.segments if segment.label == label]
 
 
 def _heard_ids(clip: Clip, times_s: np.ndarray, tokenizer, silence_id: int) -> np.ndarray:

@@ -53,6 +53,27 @@ class DataConfig(Config):
              "telephone band, 8-bit samples; see docs/augmentation.md), targets moved with the audio (0: none)"
     )  # fmt: skip
     augment: AugmentConfig = option(AugmentConfig(), "which augmentations an augmented item gets, and their ranges")
+    nonspeech_share: float = option(
+        0.0, "share of single-occurrence items replaced by a question (a subject of the training vocabulary; "
+             "speakers: the 1st speaker) about a generated clip with no speech, speaker or event in it "
+             "(silence, tones, noise, music, mixes), whose answer is empty: non-speech is never 'present' "
+             "(0: none; see docs/augmentation.md)"
+    )  # fmt: skip
+    nonspeech_s: list = option(
+        [1.0, 30.0], "range of a non-speech clip's length, seconds (log-uniform; at most 30, and shorter than "
+                     "max_duration_s when that is set)"
+    )  # fmt: skip
+    nonspeech_kinds: list = option(
+        ["silence", "tone", "noise", "music", "mix"], "non-speech clips of the words and speakers subsets, one "
+                                                      "kind drawn per item: silence, tone, noise, music, mix"
+    )  # fmt: skip
+    nonspeech_event_kinds: list = option(
+        ["silence", "noise"], "non-speech clips of the events subset (silence, steady noise; tones and music can "
+                              "be event classes, so they are not allowed here); [] asks no events question "
+                              "about non-speech"
+    )  # fmt: skip
+    nonspeech_level_db: list = option([-70.0, -6.0], "range of the RMS level of non-speech tones, noise and "
+                                                     "music, dBFS (silence has its own floor)")
 
     def __post_init__(self):
         if self.order not in ORDERS:
@@ -93,6 +114,11 @@ class TrainConfig(Config):
     aux_identity_weight: float = option(
         0.0, "weight of the per-audio-token identity loss (tiny preset's stand-in for pre-training)"
     )
+    aux_match_weight: float = option(
+        0.0, "weight of the per-audio-token match loss: a linear probe on the head's hidden states says whether "
+             "the asked subject is heard at each audio token (class-balanced BCE; every occurrence, whole spans); "
+             "> 0 gives the model its probe (model.match_probe), which inference never uses (0: off)"
+    )  # fmt: skip
     lr: float = option(1e-3, "AdamW learning rate")
     weight_decay: float = option(0.01, "AdamW weight decay")
     warmup_steps: int = option(100, "linear learning-rate warm-up steps")
@@ -130,6 +156,10 @@ class TrainConfig(Config):
             self.data = DataConfig.from_dict(self.data)
         if isinstance(self.lora, dict):
             self.lora = LoraSettings.from_dict(self.lora)
+        if not self.aux_match_weight >= 0:
+            raise ValueError(f"aux_match_weight must be >= 0, got {self.aux_match_weight}")
+        if self.aux_match_weight > 0 and not self.model.match_probe:  # the probe must exist before the optimizer
+            self.model = ModelConfig.from_dict(self.model.to_dict() | {"match_probe": True})
         objective(self.objective)  # raises ValueError naming the registered objectives
         for name in ("batch_size", "grad_accumulation", "max_steps", "checkpoint_every", "log_every"):
             if getattr(self, name) < 1:

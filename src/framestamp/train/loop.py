@@ -106,12 +106,15 @@ def training_model(config: TrainConfig, checkpoint: Path | None) -> FrameStampMo
     if config.gradient_checkpointing:
         enable_checkpointing(model.backbone.model)
     if config.tower_cache and hasattr(model.backbone, "enable_tower_cache"):
-        # augmented clips are new audio every step: keep their tower outputs in memory (bounded), not on disk
-        model.backbone.enable_tower_cache(memory_only=config.data.augment_share > 0)
+        # augmented and non-speech clips are new audio every step: keep their tower outputs in memory
+        # (bounded), not on disk
+        fresh_audio = config.data.augment_share > 0 or config.data.nonspeech_share > 0
+        model.backbone.enable_tower_cache(memory_only=fresh_audio)
     # saved with the model: what its head was trained to answer (a threshold calibrated for the
     # model it started from no longer holds)
     model.config = replace(model.config, question_modes=list(config.data.modes),
-                           answers_absent=config.data.absent_share > 0, presence_threshold=None)  # fmt: skip
+                           answers_absent=config.data.absent_share > 0 or config.data.nonspeech_share > 0,
+                           presence_threshold=None)  # fmt: skip
     return model.train()
 
 

@@ -9,9 +9,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import ConfigError
+from ..losses import binary_frame_loss
 from ..model import FrameStampModel
 from ..objectives import objective
-from .batches import Item, frame_targets, identity_targets
+from .batches import Item, frame_targets, identity_targets, match_targets
 from .config import TrainConfig
 
 
@@ -19,7 +21,8 @@ def batch_loss(model: FrameStampModel, items: Sequence[Item], config: TrainConfi
     """Forward one batch and return its losses; ``"loss"`` is the one to minimise.
 
     The objective (:mod:`framestamp.objectives`) gives its loss terms; the auxiliary identity
-    loss is added with ``config.aux_identity_weight``.
+    loss is added with ``config.aux_identity_weight`` (as ``"aux"``) and the auxiliary match loss
+    with ``config.aux_match_weight`` (as ``"match"``); a weight of 0 leaves its term out.
     """
     method = objective(config.objective)
     answers = [item.query.answer_text() for item in items] if method.needs_text else None
@@ -37,6 +40,10 @@ def batch_loss(model: FrameStampModel, items: Sequence[Item], config: TrainConfi
     if config.aux_identity_weight > 0:
         losses["aux"] = identity_loss(model, items, scores.backbone.audio_hidden, inputs.n_audio_tokens)
         total = total + config.aux_identity_weight * losses["aux"]
+    if config.aux_match_weight > 0:
+        out = scores.backbone
+        losses["match"] = match_loss(model, items, out.audio_hidden, out.audio_mask, inputs.n_audio_tokens)
+        total = total + config.aux_match_weight * losses["match"]
     losses["loss"] = total
     return losses
 
@@ -66,3 +73,23 @@ def identity_loss(model: FrameStampModel, items, audio_hidden: torch.Tensor, n_a
     )
     logits = backbone.lm_head(audio_hidden).float()
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
+
+
+def match_loss(
+    model: FrameStampModel, items, audio_hidden: torch.Tensor, audio_mask: torch.Tensor, n_audio_tokens
+) -> torch.Tensor:  # fmt: skip
+    """Class-balanced BCE of the match probe on each audio token: is the asked subject heard there?
+
+    The probe (``model.match_probe``, ``Linear(hidden, 1)``) reads the hidden states the head
+    reads, so its gradient trains the thinker to find the asked subject at every token of every
+    occurrence, not only at the one onset frame the objective supervises. Targets:
+    :func:`~framestamp.train.batches.match_targets`; the positive weight is #negative / #positive
+    tokens of the batch (``losses.binary_frame_loss``).
+    """
+    if model.match_probe is None:
+        raise ConfigError("aux_match_weight > 0 needs a model with a match probe (model.match_probe: true); "
+                          "a model loaded from a checkpoint trained without one (init_from) has none")
+    targets = match_targets(items, n_audio_tokens, model.backbone.token_rate_hz)
+    probe = model.match_probe
+    logits = probe(audio_hidden.to(probe.weight.dtype)).squeeze(-1).float()
+    return binary_frame_loss(logits, targets, audio_mask)
