@@ -14,6 +14,11 @@ APT_PACKAGES=(
     sound-theme-freedesktop
     oxygen-sounds
     deepin-sound-theme
+    festival
+    festvox-kallpc16k
+    festvox-kdlpc16k
+    festvox-us-slt-hts
+    flite
 )
 
 missing=()

@@ -1,4 +1,4 @@
-"""Word times for real speech: forced alignment of the asterisk prompts with pocketsphinx.
+"""Word times by forced alignment with pocketsphinx: the asterisk prompts, and Flite's speech.
 
 pocketsphinx (PyPI) ships a US-English acoustic model and dictionary; given the transcript it
 aligns each word to 10 ms frames. This plays the role the Montreal Forced Aligner plays for
@@ -9,8 +9,10 @@ LibriSpeech. Two adjustments, both measured on the prompts (see docs/corpus.md):
   moved to the start of the run of speech frames (5 ms frames 20 dB above the recording's
   noise floor) that the aligned start falls in or precedes, within 200 ms: the aligner's
   boundaries are coarse exactly there, and onsets after digital silence are unambiguous.
-Alignments are cached in a JSON file keyed by the pocketsphinx and package versions; the
-package ships one (``pocketsphinx_alignments.json``, written by ``write_packaged_alignments``).
+Alignments of the prompts are cached in a JSON file keyed by the pocketsphinx and package
+versions; the package ships one (``pocketsphinx_alignments.json``, written by
+``write_packaged_alignments``). ``align_audio`` aligns any 16 kHz audio the same way
+(``framestamp.corpus.flite`` uses it for every Flite sentence; not cached).
 """
 
 from __future__ import annotations
@@ -98,10 +100,29 @@ def _as_word_times(value) -> WordTimes | None:
 
 def align_prompt(decoder, prompt: Prompt) -> WordTimes | None:
     """Align one prompt's transcript to its audio (see the module doc for the two adjustments)."""
-    words = normalise_transcript(prompt.text) or []
+    return align_audio(decoder, read_prompt(prompt), normalise_transcript(prompt.text) or [])
+
+
+_SHARED_DECODER = None
+
+
+def shared_decoder():
+    """One decoder per process, for aligning synthetic speech (``framestamp.corpus.flite``)."""
+    global _SHARED_DECODER
+    if _SHARED_DECODER is None:
+        _SHARED_DECODER = _decoder()
+    return _SHARED_DECODER
+
+
+def align_audio(decoder, audio: np.ndarray, words: list[str]) -> WordTimes | None:
+    """Align ``words`` (lowercase, in the dictionary) to 16 kHz ``audio`` in [-1, 1].
+
+    Returns:
+        [(word, start_s, end_s), ...], or None when a word is not in the dictionary or the
+        search fails; the two adjustments of the module doc are applied.
+    """
     if not words or any(decoder.lookup_word(w) is None for w in words):
         return None
-    audio = read_prompt(prompt)
     duration_s = len(audio) / SAMPLE_RATE_HZ
     noise = np.random.default_rng(0).standard_normal(int(_PAD_S * SAMPLE_RATE_HZ)) * 3.0
     padded = np.concatenate([noise, audio * 32767.0, noise])

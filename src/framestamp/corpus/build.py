@@ -110,6 +110,15 @@ def _check_sources(config: CorpusConfig) -> None:
     if "speakers" in config.subsets and config.real_voice_prob > 0:
         for voice_dir in ("es_MX_f_Allison", "it_IT_m_Carlo"):
             sources.require(sources.PROMPT_VOICES[voice_dir][0], sources.SOUNDS / voice_dir)
+    if {"words", "speakers"} & set(config.subsets):
+        if config.engine_weights.get("festival", 0) > 0:
+            from framestamp.corpus.festival import require_festival
+
+            require_festival()
+        if config.engine_weights.get("flite", 0) > 0:
+            from framestamp.corpus.flite import FLITE
+
+            sources.require(*FLITE)
     if "events" in config.subsets:
         sources.music_tracks()
         for families in sources.event_classes().values():
@@ -123,7 +132,13 @@ def _versions() -> dict:
     from framestamp.corpus.espeak import Synthesizer
     from framestamp.corpus.sources import source_versions
 
-    return {"espeak-ng": Synthesizer.version(), "pocketsphinx": version("pocketsphinx"), **source_versions()}
+    from framestamp.corpus.festival import FESTIVAL, FESTIVAL_VOICES
+    from framestamp.corpus.flite import FLITE
+    from framestamp.corpus.sources import package_version
+
+    packages = [FESTIVAL[0], FLITE[0]] + [package for package, _, _ in FESTIVAL_VOICES.values()]
+    return {"espeak-ng": Synthesizer.version(), "pocketsphinx": version("pocketsphinx"), **source_versions(),
+            **{p: package_version(p) for p in sorted(packages)}}
 
 
 def _alignments(config: CorpusConfig, cache_dir: Path) -> dict:
@@ -239,20 +254,30 @@ class _SplitSummary:
         self.subset = subset
         self.n_clips, self.seconds, self.max_clip_s = 0, 0.0, 0.0
         self.n_segments, self.labels, self.buckets, self.extra = 0, Counter(), Counter(), Counter()
+        self.voices: dict[str, set] = {}  # engine -> voice ids
 
     def add(self, row: dict) -> None:
         self.n_clips += 1
         self.seconds += row["duration"]
         self.max_clip_s = max(self.max_clip_s, row["duration"])
+        provenance = json.loads(row["provenance"])
         if self.subset == "words":
             starts = [w["start"] for w in row["words"]]
             self.labels.update(w["word"] for w in row["words"])
-            self.extra["real_speech_clips"] += "pocketsphinx" in row["provenance"]
+            self.extra["real_speech_clips"] += provenance["engine"] == "asterisk"
+            if provenance["engine"] != "asterisk":
+                self.extra[f"{provenance['engine']} clips"] += 1
+            self.extra["new-voice clips"] += provenance["new_voice"]
+            self.voices.setdefault(provenance["engine"], set()).add(provenance["speaker"])
         elif self.subset == "speakers":
             starts = [c["first_word_start_sec"] for c in row["components"]]
             self.labels.update(c["speaker_id"] for c in row["components"])
             self.extra[f"k={row['k']}"] += 1
-            self.extra["conversations"] += '"kind": "conversation"' in row["provenance"]
+            self.extra["conversations"] += provenance["kind"] == "conversation"
+            for speaker in provenance["speakers"]:
+                self.extra[f"{speaker['engine']} speakers"] += 1
+                self.extra["new-voice speakers"] += speaker["new_voice"]
+                self.voices.setdefault(speaker["engine"], set()).add(speaker["speaker_id"])
         else:
             starts = [e["start"] for e in row["events"]]
             self.labels.update(e["event_name"] for e in row["events"])
@@ -271,6 +296,7 @@ class _SplitSummary:
             "distinct_labels": len(self.labels),
             f"{target} by start time": dict(sorted(self.buckets.items(), key=lambda kv: int(kv[0].split("-")[0]))),
             "details": dict(sorted(self.extra.items())),
+            **({"voices by engine": {e: len(v) for e, v in sorted(self.voices.items())}} if self.voices else {}),
         }
 
 

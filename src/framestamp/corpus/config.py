@@ -15,7 +15,10 @@ from framestamp.config import Config, register_config
 from framestamp.data.examples import SUBSETS
 
 # Bump when the generation code changes what a given config and seed produce.
-CORPUS_VERSION = 2
+# 3: Festival and Flite voices; voices held out by split (``framestamp.corpus.voices``).
+# 4: the same, with Flite's word times from its own segments (3 was only ever an unfinished
+#    version of this change: builds cached under it are not reused).
+CORPUS_VERSION = 4
 
 # Splits draw sentences and recordings from three disjoint pools; test_long reuses the test pool
 # (it differs from test only in clip length), so every split is disjoint from train and dev.
@@ -59,7 +62,13 @@ class CorpusConfig(Config):
                          metadata={"help": "events subset: split name -> SplitSpec"})
     subsets: tuple = field(default=SUBSETS, metadata={"help": "which subsets to build"})
     real_speech_fraction: float = field(default=0.25, metadata={
-        "help": "share of words clips made of recorded prompts (the rest is espeak-ng speech)"})
+        "help": "share of words clips made of recorded prompts (the rest is synthetic speech)"})
+    engine_weights: dict = field(default_factory=lambda: {"espeak": 0.6, "festival": 0.2, "flite": 0.2}, metadata={
+        "help": "synthetic speech by engine: share of synthetic words clips, and the chance of each "
+                "engine for a synthetic speaker of a speakers clip (babble is espeak-ng)"})
+    held_out_voices: bool = field(default=True, metadata={
+        "help": "give train, dev and test their own voices (framestamp.corpus.voices; else every "
+                "split uses every voice, sentences and recordings staying disjoint either way)"})
     repeat_word_prob: float = field(default=0.5, metadata={
         "help": "chance that a sentence reuses a noun of the previous sentence of its clip"})
     max_speakers: int = field(default=10, metadata={"help": "speakers per clip range from 1 to this"})
@@ -91,6 +100,11 @@ class CorpusConfig(Config):
             raise ValueError("max_speakers must be within 1..10")
         if not 0 <= self.real_speech_fraction <= 1 or not 0 <= self.conversation_fraction <= 1:
             raise ValueError("fractions must be within [0, 1]")
+        engines = ("espeak", "festival", "flite")
+        self.engine_weights = {e: float(w) for e, w in dict(self.engine_weights).items()}
+        if set(self.engine_weights) - set(engines) or any(w < 0 for w in self.engine_weights.values()) \
+                or sum(self.engine_weights.values()) <= 0:
+            raise ValueError(f"engine_weights must map some of {engines} to weights >= 0, not all 0")
 
     def splits(self, subset: str) -> dict[str, SplitSpec]:
         """Split specs of a subset, with ``train_max_duration_s`` applied to train."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import multiprocessing.util
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -74,11 +75,14 @@ class Utterance:
     """Synthesised speech: int16-range float32 audio at 22,050 Hz and its words.
 
     ``words`` holds (word, start_sample, end_sample) with the word as written in the text.
+    The other engines (``framestamp.corpus.festival``, ``framestamp.corpus.flite``) return it too,
+    at their own rate; ``aligned`` is true where the word times come from forced alignment.
     """
 
     audio: np.ndarray
     words: tuple[tuple[str, int, int], ...]
     sample_rate: int = ESPEAK_RATE_HZ
+    aligned: bool = False
 
 
 class Synthesizer:
@@ -176,6 +180,7 @@ def _steady_data_dir(data: Path) -> Path:
     """
     root = Path(tempfile.mkdtemp(prefix="framestamp-espeak-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)
+    multiprocessing.util.Finalize(None, shutil.rmtree, (root,), {"ignore_errors": True}, exitpriority=10)
     for entry in data.iterdir():
         if entry.name != "voices":
             (root / entry.name).symlink_to(entry)

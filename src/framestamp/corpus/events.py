@@ -87,7 +87,8 @@ def _background(pools: Pools, pool: str, kind: str, n: int, rng: np.random.Gener
         track = pools.babble(pool, index)
         start = int(rng.integers(len(track)))
         audio = np.roll(np.tile(track, n // len(track) + 2), -start)[:n]
-        return audio, {"kind": "babble", "track": index, "offset_s": start / SR, "voices": "espeak-ng"}
+        return audio, {"kind": "babble", "track": index, "offset_s": start / SR, "voices": "espeak-ng",
+                       "voice_ids": pools.babble_voice_ids(pool, index)}
     return _music(pools, pool, n, rng)
 
 

@@ -1,10 +1,11 @@
 """Disjoint pools of sentences and recordings for train, dev and test.
 
-Every split draws from one pool (``POOL_OF_SPLIT``): sentences by a hash of their text,
-prompts by a hash of their transcript (English) or name, event recordings per class by a hash
-of the family's first file name, and music by time range within each track (first 80 % train,
-next 10 % dev, last 10 % test). The partition does not depend on the seed: every build tests on
-the same held-out material.
+Every split draws from one pool (``POOL_OF_SPLIT``): sentences by a hash of their text, voices
+by ``framestamp.corpus.voices`` (each voice belongs to one pool, Allison to all), prompts by a
+hash of their transcript (English) or name (all of a held-out recorded voice's prompts go to its
+pool), event recordings per class by a hash of the family's first file name, and music by time
+range within each track (first 80 % train, next 10 % dev, last 10 % test). The partition does
+not depend on the seed: every build tests on the same held-out material.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from framestamp.corpus.sources import (
 )
 from framestamp.corpus.signal import add_at, rms, speech_regions
 from framestamp.corpus.text import make_sentence, split_of
-from framestamp.corpus.voices import distinct_voices
+from framestamp.corpus.voices import distinct_voices, espeak_speaker_id
 from framestamp.audio import SAMPLE_RATE_HZ, resample
 
 POOLS = tuple(POOL_FRACTIONS)
@@ -68,7 +69,7 @@ class Pools:
         self.config = config
         self.seed = seed
         self.alignments = alignments or {}
-        self._babble: dict[tuple[str, int], np.ndarray] = {}
+        self._babble: dict[tuple[str, int], tuple[np.ndarray, list[str]]] = {}
 
     def sentence(self, rng: np.random.Generator, pool: str, reuse: tuple[str, ...] = ()) -> str:
         """A sentence of the pool (rejection sampling on the text hash)."""
@@ -90,15 +91,17 @@ class Pools:
 
     @cached_property
     def real_voices(self) -> dict[str, dict[str, list[Prompt]]]:
-        """Voice directory -> pool -> prompts of ``MIN_PROMPT_S`` to ``MAX_PROMPT_S`` s, by name hash."""
-        from framestamp.corpus.voices import REAL_SPEAKERS
+        """Voice directory -> pool -> prompts of ``MIN_PROMPT_S`` to ``MAX_PROMPT_S`` s: by name
+        hash for a voice heard in every split, all of them in its own pool for a held-out voice."""
+        from framestamp.corpus.voices import REAL_SPEAKERS, SEEN, voice_split
 
         table: dict[str, dict[str, list[Prompt]]] = {}
-        for voice_dir in REAL_SPEAKERS:
+        for voice_dir, speaker in REAL_SPEAKERS.items():
+            own = voice_split(speaker) if self.config.held_out_voices else SEEN
             pools: dict[str, list[Prompt]] = {p: [] for p in POOLS}
             for prompt in voice_prompts(voice_dir):
                 if MIN_PROMPT_S <= len(read_prompt(prompt)) / SAMPLE_RATE_HZ <= MAX_PROMPT_S and prompt_speech(prompt):
-                    pools[split_of(prompt.name, POOL_FRACTIONS)].append(prompt)
+                    pools[split_of(prompt.name, POOL_FRACTIONS) if own == SEEN else own].append(prompt)
             table[voice_dir] = pools
         return table
 
@@ -125,24 +128,30 @@ class Pools:
         return music_tracks()
 
     def babble(self, pool: str, index: int) -> np.ndarray:
-        """Babble track ``index`` (of ``N_BABBLE``) of a pool: 4-7 synthetic voices talking at once."""
+        """Babble track ``index`` (of ``N_BABBLE``) of a pool: 4-7 espeak-ng voices of the pool talking at once."""
         key = (pool, index)
         if key not in self._babble:
             self._babble[key] = self._make_babble(pool, index)
-        return self._babble[key]
+        return self._babble[key][0]
 
-    def _make_babble(self, pool: str, index: int) -> np.ndarray:
+    def babble_voice_ids(self, pool: str, index: int) -> list[str]:
+        """Voice ids of babble track ``index`` of a pool."""
+        self.babble(pool, index)
+        return self._babble[(pool, index)][1]
+
+    def _make_babble(self, pool: str, index: int) -> tuple[np.ndarray, list[str]]:
         rng = np.random.default_rng([self.seed, 7919, POOLS.index(pool), index])
         n = int(self.BABBLE_S * SAMPLE_RATE_HZ)
         mix = np.zeros(n, np.float32)
-        for voice in distinct_voices(rng, int(rng.integers(4, 8))):
+        voices = distinct_voices(rng, int(rng.integers(4, 8)), pool, {"espeak": 1.0}, self.config.held_out_voices)
+        for voice in voices:
             t = int(rng.integers(0, SAMPLE_RATE_HZ))
             while t < n:
                 utt = Synthesizer.get().synthesize(self.sentence(rng, pool), voice)
                 speech = resample(utt.audio, utt.sample_rate)
                 add_at(mix, speech / (rms(speech) or 1.0), t)
                 t += len(speech) + int(rng.integers(1600, 8000))
-        return mix / (rms(mix) or 1.0)
+        return mix / (rms(mix) or 1.0), [espeak_speaker_id(v) for v in voices]
 
 
 @lru_cache(maxsize=None)

@@ -7,11 +7,14 @@ Two kinds of clip:
 - conversation: speakers take turns (gaps from -0.4 s, an overlap, to 0.8 s); new speakers join
   at turns spread over the clip, so late onsets occur in long clips (test_long is all
   conversations).
-A speaker is an espeak-ng voice (distinct variants within a clip) or one of the recorded voices
-of asterisk-core-sounds-es-wav (Allison) and -it-wav (Carlo). Turns are speech regions: a
-sentence from its first word's start to its last word's end for synthetic speech, the
-energy-based speech regions for recordings. ``first_word_start_sec`` of a speaker is the start
-of their first turn.
+A speaker is a synthetic voice of the clip's pool (espeak-ng, Festival or Flite, the engine
+drawn by ``engine_weights``; distinct identities within a clip, see
+``framestamp.corpus.voices``) or one of the recorded voices of asterisk-core-sounds-es-wav
+(Allison, in every split) and -it-wav (Carlo, held out for test). Turns are speech regions: a
+sentence from its first word's start to its last word's end for espeak-ng and Festival speech,
+from the first to the last speech segment Flite reports for Flite sentences
+(``Flite.speech_span``: no alignment needed), the energy-based speech regions for recordings.
+``first_word_start_sec`` of a speaker is the start of their first turn.
 """
 
 from __future__ import annotations
@@ -22,11 +25,19 @@ import json
 import numpy as np
 
 from framestamp.corpus.config import SplitSpec
-from framestamp.corpus.espeak import Synthesizer
 from framestamp.corpus.pools import Pools, prompt_speech
+from framestamp.corpus.flite import Flite
 from framestamp.corpus.signal import add_at, db_to_gain, finish, rms
 from framestamp.corpus.sources import read_prompt
-from framestamp.corpus.voices import REAL_SPEAKERS, distinct_voices, espeak_speaker_id
+from framestamp.corpus.voices import (
+    REAL_SPEAKERS,
+    distinct_voices,
+    engine_of,
+    identity,
+    synthesize,
+    voice_id,
+    voice_record,
+)
 from framestamp.audio import encode_flac, resample
 from framestamp.audio import SAMPLE_RATE_HZ
 
@@ -40,12 +51,14 @@ class Speaker:
     def __init__(self, pools: Pools, pool: str, rng: np.random.Generator, voice=None, voice_dir=None):
         self.pools, self.pool, self.rng = pools, pool, rng
         self.voice, self.voice_dir = voice, voice_dir
-        self.id = espeak_speaker_id(voice) if voice else REAL_SPEAKERS[voice_dir]
+        self.id = voice_id(voice) if voice else REAL_SPEAKERS[voice_dir]
 
     def describe(self) -> dict:
+        record = voice_record(self.id, self.pools.config.held_out_voices)
         if self.voice:
-            return {"speaker_id": self.id, "source": "espeak-ng", "synthesis": self.voice.as_dict()}
-        return {"speaker_id": self.id, "source": f"asterisk-core-sounds-{self.voice_dir[:2]}-wav"}
+            source = {"espeak": "espeak-ng", "festival": "festival", "flite": "flite"}[engine_of(self.voice)]
+            return {"speaker_id": self.id, "source": source, "synthesis": self.voice.as_dict(), **record}
+        return {"speaker_id": self.id, "source": f"asterisk-core-sounds-{self.voice_dir[:2]}-wav", **record}
 
     def say(self, min_s: float, max_pieces: int = 3) -> tuple[np.ndarray, list, list[str]]:
         """An utterance of pieces (sentences or prompts) separated by short pauses, at least
@@ -65,9 +78,15 @@ class Speaker:
         return audio / (rms(audio) or 1.0), regions, names
 
     def _piece(self):
+        if self.voice and engine_of(self.voice) == "flite":
+            # A turn needs only where the speech starts and ends: from Flite's own segments
+            # (no alignment: it would double the cost of a Flite sentence).
+            text = self.pools.sentence(self.rng, self.pool)
+            audio, region = Flite.get().speech_span(text, self.voice)
+            return resample(audio / 32768.0, self.voice.sample_rate), [region], text
         if self.voice:
             text = self.pools.sentence(self.rng, self.pool)
-            utterance = Synthesizer.get().synthesize(text, self.voice)
+            utterance = synthesize(text, self.voice)
             rate = utterance.sample_rate
             region = (utterance.words[0][1] / rate, utterance.words[-1][2] / rate)
             return resample(utterance.audio / 32768.0, rate), [region], text
@@ -107,7 +126,9 @@ def make_speakers_row(pools: Pools, pool: str, spec: SplitSpec, rng: np.random.G
 def _choose_speakers(pools: Pools, pool: str, rng: np.random.Generator, k: int) -> list[Speaker]:
     real = [d for d in REAL_SPEAKERS if pools.real_voices[d][pool] and rng.random() < pools.config.real_voice_prob]
     real = real[:k]
-    voices = distinct_voices(rng, k - len(real))
+    config = pools.config
+    taken = frozenset(identity(REAL_SPEAKERS[d]) for d in real)
+    voices = distinct_voices(rng, k - len(real), pool, config.engine_weights, config.held_out_voices, taken)
     speakers = [Speaker(pools, pool, rng, voice=v) for v in voices]
     speakers += [Speaker(pools, pool, rng, voice_dir=d) for d in real]
     order = rng.permutation(len(speakers))

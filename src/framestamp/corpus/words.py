@@ -2,8 +2,11 @@
 
 A clip is one voice speaking one or more sentences separated by pauses, after a random leading
 silence, until its drawn duration is reached:
-- synthetic speech: an espeak-ng voice (accent, variant, rate, pitch drawn per clip); word times
-  from the synthesiser's own events (``framestamp.corpus.espeak``), exact to the sample;
+- synthetic speech: a voice of the clip's pool (``framestamp.corpus.voices``) of an engine drawn by
+  ``engine_weights``: espeak-ng (accent, variant, rate, pitch drawn per clip; word times from the
+  synthesiser's own events, ``framestamp.corpus.espeak``), Festival (voice and tempo; word times
+  from its utterance structure, ``framestamp.corpus.festival``) or Flite (voice and tempo; word
+  times from its segments, ``framestamp.corpus.flite``);
 - real speech: asterisk prompts of one professional voice; word times from pocketsphinx forced
   alignment (``framestamp.corpus.align``).
 With probability ``repeat_word_prob`` a sentence reuses a noun of the previous one, so a clip
@@ -17,11 +20,10 @@ import json
 import numpy as np
 
 from framestamp.corpus.config import SplitSpec
-from framestamp.corpus.espeak import ESPEAK_RATE_HZ, Synthesizer
 from framestamp.corpus.pools import Pools
 from framestamp.corpus.signal import finish
 from framestamp.corpus.text import NOUNS, tokens
-from framestamp.corpus.voices import espeak_speaker_id, random_voice
+from framestamp.corpus.voices import draw_engine, draw_voice, native_rate, synthesize, voice_id, voice_record
 from framestamp.audio import encode_flac, resample
 from framestamp.audio import SAMPLE_RATE_HZ
 
@@ -85,37 +87,65 @@ def _assemble(pieces, rate_hz: int, spec: SplitSpec, target_s: float, rng: np.ra
     return np.concatenate(chunks), words, texts, layout
 
 
-def _synthetic_pieces(pools: Pools, pool: str, voice, rng: np.random.Generator):
-    """Endless (audio, words, text) sentences of one voice; nouns sometimes repeat."""
-    synth = Synthesizer.get()
+def _synthetic_pieces(pools: Pools, pool: str, voice, rng: np.random.Generator, aligned: set | None = None):
+    """Endless (audio, words, text) sentences of one voice (any engine); nouns sometimes repeat.
+    A sentence without word times (Flite's fallback aligner failed) is skipped (another is
+    drawn); sentences whose times come from forced alignment are added to ``aligned``."""
     previous: list[str] = []
+    rate = native_rate(voice)
     while True:
         reuse = ()
         nouns = [w for w in previous if w in NOUNS]
         if nouns and rng.random() < pools.config.repeat_word_prob:
             reuse = (str(rng.choice(nouns)),)
         text = pools.sentence(rng, pool, reuse)
-        utterance = synth.synthesize(text, voice)
+        utterance = synthesize(text, voice)
+        if utterance is None:
+            continue
+        if utterance.aligned and aligned is not None:
+            aligned.add(text)
         words = []
         for word, start, end in utterance.words:
             for token in tokens(word)[:1]:
-                words.append((token, start / ESPEAK_RATE_HZ, end / ESPEAK_RATE_HZ))
+                words.append((token, start / rate, end / rate))
         previous = [w for w, _, _ in words]
         yield utterance.audio / 32768.0, words, text, None
 
 
+# What each engine's word times are, for provenance.
+WORD_TIMES = {
+    "espeak": "espeak-ng word and phoneme events",
+    "festival": "Festival utterance structure (Word relation word_start/word_end), stop onsets after a pause "
+                "at the burst",
+    "flite": "Flite's own segments (-psdur) grouped into words by phone counts, stop onsets after a pause "
+             "at the burst",
+}
+# Flite clips with a sentence whose phone counts did not add up (never seen with the grammar).
+FLITE_ALIGNED = "pocketsphinx forced alignment where Flite's phone counts did not add up, else " + WORD_TIMES["flite"]
+SOURCES = {
+    "espeak": "espeak-ng (PyPI espeakng-loader)",
+    "festival": "Festival (Debian festival)",
+    "flite": "Flite (Debian flite)",
+}
+
+
 def _synthetic_clip(pools: Pools, pool: str, spec: SplitSpec, target_s: float, rng: np.random.Generator):
-    voice = random_voice(rng)
-    pieces = _synthetic_pieces(pools, pool, voice, rng)
-    audio, words, texts, layout = _assemble(_take(pieces, 200), ESPEAK_RATE_HZ, spec, target_s, rng)
+    config = pools.config
+    engine = draw_engine(rng, config.engine_weights)
+    voice = draw_voice(rng, engine, pool, config.held_out_voices)
+    rate = native_rate(voice)
+    aligned: set[str] = set()
+    pieces = _synthetic_pieces(pools, pool, voice, rng, aligned)
+    audio, words, texts, layout = _assemble(_take(pieces, 200), rate, spec, target_s, rng)
     provenance = {
-        "source": "espeak-ng (PyPI espeakng-loader)",
-        "speaker": espeak_speaker_id(voice),
+        "source": SOURCES[engine],
+        "speaker": voice_id(voice),
         "synthesis": voice.as_dict(),
-        "word_times": "espeak-ng word and phoneme events",
+        "word_times": FLITE_ALIGNED if aligned & set(texts) else WORD_TIMES[engine],
+        **voice_record(voice_id(voice), config.held_out_voices),
         **layout,
     }
-    return resample(audio, ESPEAK_RATE_HZ, SAMPLE_RATE_HZ), words, texts, provenance
+    return resample(audio, rate, SAMPLE_RATE_HZ), words, texts, provenance
 
 
 def _real_pieces(pools: Pools, pool: str, rng: np.random.Generator):
@@ -134,6 +164,7 @@ def _real_clip(pools: Pools, pool: str, spec: SplitSpec, target_s: float, rng: n
         "source": pools.english[pool][0][0].package,
         "speaker": "asterisk:allison",
         "word_times": "pocketsphinx forced alignment, starts after silence snapped to the energy onset",
+        **voice_record("asterisk:allison", pools.config.held_out_voices),
         **layout,
     }
     return audio, words, texts, provenance
