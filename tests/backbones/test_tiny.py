@@ -28,17 +28,16 @@ def test_tiny_size_is_about_a_million_parameters():
 
 def _templates(word: str, event: str) -> list[tuple[str, str | None]]:
     """Every question template, with the subject it asks about (None: no subject)."""
-    from framestamp.tasks import BOUNDARIES, TASKS
-    from framestamp.tasks.prompts import all_question, event_question, speaker_question, word_question
+    from framestamp.tasks import BOUNDARIES, TASKS, task_named
 
     questions = []
     for boundary in BOUNDARIES:
-        questions += [(all_question(task, boundary), None) for task in TASKS]
+        questions += [(task_named(task).all_question(boundary), None) for task in TASKS]
         for k in range(1, 13):
             questions += [
-                (word_question(word, k, boundary), word),
-                (speaker_question(k, boundary), None),
-                (event_question(event, k, boundary), event),
+                (task_named("word").question(word, k, boundary), word),
+                (task_named("speaker").question("", k, boundary), None),
+                (task_named("event").question(event, k, boundary), event),
             ]
     return questions
 

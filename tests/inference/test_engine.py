@@ -74,3 +74,60 @@ def test_a_token_answer_is_present_when_it_holds_a_time(text, times, presence, p
     answer = Engine(model)._parsed(text, Ask("q", task=task_named("word"), subject="apple"))
     assert list(answer.times_s) == times and answer.presence_probability == presence
     assert answer.parse_error is parse_error
+
+
+class OrdinalClickModel:
+    """Stands in for a model that understands ordinals: the j-th occurrence question marks the j-th
+    click of the window it hears (log-intensity log 3 there, -20 elsewhere)."""
+
+    frame_rate_hz = 100.0
+
+    def __init__(self):
+        from types import SimpleNamespace
+
+        self.config = SimpleNamespace(head_objective="ihp", question_modes=None, answers_absent=True,
+                                      presence_threshold=None)  # fmt: skip
+        self.backbone = SimpleNamespace(token_rate_hz=25.0, tokenizer=SimpleNamespace(unk_token_id=None))
+
+    def score(self, questions, waveforms):
+        import re
+
+        rows = []
+        for question, wave in zip(questions, waveforms):
+            rank = int(re.search(r"(\d+)(?:st|nd|rd|th)", question).group(1))
+            frames = np.abs(wave[: wave.size // 160 * 160]).reshape(-1, 160).max(axis=1) > 0.5
+            row = np.full(frames.size, -20.0, dtype=np.float32)
+            clicks = np.flatnonzero(frames)
+            if rank <= clicks.size:
+                row[clicks[rank - 1]] = np.log(3.0)
+            rows.append(row)
+        return rows
+
+
+def clicks_at(seconds: float, at_s: list[float]) -> np.ndarray:
+    samples = np.zeros(int(seconds * SR), dtype=np.float32)
+    for t in at_s:
+        samples[int(t * SR)] = 1.0
+    return samples
+
+
+@pytest.mark.parametrize("k, expected", [(2, 20.005), (3, 26.005), (4, 40.005), (5, 90.005)])
+def test_kth_occurrence_counts_each_window_in_the_part_it_owns(k, expected):
+    from framestamp.inference.api import Stamper
+    from framestamp.inference.engine import InferenceConfig
+
+    # 30 s windows at 0, 25, 50 and 70 s, cut at 27.5, 52.5 and 75 s. The click at 26 s is the 3rd of the
+    # first window and the 1st of the second, which does not own it: it must be counted once.
+    audio = clicks_at(100.0, [10.0, 20.0, 26.0, 40.0, 90.0])
+    answer = Stamper(OrdinalClickModel(), InferenceConfig(progress=False)).locate(audio, word="apple", occurrence=k)
+    assert answer.times_s == [pytest.approx(expected)] and answer.present
+
+
+def test_events_per_class_count_over_the_whole_recording_like_locate():
+    from framestamp.inference.api import Stamper
+    from framestamp.inference.engine import InferenceConfig
+
+    audio = clicks_at(100.0, [10.0, 20.0, 26.0, 40.0, 90.0])
+    timeline = Stamper(OrdinalClickModel(), InferenceConfig(progress=False)).events(audio, classes=["bark"],
+                                                                                     max_occurrences=6)
+    assert [s.start_s for s in timeline.spans] == pytest.approx([10.005, 20.005, 26.005, 40.005, 90.005])

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from framestamp.inference.api import load
 from framestamp.cli import app
-from framestamp.tasks.prompts import all_question
+from framestamp.tasks import task_named
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -89,7 +89,7 @@ def test_events_per_class_on_the_example_and_a_clear_error_without_classes():
 @pytest.mark.parametrize("name", ["words", "words-all", "speakers", "events"])
 def test_the_gpu_gives_the_cpu_scores(name):
     task = {"words": "word", "speakers": "speaker", "events": "event"}[name.split("-")[0]]
-    audio, question = EXAMPLES / f"{name.split('-')[0]}.wav", all_question(task, "start")
+    audio, question = EXAMPLES / f"{name.split('-')[0]}.wav", task_named(task).all_question("start")
     scores = {device: load(name, device=device).scores(audio, [question]).scores[0] for device in ("cpu", "cuda")}
     np.testing.assert_allclose(np.exp(scores["cuda"]), np.exp(scores["cpu"]), rtol=0.05, atol=1e-4)
 

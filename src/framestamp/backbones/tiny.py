@@ -145,6 +145,11 @@ class TinyBackbone(Qwen25OmniBackbone):
         return cls(model.eval(), tokenizer, build_feature_extractor())
 
     @classmethod
+    def create_options(cls, config) -> dict:
+        """``create``'s keyword arguments from a ``ModelConfig``: the thinker's sizes."""
+        return {"sizes": TinyConfig(**config.thinker_sizes)}
+
+    @classmethod
     def from_pretrained(cls, name_or_path, **kwargs) -> "TinyBackbone":
         kwargs.setdefault("dtype", "float32")
         return super().from_pretrained(name_or_path, **kwargs)

@@ -29,7 +29,7 @@ from ..audio import SAMPLE_RATE_HZ
 from ..errors import CheckpointError
 from .registry import register
 from .tiny import TinyBackbone, TinyConfig, build_thinker_config, build_tokenizer, default_vocabulary
-from .tower import TowerCache, attach_cached_forward, default_cache_dir, freeze_tower, frozen_names
+from .tower import TRAINABLE_ALWAYS, TowerCache, attach_cached_forward, default_cache_dir, freeze_tower, frozen_names
 from .whisper_weights import CTRANSLATE2_PACKAGE, PIP_COMMAND, load_tower_state, tower_hash
 
 TOWER_FILE = "audio_tower.json"
@@ -96,6 +96,13 @@ class WhisperTinyBackbone(TinyBackbone):
         spec = TowerSpec(source=str(tower_source), hash=tower_hash(state), trainable_layers=trainable_layers)
         return cls(model.eval(), tokenizer, whisper_feature_extractor(), spec)
 
+    @classmethod
+    def create_options(cls, config) -> dict:
+        """``create``'s keyword arguments from a ``ModelConfig``: the thinker's sizes, the tower's
+        source and its trainable layers."""
+        return super().create_options(config) | {"tower_source": config.tower_source,
+                                                 "trainable_layers": config.tower_trainable_layers}  # fmt: skip
+
     def enable_tower_cache(self, directory: str | Path | None = None, memory_only: bool = False) -> TowerCache | None:
         """Cache the frozen tower's output per clip (on disk under ``directory``, default
         ``$FRAMESTAMP_CACHE/tower``, unless ``memory_only``); None when top layers train
@@ -133,17 +140,21 @@ class WhisperTinyBackbone(TinyBackbone):
             model = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(directory, dtype=kwargs.pop("dtype", "float32"))
         finally:
             transformers_logging.set_verbosity(verbosity)
-        trained = {TOWER_PREFIX + name for name in _trainable_names(model.model.audio_tower, tower.trainable_layers)}
-        _load_tower(model, {n: v for n, v in state.items() if TOWER_PREFIX + n not in trained})
+        trained = frozenset(_trainable_names(model.model.audio_tower, tower.trainable_layers))
+        _load_tower(model, {n: v for n, v in state.items() if n not in trained}, trained)
         return cls(model.eval(), AutoTokenizer.from_pretrained(directory), WhisperFeatureExtractor.from_pretrained(directory),
                    tower)  # fmt: skip
 
 
-def _load_tower(model, state: dict) -> None:
-    """Copy ``state`` (tower names) into the thinker's tower; only its new parts may be left out."""
+def _load_tower(model, state: dict, trained: frozenset = frozenset()) -> None:
+    """Copy ``state`` (tower names) into the thinker's tower; only its new parts and the ``trained``
+    layers (stored in the checkpoint) may be left out."""
     missing, unexpected = model.model.audio_tower.load_state_dict(state, strict=False)
     if unexpected:
         raise CheckpointError(f"audio tower weights the thinker's tower does not have: {', '.join(unexpected[:3])}")
+    absent = [name for name in missing if not name.startswith(TRAINABLE_ALWAYS) and name not in trained]
+    if absent:
+        raise CheckpointError(f"the audio tower's weights lack {', '.join(absent[:3])}: {PIP_COMMAND}")
 
 
 def _trainable_names(tower, trainable_layers: int) -> list[str]:

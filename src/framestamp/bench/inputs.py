@@ -14,9 +14,8 @@ from typing import Sequence
 import numpy as np
 
 from ..data.examples import Clip, Segment
-from ..tasks import Query
+from ..tasks import Query, task_named
 from ..tasks.make import all_query, one_query
-from ..tasks.prompts import word_question
 
 SWEEPS = ("events", "duration")
 
@@ -158,7 +157,8 @@ def make_query(clip: Clip, mode: str, rng: np.random.Generator) -> Query:
     query = one_query(clip, "start", rng)
     if query is None:  # only stop words: ask for the first word
         first = clip.segments[0]
-        query = Query(clip.id, "word", "one", "start", word_question(first.label, 1, "start"),
+        word = task_named("word")
+        query = Query(clip.id, word, "one", "start", word.question(first.label, 1, "start"),
                       (first.start_s,), (first.label,), first.label)  # fmt: skip
     return query
 

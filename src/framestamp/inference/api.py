@@ -53,7 +53,8 @@ class Located:
         question: the question asked.
         times_s: decoded times in seconds from the start of the audio (the best guess, also
             when ``present`` is False).
-        count_estimate: expected number of events (IHP: integrated intensity Lambda).
+        count_estimate: expected number of events (IHP: integrated intensity Lambda); for a k-th
+            word or event on audio longer than one window, the number of occurrences found (at most k).
         presence_probability: P(the thing occurs at least once).
         present: ``presence_probability >= presence_threshold``.
         presence_threshold: the threshold used.
@@ -404,18 +405,21 @@ class Stamper:
                                 f"{what} needs a frame model")  # fmt: skip
 
     def _class_events(self, audio, classes, ends, max_occurrences, sample_rate_hz) -> Timeline:
+        """The 1st..``max_occurrences``-th occurrence of each class over the whole recording
+        (:meth:`Engine.occurrences`), with their ends when asked."""
         for name in classes:
             self._check_vocabulary(name)
+        waveform = self.waveform(audio, sample_rate_hz)
         event = task_named("event")
-        asks = [(c, k) for c in classes for k in range(1, max_occurrences + 1)]
-        questions = [event.question(c, k, b) for c, k in asks for b in (("start", "end") if ends else ("start",))]
-        long = self._ordinal_scores(audio, questions, max_occurrences, sample_rate_hz)
-        per_ask = 2 if ends else 1
-        spans = [span for i, name in enumerate(classes)
-                 for span in self._occurrences(long, i * max_occurrences * per_ask, max_occurrences, ends,
-                                               lambda k, name=name: name, check_presence=True)]  # fmt: skip
-        spans.sort(key=lambda s: s.start_s)
-        return self._timeline(event.subset, spans, float(len(spans)), long, questions, rows=slice(None, None, per_ask))
+        found = {c: self.engine.occurrences(waveform, event, c, max_occurrences, ends=ends) for c in classes}
+        spans = sorted((Span(c, t, None if e is None else max(e, t)) for c, o in found.items()
+                        for t, e in zip(o.times_s, o.ends_s)), key=lambda s: s.start_s)  # fmt: skip
+        boundaries = ("start", "end") if ends else ("start",)
+        questions = [event.question(c, k, b) for c in classes for k in range(1, max_occurrences + 1) for b in boundaries]
+        curves = {event.question(c, k, "start"): self._curve(row) for c in classes
+                  for k, row in enumerate(found[c].start_rows[:max_occurrences], 1)}  # fmt: skip
+        duration_s = waveform.size / SAMPLE_RATE_HZ
+        return Timeline(event.subset, spans, float(len(spans)), duration_s, questions, curves, self.model.frame_rate_hz)
 
     def _timeline(self, task, spans, count, long: LongScores, questions, rows: slice = slice(None)) -> Timeline:
         """A ``Timeline`` whose curves are the intensities of the questions in ``rows``."""

@@ -36,6 +36,8 @@ from .windows import LongScores, WindowConfig, check_length, plan_windows, score
 DEFAULT_MAX_NEW_TOKENS = 64
 ORDINAL_SLACK = 2  # occurrences asked beyond the k-th in each window (the first may lie in an overlap)
 ORDINAL_WARNING = "on audio longer than one window, the k-th speaker is counted from the first window where it is present"
+TOKEN_ORDINAL_WARNING = ("on audio longer than one window, a token baseline's k-th occurrence is the k-th within the "
+                         "first window whose answer falls in its part of the recording")
 
 
 class FramestampWarning(UserWarning):
@@ -85,6 +87,31 @@ class Ask:
     def asking(self, k: int) -> str:
         """The same question about the ``k``-th occurrence."""
         return self.task.question(self.subject, k, self.boundary)
+
+
+@dataclass
+class Occurrences:
+    """Occurrences of one subject over a recording (:meth:`Engine.occurrences`).
+
+    Attributes:
+        times_s, ends_s, presence: per occurrence, in time order: its time, its end (None
+            without ends) and the local P(present) it was accepted with.
+        best_absent: the highest local P(present) among the candidates that were rejected.
+        scores: the windowed scores of every question asked.
+        start_rows: the stitched rows of the 1st, 2nd, ... occurrence's (start) question.
+    """
+
+    times_s: list[float]
+    ends_s: list[float | None]
+    presence: list[float]
+    best_absent: float
+    scores: LongScores
+    start_rows: np.ndarray
+
+    def add(self, time_s: float, end_s: float | None, presence: float) -> None:
+        self.times_s.append(time_s)
+        self.ends_s.append(end_s)
+        self.presence.append(presence)
 
 
 class Engine:
@@ -158,41 +185,68 @@ class Engine:
         if self.head.generates_text:
             return self._generate_long(waveform, ask)
         if ask.mode == "all":
-            long = self.scores(waveform, [ask.question])
-            return self._with_scores(self._decode(long.scores[0], ask), long.scores[0])
+            return self._decode(self.scores(waveform, [ask.question]).scores[0], ask)
         if ask.task is not None and ask.task.counts_across_windows:
             return self._kth_across_windows(waveform, ask)
         if ask.task is not None and ask.k > 1:
             warnings.warn(ORDINAL_WARNING, FramestampWarning, stacklevel=3)
         return self._first_present(waveform, ask)
 
-    def _kth_across_windows(self, waveform: np.ndarray, ask: Ask) -> Prediction:
-        """The k-th occurrence over the whole recording: each window's present occurrences in the
-        region it owns, in time order (see the module docstring)."""
-        asked = ask.k + ORDINAL_SLACK
-        long = self.scores(waveform, [ask.asking(j) for j in range(1, asked + 1)])
-        rate, threshold = long.frame_rate_hz, self.presence_threshold
-        found: list[float] = []
-        best_absent = 0.0
-        presence = 0.0
+    def occurrences(
+        self, waveform: np.ndarray, task: Task, subject: str, max_k: int, boundary: str = "start", ends: bool = False
+    ) -> Occurrences:  # fmt: skip
+        """The 1st..``max_k``-th occurrence of ``subject`` over the whole recording, in time order.
+
+        Every window is asked for its 1st..K-th occurrence (K = ``max_k``, plus ``ORDINAL_SLACK``
+        when there are several windows: a window's first occurrences may lie in the part of the
+        timeline its neighbour owns). In the part it owns, a window's occurrences are the present
+        ones (local P(present)) from the first present one on, each later than the one before by
+        more than the decoding tolerance; the first absent one after them ends the window's list.
+        With ``ends``, each occurrence's end comes from the "end" question of the same rank, decoded
+        in the same part of the timeline.
+        """
+        asked = max_k + (ORDINAL_SLACK if self.n_windows(waveform) > 1 else 0)
+        questions = [task.question(subject, j, b) for j in range(1, asked + 1)
+                     for b in ((boundary, "end") if ends else (boundary,))]  # fmt: skip
+        long = self.scores(waveform, questions)
+        rows, per_rank = long.scores, 2 if ends else 1
+        result = Occurrences([], [], [], 0.0, long, rows[0 :: per_rank])
         for first, last in long.regions:
+            started = False
             for j in range(asked):
-                region = long.scores[j, first:last]
+                if last <= first or len(result.times_s) == max_k:
+                    break
+                region = rows[j * per_rank, first:last]
                 p = self.head.presence_probability(region)
-                if p < threshold:
-                    best_absent = max(best_absent, p)
+                t = self._time_in(region, first, long.frame_rate_hz)
+                later = not result.times_s or t > result.times_s[-1] + self.config.decode.tolerance_s
+                if p < self.presence_threshold:
+                    result.best_absent = max(result.best_absent, p)
+                if p < self.presence_threshold or not later:
+                    if started:
+                        break
                     continue
-                t = float(self._decode(region, ask).times_s[0] + frames_to_seconds(first, rate))
-                if not found or t > found[-1]:
-                    found.append(t)
-                    if len(found) == ask.k:
-                        presence = p
-        guess = self._decode(long.scores[ask.k - 1], ask)
-        if len(found) >= ask.k:
-            times = np.array([found[ask.k - 1]])
+                started = True
+                end = self._time_in(rows[j * per_rank + 1, first:last], first, long.frame_rate_hz) if ends else None
+                result.add(t, end, p)
+        return result
+
+    def _time_in(self, region: np.ndarray, first_frame: int, rate: float) -> float:
+        """The single-event time of a part of the timeline, in seconds of the recording."""
+        local = self.head.decode(region, rate, "one", config=self.config.decode).times_s[0]
+        return float(local + frames_to_seconds(first_frame, rate))
+
+    def _kth_across_windows(self, waveform: np.ndarray, ask: Ask) -> Prediction:
+        """The k-th occurrence over the whole recording (:meth:`occurrences`); when there are fewer
+        than k, the k-th question's best guess, with the highest local P(present) of the rejected
+        candidates. The count estimate is the number of occurrences found (at most k)."""
+        found = self.occurrences(waveform, ask.task, ask.subject, ask.k, ask.boundary)
+        rate, row = found.scores.frame_rate_hz, found.start_rows[ask.k - 1]
+        if len(found.times_s) >= ask.k:
+            times, presence = np.array([found.times_s[ask.k - 1]]), found.presence[ask.k - 1]
         else:
-            times, presence = guess.times_s, best_absent
-        return Prediction(times, float(len(found)), long.scores[ask.k - 1], rate, presence_probability=presence)
+            times, presence = self._decode(row, ask).times_s, found.best_absent
+        return Prediction(times, float(len(found.times_s)), row, rate, presence_probability=presence)
 
     def _first_present(self, waveform: np.ndarray, ask: Ask) -> Prediction:
         """One event: in the first window region where it is present, else the global best guess."""
@@ -201,8 +255,10 @@ class Engine:
         best = self._decode(row, ask)
         for first, last in long.regions:
             region = row[first:last]
+            if last <= first:
+                continue
             p = self.head.presence_probability(region)
-            if last > first and p >= self.presence_threshold:
+            if p >= self.presence_threshold:
                 local = self._decode(region, ask)
                 times = local.times_s + frames_to_seconds(first, rate)
                 return Prediction(times, best.count_estimate, row, rate, presence_probability=p)
@@ -212,6 +268,8 @@ class Engine:
         """A token baseline on long audio: the question is asked of every window; the times of
         each answer are shifted to the recording and kept where that window owns the timeline
         ("one": the first kept time; "all": every kept time)."""
+        if ask.mode == "one" and ask.k > 1:
+            warnings.warn(TOKEN_ORDINAL_WARNING, FramestampWarning, stacklevel=4)
         rate = self.model.frame_rate_hz
         plan = plan_windows(waveform.size, rate, self.token_rate_hz, self.config.windows)
         bounds = [0.0, *(frames_to_seconds(cut, rate) for cut in plan.cuts), math.inf]
@@ -227,8 +285,3 @@ class Engine:
         times = times[:1] if ask.mode == "one" else times
         return Prediction(times, float(len(kept)), None, rate, "\n".join(texts), not parsed_any,
                           1.0 if len(times) else 0.0)  # fmt: skip
-
-    @staticmethod
-    def _with_scores(prediction: Prediction, row: np.ndarray) -> Prediction:
-        prediction.scores = row
-        return prediction

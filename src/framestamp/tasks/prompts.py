@@ -34,10 +34,3 @@ def each_question(thing: str, boundary: str) -> str:
 
 def each_speaker_question(boundary: str) -> str:
     return f"When does each speaker {'start' if boundary == 'start' else 'stop'} speaking?"
-
-
-def all_question(task, boundary: str) -> str:
-    """The "every occurrence" question of a task family (or its name)."""
-    from .families import task_named
-
-    return task_named(task).all_question(boundary)

@@ -45,22 +45,11 @@ def build_model(config: ModelConfig, seed: int = 0, dtype: str | None = None) ->
     torch.manual_seed(seed)
     family = backbone_class(config.backbone)
     if config.backbone_path is None and issubclass(family, TinyBackbone):  # a preset made here, not loaded
-        backbone = family.create(seed=seed, **preset_options(config))
+        backbone = family.create(seed=seed, **family.create_options(config))
     else:
         kwargs = {"dtype": dtype} if dtype else {}
         backbone = load_backbone(config.backbone, config.backbone_path or config.backbone, **kwargs)
     return FrameStampModel(backbone, config)
-
-
-def preset_options(config: ModelConfig) -> dict:
-    """Keyword arguments of a tiny preset's ``create``: the thinker's sizes and, with a
-    pre-trained tower, its source and trainable layers."""
-    from ..backbones.tiny import TinyConfig
-
-    options = {"sizes": TinyConfig(**config.thinker_sizes)}
-    if backbone_class(config.backbone).family == "tiny-whisper":
-        options |= {"tower_source": config.tower_source, "trainable_layers": config.tower_trainable_layers}
-    return options
 
 
 def training_clips(data: DataConfig, split: str = "train") -> Sequence[Clip]:
