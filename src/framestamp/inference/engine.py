@@ -201,7 +201,8 @@ class Engine:
         when there are several windows: a window's first occurrences may lie in the part of the
         timeline its neighbour owns). In the part it owns, a window's occurrences are the present
         ones (local P(present)) from the first present one on, each later than the one before by
-        more than the decoding tolerance; the first absent one after them ends the window's list.
+        more than the decoding tolerance; the first absent one after them ends the window's list
+        (in the first window, a missing 1st occurrence means no later one either).
         With ``ends``, each occurrence's end comes from the "end" question of the same rank, decoded
         in the same part of the timeline.
         """
@@ -211,8 +212,8 @@ class Engine:
         long = self.scores(waveform, questions)
         rows, per_rank = long.scores, 2 if ends else 1
         result = Occurrences([], [], [], 0.0, long, rows[0 :: per_rank])
-        for first, last in long.regions:
-            started = False
+        for index, (first, last) in enumerate(long.regions):
+            started = index == 0  # the first part's occurrences start at rank 1; later parts may skip ranks
             for j in range(asked):
                 if last <= first or len(result.times_s) == max_k:
                     break
