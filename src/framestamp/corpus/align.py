@@ -114,6 +114,32 @@ def shared_decoder():
     return _SHARED_DECODER
 
 
+def search_words(decoder, audio: np.ndarray, words: list[str]) -> list[tuple[float, float, bool]] | None:
+    """One pocketsphinx alignment of ``words`` to 16 kHz ``audio`` in [-1, 1], padded with noise:
+    (start s, end s, follows silence) of each word, or None when the search fails."""
+    duration_s = len(audio) / SAMPLE_RATE_HZ
+    noise = np.random.default_rng(0).standard_normal(int(_PAD_S * SAMPLE_RATE_HZ)) * 3.0
+    padded = np.concatenate([noise, audio * 32767.0, noise])
+    decoder.set_align_text(" ".join(words))
+    decoder.start_utt()
+    decoder.process_raw(np.clip(padded, -32768, 32767).astype(np.int16).tobytes(), full_utt=True)
+    decoder.end_utt()
+    aligned, names, previous = [], [], "<sil>"
+    for seg in decoder.seg() or ():  # None when the search failed
+        if seg.word not in _NOT_WORDS:
+            start = min(max(seg.start_frame * _FRAME_S - _PAD_S, 0.0), duration_s)
+            end = min(max((seg.end_frame + 1) * _FRAME_S - _PAD_S, start), duration_s)
+            aligned.append((start, end, previous in _NOT_WORDS))
+            names.append(seg.word.split("(")[0])
+        previous = seg.word
+    return aligned if names == words else None
+
+
+def snap_onsets(audio: np.ndarray, aligned: list[tuple[float, float, bool]]) -> list[float]:
+    """Each word's start, moved to the energy onset when it follows silence (never past its end)."""
+    return [min(_energy_onset(audio, start), end) if after_silence else start for start, end, after_silence in aligned]
+
+
 def align_audio(decoder, audio: np.ndarray, words: list[str]) -> WordTimes | None:
     """Align ``words`` (lowercase, in the dictionary) to 16 kHz ``audio`` in [-1, 1].
 
@@ -123,28 +149,11 @@ def align_audio(decoder, audio: np.ndarray, words: list[str]) -> WordTimes | Non
     """
     if not words or any(decoder.lookup_word(w) is None for w in words):
         return None
-    duration_s = len(audio) / SAMPLE_RATE_HZ
-    noise = np.random.default_rng(0).standard_normal(int(_PAD_S * SAMPLE_RATE_HZ)) * 3.0
-    padded = np.concatenate([noise, audio * 32767.0, noise])
-    decoder.set_align_text(" ".join(words))
-    decoder.start_utt()
-    decoder.process_raw(np.clip(padded, -32768, 32767).astype(np.int16).tobytes(), full_utt=True)
-    decoder.end_utt()
-    aligned, after_silence, previous = [], [], "<sil>"
-    for seg in decoder.seg() or ():  # None when the search failed
-        word = seg.word.split("(")[0]
-        if seg.word not in _NOT_WORDS:
-            start = min(max(seg.start_frame * _FRAME_S - _PAD_S, 0.0), duration_s)
-            end = min(max((seg.end_frame + 1) * _FRAME_S - _PAD_S, start), duration_s)
-            aligned.append([word, start, end])
-            after_silence.append(previous in _NOT_WORDS)
-        previous = seg.word
-    if [w for w, _, _ in aligned] != words:
+    aligned = search_words(decoder, audio, words)
+    if aligned is None:
         return None
-    for item, snap in zip(aligned, after_silence):
-        if snap:
-            item[1] = min(_energy_onset(audio, item[1]), item[2])
-    return [(w, round(float(s), 4), round(float(e), 4)) for w, s, e in aligned]
+    starts = snap_onsets(audio, aligned)
+    return [(w, round(float(s), 4), round(float(e), 4)) for w, s, (_, e, _) in zip(words, starts, aligned)]
 
 
 def _energy_onset(audio: np.ndarray, near_s: float) -> float:

@@ -50,9 +50,10 @@ from typing import Sequence
 import numpy as np
 
 from ..audio import SAMPLE_RATE_HZ
+from ..corpus.align import search_words, snap_onsets
 from ..data.examples import Clip
 from ..errors import MissingDependencyError
-from .metrics import MATCHINGS, all_events_metrics
+from .metrics import MATCHINGS, all_events_metrics, jsonable
 from .run import EvalItem, evaluation_items
 
 ANCHOR_NAME = "anchor-pocketsphinx"  # results/metrics/<this>.json
@@ -133,43 +134,18 @@ class Aligner:
         aligned, passes = None, 0
         for decoder in (self.decoder, self.wide):
             passes += 1
-            aligned = _search(decoder, audio, flat)
+            aligned = search_words(decoder, audio, flat)
             if aligned is not None:
                 break
         if aligned is None:
             return ClipAlignment([None] * n, [None] * n, passes, False, time.thread_time() - started)
-        from ..corpus.align import _energy_onset
-
-        snapped = [min(_energy_onset(audio, s), e) if after_silence else s for s, e, after_silence in aligned]
+        snapped = snap_onsets(audio, aligned)
         raw, starts, k = [None] * n, [None] * n, 0
         for i, ws in enumerate(words):  # a segment starts where its first word does
             if ws:
                 raw[i], starts[i] = aligned[k][0], snapped[k]
                 k += len(ws)
         return ClipAlignment(starts, raw, passes, True, time.thread_time() - started)
-
-
-def _search(decoder, audio: np.ndarray, words: list[str]) -> list[tuple[float, float, bool]] | None:
-    """(start s, end s, follows silence) of each word from one pocketsphinx alignment of ``audio``
-    (16 kHz, [-1, 1]) padded as ``corpus.align`` pads it; None when the search fails."""
-    from ..corpus.align import _FRAME_S, _NOT_WORDS, _PAD_S
-
-    duration_s = len(audio) / SAMPLE_RATE_HZ
-    noise = np.random.default_rng(0).standard_normal(int(_PAD_S * SAMPLE_RATE_HZ)) * 3.0
-    padded = np.concatenate([noise, audio * 32767.0, noise])
-    decoder.set_align_text(" ".join(words))
-    decoder.start_utt()
-    decoder.process_raw(np.clip(padded, -32768, 32767).astype(np.int16).tobytes(), full_utt=True)
-    decoder.end_utt()
-    aligned, names, previous = [], [], "<sil>"
-    for seg in decoder.seg() or ():  # None when the search failed
-        if seg.word not in _NOT_WORDS:
-            start = min(max(seg.start_frame * _FRAME_S - _PAD_S, 0.0), duration_s)
-            end = min(max((seg.end_frame + 1) * _FRAME_S - _PAD_S, start), duration_s)
-            aligned.append((start, end, previous in _NOT_WORDS))
-            names.append(seg.word.split("(")[0])
-        previous = seg.word
-    return aligned if names == words else None
 
 
 def anchor_items(
@@ -191,13 +167,13 @@ def score(references: Sequence[Sequence[float]], predictions: Sequence[Sequence[
     references, predictions = [list(r) for r in references], [list(p) for p in predictions]
     record = {
         "n": len(references),
-        "metrics": _jsonable(all_events_metrics(predictions, references)),
-        "by_matching": {m: _jsonable(all_events_metrics(predictions, references, m)) for m in MATCHINGS},
+        "metrics": jsonable(all_events_metrics(predictions, references)),
+        "by_matching": {m: jsonable(all_events_metrics(predictions, references, m)) for m in MATCHINGS},
     }
     try:
         from .standard import onset_f_measure
 
-        record["onset_f_measure_50ms"] = _jsonable(onset_f_measure(references, predictions, ONSET_WINDOW_S))
+        record["onset_f_measure_50ms"] = jsonable(onset_f_measure(references, predictions, ONSET_WINDOW_S))
     except (ImportError, MissingDependencyError) as error:
         record["onset_f_measure_50ms"] = {"error": str(error)}
     return record
@@ -230,7 +206,7 @@ def evaluate_anchor(items: Sequence[EvalItem], aligner: Aligner | None = None) -
             record = score([references[i] for i in rows], [alignments[i].predictions(variant) for i in rows])
             answered = [i for i in rows if alignments[i].predictions(variant)]
             record["n_failed"] = len(rows) - len(answered)
-            record["accuracy_answered_clips"] = _jsonable(all_events_metrics(
+            record["accuracy_answered_clips"] = jsonable(all_events_metrics(
                 [alignments[i].predictions(variant) for i in answered], [references[i] for i in answered])["accuracy"])
             variants[variant] = record
         groups[group] = {
@@ -332,16 +308,6 @@ def corpus_name(recipe: str = RECIPE, corpus: str | None = None) -> str:
     return Path(build_corpus(data.corpus, seed=data.seed, progress=False)).name  # the cached build
 
 
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    return value
-
-
 def main(argv: Sequence[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(prog="python -m framestamp.evaluate.anchor", description=__doc__.split("\n")[0])
     parser.add_argument("--results-dir", default="results", help="writes <dir>/metrics/anchor-pocketsphinx.json")
@@ -357,7 +323,7 @@ def main(argv: Sequence[str] | None = None) -> Path:
     summary = anchor_summary(items, corpus_name(corpus=args.corpus), frame_checkpoint=args.frame_checkpoint or None)
     path = Path(args.results_dir) / "metrics" / f"{ANCHOR_NAME}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_jsonable(summary), indent=1) + "\n")
+    path.write_text(json.dumps(jsonable(summary), indent=1) + "\n")
     for group, record in summary["groups"].items():
         m = record["variants"]["aligner"]["metrics"]["accuracy"]
         print(f"{group}: {record['n']} clips, {record['n_words']} words; within 20/50/100 ms "

@@ -458,3 +458,14 @@ def _group(labels: Sequence[str], order: Sequence[str]) -> dict[str, list[int]]:
     for i, label in enumerate(labels):
         rows.setdefault(label, []).append(i)
     return {label: rows[label] for label in order if label in rows}
+
+
+def jsonable(value):
+    """``value`` with numpy scalars made Python numbers and keys made strings, for ``json.dumps``."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    return value

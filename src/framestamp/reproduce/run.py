@@ -21,6 +21,7 @@ from ..evaluate.metrics import (
     all_events_metrics_by_event_count,
     bucket_by_overlap,
     bucket_by_time,
+    jsonable,
     single_event_metrics_by_group,
     time_bucket_labels,
 )
@@ -193,7 +194,7 @@ GROUPINGS: dict[str, tuple[Callable[[EvalItem], str], tuple[str, ...] | None]] =
 def describe(spec: EvalSpec, result: EvalResult) -> dict:
     """Metrics, timings and a few raw predictions of one evaluation."""
     record = {
-        "split": spec.split, "mode": spec.mode, "n": len(result.items), "metrics": _jsonable(result.metrics),
+        "split": spec.split, "mode": spec.mode, "n": len(result.items), "metrics": jsonable(result.metrics),
         "median_seconds_per_query": result.median_seconds_per_query,
         "max_clip_s": max((i.clip.duration_s for i in result.items), default=0.0),
     }  # fmt: skip
@@ -206,17 +207,17 @@ def describe(spec: EvalSpec, result: EvalResult) -> dict:
         for grouping in spec.by:
             group_of, order = GROUPINGS[grouping]
             groups = [group_of(item) for item in result.items]
-            record[f"by_{grouping}"] = _jsonable(single_event_metrics_by_group(*single, groups, parse_errors, order))
+            record[f"by_{grouping}"] = jsonable(single_event_metrics_by_group(*single, groups, parse_errors, order))
     if spec.mode == "all":
         references = [list(i.query.targets_s) for i in result.items]
         predictions = [list(p.times_s) for p in result.predictions]
-        record["by_event_count"] = _jsonable(all_events_metrics_by_event_count(predictions, references))
+        record["by_event_count"] = jsonable(all_events_metrics_by_event_count(predictions, references))
         # "metrics" is the Hungarian L1 matching; every matching of ``evaluate.metrics`` side by side
-        record["by_matching"] = {m: _jsonable(all_events_metrics(predictions, references, m)) for m in MATCHINGS}
+        record["by_matching"] = {m: jsonable(all_events_metrics(predictions, references, m)) for m in MATCHINGS}
         try:
             from ..evaluate.standard import onset_f_measure
 
-            record["onset_f_measure_50ms"] = _jsonable(onset_f_measure(references, predictions, window_s=0.05))
+            record["onset_f_measure_50ms"] = jsonable(onset_f_measure(references, predictions, window_s=0.05))
         except (ImportError, MissingDependencyError) as error:  # the eval extra is optional
             record["onset_f_measure_50ms"] = {"error": str(error)}
     record["examples"] = [
@@ -246,7 +247,7 @@ def _spans(timeline, clip) -> list[tuple[float, float, str]]:
 def _standard(compute, *args, **kwargs) -> dict:
     """A standard metric's dict, or {"error": why} when its optional library is missing."""
     try:
-        return _jsonable(compute(*args, **kwargs))
+        return jsonable(compute(*args, **kwargs))
     except (ImportError, MissingDependencyError) as error:
         return {"error": str(error)}
 
@@ -433,13 +434,3 @@ def training_summary(output_dir: Path) -> dict:
     lines = path.read_text().splitlines()
     header, last = lines[0].split(","), lines[-1].split(",")
     return dict(zip(header, (float(v) for v in last)))
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    return value
