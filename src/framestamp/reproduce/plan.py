@@ -60,9 +60,9 @@ ALL = (EvalSpec("test", "all", 200),)
 FIT = EvalSpec("train", "one", 300)
 
 
-def _test_also_by(grouping: str) -> tuple[EvalSpec, ...]:
-    """``ONE`` with its test questions also broken down by ``grouping``."""
-    return (replace(ONE[0], by=(grouping,)), *ONE[1:])
+def _test_also_by(*groupings: str) -> tuple[EvalSpec, ...]:
+    """``ONE`` with its test questions also broken down by ``groupings``."""
+    return (replace(ONE[0], by=groupings), *ONE[1:])
 
 
 # The field's standard metrics, on what ``Stamper.diarize`` / ``Stamper.events`` return for test clips.
@@ -70,8 +70,10 @@ DIARIZE = EvalSpec("test", "diarize", 100)
 EVENTS_F1 = EvalSpec("test", "events_f1", 100)
 
 EVENTS = _test_also_by("subject") + (EVENTS_F1,)  # each class's test recordings are ones training never heard
-WORDS = _test_also_by("source")  # synthetic voices, or the recorded one
-SPEAKERS = _test_also_by("overlap") + (DIARIZE,)  # how many others speak when the asked speaker starts
+# where the speech came from (synthetic voices, or the recorded one); voices heard in training or new
+WORDS = _test_also_by("source", "voice")
+# how many others speak when the asked speaker starts; the asked speaker's voice heard in training or new
+SPEAKERS = _test_also_by("overlap", "voice") + (DIARIZE,)
 
 FULL = (
     # Words in two stages: clips of at most 5 s until the head finds the asked word (the tiny

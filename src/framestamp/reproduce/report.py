@@ -44,6 +44,10 @@ BREAKDOWNS = (
     ("source", 0.05, "Words by source of the speech: accuracy within 50 ms (questions)", "speech",
      "Synthetic speech has exact word times; the recorded voice (one professional speaker, 8 kHz telephone "
      "prompts) has forced-aligned ones, and its test clips are made of prompts training never heard."),
+    ("voice", 0.05, "Seen and new voices: accuracy within 50 ms (questions)", "voice",
+     "Whether the asked word (or the asked speaker) is said by a voice training never heard: the corpus assigns "
+     "every voice to train, dev or test by a hash of the person (docs/corpus.md). Results stored before the "
+     "corpus held voices out have no such table."),
 )  # fmt: skip
 
 

@@ -188,7 +188,22 @@ GROUPINGS: dict[str, tuple[Callable[[EvalItem], str], tuple[str, ...] | None]] =
         lambda item: bucket_by_overlap(item.clip.speakers_talking_at(item.query.targets_s[0])), OVERLAP_BUCKETS
     ),
     "source": (lambda item: item.clip.provenance.get("source", "unknown"), None),
+    "voice": (lambda item: voice_heard(item), ("seen voice", "new voice")),
 }
+
+
+def voice_heard(item: EvalItem) -> str:
+    """"new voice" when the asked word (or speaker) is said by a voice training never heard
+    (the corpus's ``new_voice`` in the clip's, or the asked speaker's, provenance), else "seen voice"."""
+    from ..tasks.families import first_turns
+
+    provenance = item.clip.provenance
+    if item.query.task.ordinal_only:  # the asked speaker: the k-th to start
+        label = first_turns(item.clip)[item.query.k - 1].label
+        new = any(s.get("new_voice") for s in provenance.get("speakers", []) if s.get("speaker_id") == label)
+    else:
+        new = bool(provenance.get("new_voice"))
+    return "new voice" if new else "seen voice"
 
 
 def describe(spec: EvalSpec, result: EvalResult) -> dict:
