@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..data.augment import augment_clip, check_nonspeech_options, nonspeech_clip
+from ..data.augment import augment_clip, nonspeech_clip
 from ..data.examples import Clip, join_clips
 from ..tasks import Query, event_counts
 from ..tasks.families import first_turns
@@ -74,8 +74,6 @@ class QuerySampler:
         self.clips, self.data, self.seed = clips, data, seed
         self.process_index, self.num_processes = process_index, num_processes
         self._cached: tuple[int, int, list[Item]] | None = None
-        check_nonspeech_options(data.nonspeech_share, data.nonspeech_s, data.nonspeech_kinds,
-                                data.nonspeech_event_kinds, data.nonspeech_level_db)  # fmt: skip
         self._subjects = subjects_of(clips) if data.absent_share or data.nonspeech_share else []
         self._orders: dict[int, np.ndarray] = {}
 

@@ -6,7 +6,8 @@ import math
 from dataclasses import dataclass
 
 from ..config import Config, option, register_config
-from ..data.augment import AugmentConfig
+from ..data.augment import AugmentConfig, check_nonspeech_options
+from ..data.examples import SUBSETS
 from ..errors import ConfigError
 from ..lora import LoraSettings
 from ..model import ModelConfig
@@ -78,8 +79,8 @@ class DataConfig(Config):
     def __post_init__(self):
         if self.order not in ORDERS:
             raise ValueError(f"order must be one of {ORDERS}, got {self.order!r}")
-        if self.subset not in ("words", "speakers", "events"):
-            raise ValueError(f"subset must be words, speakers or events, got {self.subset!r}")
+        if self.subset not in SUBSETS:
+            raise ValueError(f"subset must be one of {SUBSETS}, got {self.subset!r}")
         if not 0.0 <= self.absent_share < 1.0:
             raise ValueError(f"absent_share must be in [0, 1), got {self.absent_share}")
         if not 0.0 <= self.joined_share <= 1.0:
@@ -90,6 +91,8 @@ class DataConfig(Config):
             raise ValueError(f"augment_share must be in [0, 1], got {self.augment_share}")
         if isinstance(self.augment, dict):
             self.augment = AugmentConfig.from_dict(self.augment)
+        check_nonspeech_options(self.nonspeech_share, self.nonspeech_s, self.nonspeech_kinds,
+                                self.nonspeech_event_kinds, self.nonspeech_level_db)  # fmt: skip
         for mode in self.modes:
             if mode not in MODES:
                 raise ValueError(f"unknown mode {mode!r}; choose from {MODES}")
