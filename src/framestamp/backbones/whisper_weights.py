@@ -304,17 +304,22 @@ def _encoder_items(variables: Mapping[str, np.ndarray]) -> Iterator[tuple[str, n
         yield from _linear(variables, f"encoder/{conv}", conv)
     yield "embed_positions.weight", variables["encoder/position_encodings/encodings"]
     for i in range(_layer_count(variables, "encoder")):
-        src, dst = f"encoder/layer_{i}", f"layers.{i}"
-        attn = f"{dst}.self_attn"
-        yield from _split_rows(
-            variables, f"{src}/self_attention/linear_0", (f"{attn}.q_proj", f"{attn}.k_proj!nobias", f"{attn}.v_proj")
-        )
-        yield from _linear(variables, f"{src}/self_attention/linear_1", f"{attn}.out_proj")
-        yield from _norm(variables, f"{src}/self_attention/layer_norm", f"{dst}.self_attn_layer_norm")
-        yield from _linear(variables, f"{src}/ffn/linear_0", f"{dst}.fc1")
-        yield from _linear(variables, f"{src}/ffn/linear_1", f"{dst}.fc2")
-        yield from _norm(variables, f"{src}/ffn/layer_norm", f"{dst}.final_layer_norm")
+        yield from _self_attention_and_ffn(variables, f"encoder/layer_{i}", f"layers.{i}")
     yield from _norm(variables, "encoder/layer_norm", "layer_norm")
+
+
+def _self_attention_and_ffn(variables, src: str, dst: str) -> Iterator[tuple[str, np.ndarray]]:
+    """The self-attention (fused q/k/v split in three) and feed-forward block that encoder and
+    decoder layers share: CTranslate2 layer ``src`` under transformers layer ``dst``."""
+    attn = f"{dst}.self_attn"
+    yield from _split_rows(
+        variables, f"{src}/self_attention/linear_0", (f"{attn}.q_proj", f"{attn}.k_proj!nobias", f"{attn}.v_proj")
+    )
+    yield from _linear(variables, f"{src}/self_attention/linear_1", f"{attn}.out_proj")
+    yield from _norm(variables, f"{src}/self_attention/layer_norm", f"{dst}.self_attn_layer_norm")
+    yield from _linear(variables, f"{src}/ffn/linear_0", f"{dst}.fc1")
+    yield from _linear(variables, f"{src}/ffn/linear_1", f"{dst}.fc2")
+    yield from _norm(variables, f"{src}/ffn/layer_norm", f"{dst}.final_layer_norm")
 
 
 def _decoder_items(variables: Mapping[str, np.ndarray]) -> Iterator[tuple[str, np.ndarray]]:
@@ -324,19 +329,12 @@ def _decoder_items(variables: Mapping[str, np.ndarray]) -> Iterator[tuple[str, n
     yield "embed_positions.weight", variables["decoder/position_encodings/encodings"]
     for i in range(_layer_count(variables, "decoder")):
         src, dst = f"decoder/layer_{i}", f"layers.{i}"
-        attn, cross = f"{dst}.self_attn", f"{dst}.encoder_attn"
-        yield from _split_rows(
-            variables, f"{src}/self_attention/linear_0", (f"{attn}.q_proj", f"{attn}.k_proj!nobias", f"{attn}.v_proj")
-        )
-        yield from _linear(variables, f"{src}/self_attention/linear_1", f"{attn}.out_proj")
-        yield from _norm(variables, f"{src}/self_attention/layer_norm", f"{dst}.self_attn_layer_norm")
+        cross = f"{dst}.encoder_attn"
+        yield from _self_attention_and_ffn(variables, src, dst)
         yield from _linear(variables, f"{src}/attention/linear_0", f"{cross}.q_proj")
         yield from _split_rows(variables, f"{src}/attention/linear_1", (f"{cross}.k_proj!nobias", f"{cross}.v_proj"))
         yield from _linear(variables, f"{src}/attention/linear_2", f"{cross}.out_proj")
         yield from _norm(variables, f"{src}/attention/layer_norm", f"{dst}.encoder_attn_layer_norm")
-        yield from _linear(variables, f"{src}/ffn/linear_0", f"{dst}.fc1")
-        yield from _linear(variables, f"{src}/ffn/linear_1", f"{dst}.fc2")
-        yield from _norm(variables, f"{src}/ffn/layer_norm", f"{dst}.final_layer_norm")
     yield from _norm(variables, "decoder/layer_norm", "layer_norm")
 
 
