@@ -7,9 +7,9 @@ torch.set_num_threads(1)
 
 @pytest.fixture(scope="session")
 def tiny_backbone():
-    from framestamp.backbones.tiny import TinyBackbone
+    from framestamp.backbones.tiny_scratch import ScratchTinyBackbone
 
-    return TinyBackbone.create(["apple", "banana", "cherry", "the"], seed=0)
+    return ScratchTinyBackbone.create(["apple", "banana", "cherry", "the"], seed=0)
 
 
 @pytest.fixture

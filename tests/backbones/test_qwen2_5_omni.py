@@ -8,7 +8,7 @@ from transformers.models.qwen2_5_omni.processing_qwen2_5_omni import _get_feat_e
 from dataclasses import replace
 
 from framestamp.backbones.base import audio_bidirectional_mask, gap_before_audio, gather_audio_states
-from framestamp.backbones.tiny import TinyBackbone
+from framestamp.backbones.tiny_scratch import ScratchTinyBackbone
 
 SR = 16_000
 
@@ -139,7 +139,7 @@ def test_layer_choice(tiny_backbone):
 def test_save_and_reload_like_a_hub_checkpoint(tiny_backbone, tmp_path):
     tiny_backbone.save_pretrained(tmp_path)
     assert (tmp_path / "model.safetensors").exists() and (tmp_path / "tokenizer.json").exists()
-    reloaded = TinyBackbone.from_pretrained(tmp_path)
+    reloaded = ScratchTinyBackbone.from_pretrained(tmp_path)
     assert reloaded.model.lm_head.weight is reloaded.model.model.language_model.embed_tokens.weight
     inputs = tiny_backbone.prepare(["when"], [noise(1.0)])
     with torch.no_grad():
@@ -175,7 +175,7 @@ def test_bidirectional_audio_under_eager_attention_matches_sdpa(tiny_backbone):
 def test_cached_greedy_generation_matches_a_teacher_forced_pass(bidirectional):
     """Each generated token is the argmax of one full forward pass over prompt + answer so far,
     with the prompt's audio block attended as in training."""
-    backbone = TinyBackbone.create(["apple", "banana", "cherry", "the"], seed=3)
+    backbone = ScratchTinyBackbone.create(["apple", "banana", "cherry", "the"], seed=3)
     with torch.no_grad():
         for parameter in backbone.model.parameters():
             parameter.add_(torch.randn_like(parameter) * 0.3)  # varied tokens from a random model

@@ -10,7 +10,8 @@ from transformers import Qwen2AudioConfig, Qwen2AudioForConditionalGeneration
 from framestamp.backbones import backbone_class
 from framestamp.backbones.base import IGNORE_INDEX, audio_bidirectional_mask
 from framestamp.backbones.qwen2_audio import Qwen2AudioBackbone
-from framestamp.backbones.tiny import build_feature_extractor, build_tokenizer
+from framestamp.backbones.tiny_scratch import build_feature_extractor
+from framestamp.backbones.tiny_thinker import build_tokenizer
 
 SR = 16_000
 

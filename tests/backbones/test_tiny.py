@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from framestamp.backbones.tiny import TinyBackbone, TinyConfig, build_tokenizer, default_vocabulary
+from framestamp.backbones.tiny_scratch import ScratchTinyBackbone
+from framestamp.backbones.tiny_thinker import TinyConfig, build_tokenizer, default_vocabulary
 
 
 def test_word_level_tokenizer_round_trips_json_answers():
@@ -20,7 +21,7 @@ def test_unknown_words_map_to_unk():
 
 
 def test_tiny_size_is_about_a_million_parameters():
-    backbone = TinyBackbone.create([f"w{i}" for i in range(400)], TinyConfig())
+    backbone = ScratchTinyBackbone.create([f"w{i}" for i in range(400)], TinyConfig())
     n_params = sum(p.numel() for p in backbone.model.parameters())
     assert 1.0e6 < n_params < 5.0e6
     assert backbone.model.lm_head.weight is backbone.model.model.language_model.embed_tokens.weight
@@ -49,7 +50,7 @@ def _unknown(tokenizer, text: str) -> int:
 @pytest.mark.parametrize(
     "words,word,event,known",
     [
-        (None, "apple", "telephone ringing", True),  # the shipped word list, as TinyBackbone.create builds it
+        (None, "apple", "telephone ringing", True),  # the shipped word list, as ScratchTinyBackbone.create builds it
         (["apple", "click"], "apple", "click", True),  # a word list of one's own
         (["apple"], "zebra", "dog barking", False),  # subjects outside the vocabulary
     ],

@@ -1,4 +1,4 @@
-"""The tiny-whisper preset: the tiny thinker around the frozen Whisper tiny.en tower."""
+"""The tiny preset: the tiny thinker around the frozen Whisper tiny.en tower."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ QUESTION = "When does the 1st occurrence of the word 'apple' occur?"
 
 @pytest.fixture(scope="module")
 def model():
-    return FrameStampModel(WhisperTinyBackbone.create(["apple", "dog"], seed=0), ModelConfig(backbone="tiny-whisper"))
+    return FrameStampModel(WhisperTinyBackbone.create(["apple", "dog"], seed=0), ModelConfig(backbone="tiny"))
 
 
 def clips(seed: int = 0) -> list[np.ndarray]:
@@ -66,7 +66,7 @@ def test_a_different_tower_is_refused_with_the_pip_command(model, tmp_path):
 
 def test_cached_and_uncached_tower_outputs_agree_and_keys_follow_features_and_tower(model, tmp_path):
     backbone = WhisperTinyBackbone.create(["apple"], seed=0)
-    plain = FrameStampModel(backbone, ModelConfig(backbone="tiny-whisper"))
+    plain = FrameStampModel(backbone, ModelConfig(backbone="tiny"))
     with torch.no_grad():
         before = plain(plain.prepare([QUESTION] * 2, clips())).logits
         cache = backbone.enable_tower_cache(tmp_path)
@@ -86,7 +86,7 @@ def test_a_memory_only_cache_writes_nothing_to_disk(tmp_path, monkeypatch):
     monkeypatch.setenv("FRAMESTAMP_CACHE", str(tmp_path))
     backbone = WhisperTinyBackbone.create(["apple"], seed=0)
     cache = backbone.enable_tower_cache(memory_only=True)
-    model = FrameStampModel(backbone, ModelConfig(backbone="tiny-whisper"))
+    model = FrameStampModel(backbone, ModelConfig(backbone="tiny"))
     with torch.no_grad():
         model(model.prepare([QUESTION] * 2, clips()))
         model(model.prepare([QUESTION] * 2, clips()))

@@ -14,7 +14,7 @@ from transformers import PreTrainedTokenizerFast, VoxtralConfig, VoxtralForCondi
 
 from framestamp.backbones import backbone_class
 from framestamp.backbones.base import IGNORE_INDEX, audio_bidirectional_mask
-from framestamp.backbones.tiny import build_feature_extractor
+from framestamp.backbones.tiny_scratch import build_feature_extractor
 from framestamp.backbones.voxtral import VoxtralBackbone
 
 SR = 16_000

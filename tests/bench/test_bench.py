@@ -66,9 +66,9 @@ def test_json_holds_every_measurement_and_the_environment(smoke):
 @pytest.mark.slow
 def test_fixed_length_generation_ran_exactly_the_reference_token_count(smoke, pool):
     config, result = smoke
-    from framestamp.backbones.tiny import TinyBackbone
+    from framestamp.backbones.tiny_scratch import ScratchTinyBackbone
 
-    tokenizer = TinyBackbone.create().tokenizer
+    tokenizer = ScratchTinyBackbone.create().tokenizer
     records = {(m["sweep"], m["target"], m["mode"]): m for m in result.data["measurements"]}
     for sweep, targets in (("events", EVENTS), ("duration", DURATIONS_S)):
         for batch in build_batches(pool, sweep, targets, ["one", "all"], 2, config.seed):

@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from framestamp.backbones.tiny import TinyBackbone
+from framestamp.backbones.tiny_scratch import ScratchTinyBackbone
 from framestamp.model import FrameStampModel
 from framestamp.train.config import TrainConfig
 from framestamp.train.loop import train
@@ -69,7 +69,7 @@ def test_the_accelerate_configs_load():
 def tiny_omni(tmp_path_factory) -> Path:
     """A random Qwen2.5-Omni thinker of the tiny preset's size, saved like a hub checkpoint."""
     path = tmp_path_factory.mktemp("tiny-omni")
-    TinyBackbone.create(seed=1).save_pretrained(path)
+    ScratchTinyBackbone.create(seed=1).save_pretrained(path)
     return path
 
 
@@ -108,7 +108,7 @@ def test_lora_recipe_trains_two_steps_saves_only_the_adapter_and_reloads(tiny_om
     saved = adapter["base_model.model." + key.replace(".default", "")]
     assert saved.dtype == torch.float32 and saved.abs().max() > 0  # lora_B starts at zero: it was trained
     torch.testing.assert_close(live[key], saved, rtol=0, atol=0)
-    base = TinyBackbone.from_pretrained(tiny_omni, dtype=torch.bfloat16).model.state_dict()
+    base = ScratchTinyBackbone.from_pretrained(tiny_omni, dtype=torch.bfloat16).model.state_dict()
     frozen = "model.language_model.layers.0.self_attn.q_proj"
     torch.testing.assert_close(live[frozen + ".base_layer.weight"], base[frozen + ".weight"], rtol=0, atol=0)
     torch.testing.assert_close(model.head.proj.weight, load_file(final / "head.safetensors")["proj.weight"])

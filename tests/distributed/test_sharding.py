@@ -101,7 +101,8 @@ def test_effective_batch_sets_accumulation_and_epochs_set_steps():
 
 def test_accumulating_micro_batches_trains_like_one_big_batch(tmp_path, tiny_words):
     values = {"objective": "ihp", "data": {"corpus": "tiny", "modes": ["one", "all"]}, "lr": 1e-3,
-              "warmup_steps": 1, "max_steps": 2, "log_every": 1, "checkpoint_every": 10}  # fmt: skip
+              "warmup_steps": 1, "max_steps": 2, "log_every": 1, "checkpoint_every": 10,
+              "model": {"backbone": "tiny-scratch"}}  # fmt: skip
     big = train(TrainConfig.from_dict(values | {"batch_size": 4, "output_dir": str(tmp_path / "big")}), tiny_words)
     small = values | {"batch_size": 2, "effective_batch_size": 4, "output_dir": str(tmp_path / "small")}
     accumulated = train(TrainConfig.from_dict(small), tiny_words)

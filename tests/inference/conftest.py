@@ -12,11 +12,11 @@ WORDS = ["apple", "banana", "cherry", "the", "dog", "bark", "occur", "speech"]
 @pytest.fixture(scope="session")
 def checkpoint(tmp_path_factory):
     """A saved random tiny model (IHP head) whose vocabulary holds ``WORDS``."""
-    from framestamp.backbones.tiny import TinyBackbone
+    from framestamp.backbones.tiny_scratch import ScratchTinyBackbone
     from framestamp.model import FrameStampModel, ModelConfig
 
     directory = tmp_path_factory.mktemp("checkpoint") / "tiny"
-    FrameStampModel(TinyBackbone.create(WORDS, seed=0), ModelConfig()).save_pretrained(directory)
+    FrameStampModel(ScratchTinyBackbone.create(WORDS, seed=0), ModelConfig()).save_pretrained(directory)
     return directory
 
 

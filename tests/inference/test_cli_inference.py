@@ -70,14 +70,14 @@ def test_align_writes_each_format(checkpoint, clip, tmp_path, fmt):
 
 
 def test_diarize_rttm_and_events_tsv(clip, tmp_path):
-    from framestamp.backbones.tiny import TinyBackbone
+    from framestamp.backbones.tiny_scratch import ScratchTinyBackbone
     from framestamp.inference.api import InferenceConfig, load
     from framestamp.model import FrameStampModel, ModelConfig
 
     load_rttm = pytest.importorskip("pyannote.database.util").load_rttm
     # a random head biased towards events (Lambda ~ 10 on the 2 s clip), so both outputs have rows
     checkpoint = tmp_path / "busy"
-    busy = FrameStampModel(TinyBackbone.create(["dog", "bark"], seed=0), ModelConfig(head_bias_init=-3.0))
+    busy = FrameStampModel(ScratchTinyBackbone.create(["dog", "bark"], seed=0), ModelConfig(head_bias_init=-3.0))
     busy.save_pretrained(checkpoint)
     expected = load(checkpoint, device="cpu", config=InferenceConfig(progress=False))  # the Python API
     speakers, events = expected.diarize(clip), expected.events(clip, classes=["dog", "bark"])

@@ -69,12 +69,15 @@ class BackboneOutput:
         audio_mask: ``[B, N]`` True where a real audio token is.
         hidden: ``[B, S, H]`` hidden states of the whole sequence at the chosen layer.
         logits: ``[B, S, V]`` LM logits of the last layer when asked for, else None.
+        all_hidden: ``[B, S, H]`` hidden states of every layer: the input embeddings first, the
+            last layer's (after the final norm) last.
     """
 
     audio_hidden: torch.Tensor
     audio_mask: torch.Tensor
     hidden: torch.Tensor
     logits: torch.Tensor | None = None
+    all_hidden: tuple[torch.Tensor, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,14 +134,28 @@ class Backbone(nn.Module, abc.ABC):
     def lm_head(self) -> nn.Module:
         """The output projection to the vocabulary."""
 
+    @property
+    def final_norm(self) -> nn.Module:
+        """The norm the last layer's hidden states pass through before the LM head."""
+        raise NotImplementedError(f"{self.family}: reading an inner layer through the LM head is not implemented")
+
+    def read_out(self, hidden: torch.Tensor, layer: int, n_layers: int) -> torch.Tensor:
+        """LM logits of the hidden states of ``layer`` (an index into the ``n_layers`` of
+        ``BackboneOutput.all_hidden``): the last layer's go to the LM head as they are, an inner
+        layer's through the final norm first (the "logit lens")."""
+        if layer % n_layers != n_layers - 1:
+            hidden = self.final_norm(hidden)
+        return self.lm_head(hidden)
+
     @abc.abstractmethod
     def generate(self, inputs: BackboneInputs, max_new_tokens: int, bidirectional_audio: bool = False) -> list[str]:
         """Greedy generation of the textual answer (token baseline), one string per row; the
         prompt's audio block attended bidirectionally when the model was trained that way."""
 
     @abc.abstractmethod
-    def save_pretrained(self, directory: str | Path) -> None:
-        """Save model, tokenizer and feature extractor like a hub checkpoint."""
+    def save_pretrained(self, directory: str | Path, state_dict: dict | None = None) -> None:
+        """Save model, tokenizer and feature extractor like a hub checkpoint; ``state_dict`` (names
+        as in ``self.model``) are the weights to write when the live ones are sharded (FSDP, ZeRO-3)."""
 
     @classmethod
     @abc.abstractmethod
@@ -194,7 +211,7 @@ class Backbone(nn.Module, abc.ABC):
         hidden = all_hidden[layer]
         audio_hidden, audio_mask = gather_audio_states(hidden, inputs.audio_start, inputs.n_audio_tokens)
         logits = self.lm_head(all_hidden[-1]) if need_logits else None
-        return BackboneOutput(audio_hidden, audio_mask, hidden, logits)
+        return BackboneOutput(audio_hidden, audio_mask, hidden, logits, tuple(all_hidden))
 
     @property
     def device(self) -> torch.device:

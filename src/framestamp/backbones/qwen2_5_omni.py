@@ -61,6 +61,10 @@ class Qwen25OmniBackbone(Backbone):
     def lm_head(self):
         return self.model.lm_head
 
+    @property
+    def final_norm(self):
+        return self.model.model.language_model.norm
+
     def count_audio_tokens(self, n_samples: int) -> int:
         n_mel_frames = n_samples // self.feature_extractor.hop_length
         return int(_get_feat_extract_output_lengths(torch.tensor(n_mel_frames)))
@@ -161,8 +165,8 @@ class Qwen25OmniBackbone(Backbone):
             cache, next_positions = out.cache, next_positions + 1
         return torch.stack(generated, dim=1) if generated else mask[:, :0]
 
-    def save_pretrained(self, directory: str | Path) -> None:
-        self.model.save_pretrained(directory)
+    def save_pretrained(self, directory: str | Path, state_dict: dict | None = None) -> None:
+        self.model.save_pretrained(directory, state_dict=state_dict)
         self.tokenizer.save_pretrained(directory)
         self.feature_extractor.save_pretrained(directory)
 

@@ -166,8 +166,8 @@ class Qwen2AudioBackbone(Backbone):
     def generate(self, inputs: BackboneInputs, max_new_tokens: int, bidirectional_audio: bool = False) -> list[str]:
         return self._generate_with_hf(inputs, max_new_tokens, bidirectional_audio, self.tokenizer.convert_tokens_to_ids(END_OF_TURN), self._pad_id)
 
-    def save_pretrained(self, directory: str | Path) -> None:
-        self.model.save_pretrained(directory)
+    def save_pretrained(self, directory: str | Path, state_dict: dict | None = None) -> None:
+        self.model.save_pretrained(directory, state_dict=state_dict)
         self.tokenizer.save_pretrained(directory)
         self.feature_extractor.save_pretrained(directory)
 

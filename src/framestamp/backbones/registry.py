@@ -7,11 +7,13 @@ from typing import Callable
 _FAMILIES: dict[str, type] = {}
 
 
-def register(name: str) -> Callable[[type], type]:
-    """Class decorator: make a backbone family loadable by ``name``."""
+def register(*names: str) -> Callable[[type], type]:
+    """Class decorator: make a backbone family loadable by each of ``names`` (its name, then any
+    older names its checkpoints may carry)."""
 
     def decorate(cls: type) -> type:
-        _FAMILIES[name] = cls
+        for name in names:
+            _FAMILIES[name] = cls
         return cls
 
     return decorate

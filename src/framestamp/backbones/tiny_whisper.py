@@ -1,4 +1,4 @@
-"""The ``tiny-whisper`` preset: the tiny Qwen2.5-Omni thinker hearing through Whisper tiny.en.
+"""The ``tiny`` preset: the tiny Qwen2.5-Omni thinker hearing through Whisper tiny.en.
 
 Every audio LM this method is meant for starts from a pre-trained audio encoder (Qwen2.5-Omni's
 audio tower descends from Whisper's). This preset puts OpenAI's Whisper tiny.en encoder (4
@@ -28,7 +28,7 @@ from transformers.utils import logging as transformers_logging
 from ..audio import SAMPLE_RATE_HZ
 from ..errors import CheckpointError
 from .registry import register
-from .tiny import TinyBackbone, TinyConfig, build_thinker_config, build_tokenizer, default_vocabulary
+from .tiny_thinker import TinyConfig, TinyThinkerBackbone, build_thinker_config, build_tokenizer, default_vocabulary
 from .tower import TRAINABLE_ALWAYS, TowerCache, attach_cached_forward, default_cache_dir, freeze_tower, frozen_names
 from .whisper_weights import CTRANSLATE2_PACKAGE, PIP_COMMAND, load_tower_state, tower_hash
 
@@ -65,11 +65,11 @@ def thinker_config(tokenizer, sizes: TinyConfig):
     return config
 
 
-@register("tiny-whisper")
-class WhisperTinyBackbone(TinyBackbone):
+@register("tiny", "tiny-whisper")  # tiny-whisper: the preset's name before it became the default
+class WhisperTinyBackbone(TinyThinkerBackbone):
     """The tiny thinker with the frozen, pre-trained Whisper tiny.en audio tower."""
 
-    family = "tiny-whisper"
+    family = "tiny"
 
     def __init__(self, model, tokenizer, feature_extractor, tower: TowerSpec, system_prompt: str | None = None):
         super().__init__(model, tokenizer, feature_extractor, system_prompt=system_prompt)
@@ -113,11 +113,12 @@ class WhisperTinyBackbone(TinyBackbone):
         attach_cached_forward(self.audio_tower, cache)
         return cache
 
-    def save_pretrained(self, directory: str | Path) -> None:
+    def save_pretrained(self, directory: str | Path, state_dict: dict | None = None) -> None:
         """The thinker without its frozen tower weights, the tokenizer, the features and ``audio_tower.json``."""
         directory = Path(directory)
         frozen = {TOWER_PREFIX + name for name in frozen_names(self.audio_tower)}
-        state = {name: value for name, value in self.model.state_dict().items() if name not in frozen}
+        state = self.model.state_dict() if state_dict is None else state_dict
+        state = {name: value for name, value in state.items() if name not in frozen}
         self.model.save_pretrained(directory, state_dict=state)
         self.tokenizer.save_pretrained(directory)
         self.feature_extractor.save_pretrained(directory)
@@ -128,7 +129,11 @@ class WhisperTinyBackbone(TinyBackbone):
         """Load a saved preset, rebuilding its frozen tower from the installed package."""
         directory = Path(name_or_path)
         if not (directory / TOWER_FILE).is_file():
-            raise CheckpointError(f"not a tiny-whisper backbone (no {TOWER_FILE}): {directory}")
+            raise CheckpointError(
+                f"not a backbone of the pre-trained tiny preset (no {TOWER_FILE}): {directory}; a checkpoint of "
+                "the from-scratch preset saved before its rename has \"backbone\": \"tiny\" in its "
+                "framestamp_config.json where it should say \"tiny-scratch\""
+            )
         tower = TowerSpec(**json.loads((directory / TOWER_FILE).read_text()))
         state = load_tower_state(tower.source)
         if tower_hash(state) != tower.hash:

@@ -15,6 +15,8 @@ import torch
 
 from ..inference.api import resolve_checkpoint
 from ..errors import CheckpointError
+from ..backbones.registry import backbone_class
+from ..backbones.tiny_thinker import TinyThinkerBackbone
 from ..model import FrameStampModel, ModelConfig, load_backbone
 from ..decoding import DecodeConfig, head_kind
 from ..tasks import parse_answer
@@ -76,20 +78,21 @@ class ModelLoader:
         return self._cache[path], path
 
     def untrained(self, family: str | None, path: str | None) -> tuple[FrameStampModel, str]:
-        """A fresh head on a backbone (a new tiny one when neither is named), and how it was made."""
+        """A fresh head on a backbone (a new tiny preset, ``tiny`` by default, when no path is
+        given), and how it was made."""
+        family = family or "tiny"
         key = f"untrained:{family}:{path}"
         if key not in self._cache:
-            if family in (None, "tiny") and path is None:
-                from ..backbones.tiny import TinyBackbone
-
-                backbone = TinyBackbone.create(seed=self.seed)
+            cls = backbone_class(family)
+            if path is None and issubclass(cls, TinyThinkerBackbone):
+                backbone = cls.create(seed=self.seed)
             else:
-                backbone = load_backbone(family or "tiny", path)
+                backbone = load_backbone(family, path)
             torch.manual_seed(self.seed)
-            config = ModelConfig(backbone=family or "tiny", backbone_path=path)
+            config = ModelConfig(backbone=family, backbone_path=path)
             self._cache[key] = FrameStampModel(backbone, config).to(self.device).eval()
         where = f" from {path}" if path else ""
-        return self._cache[key], f"untrained {family or 'tiny'} backbone{where} with an untrained head"
+        return self._cache[key], f"untrained {family} backbone{where} with an untrained head"
 
     def pair(self, mode: str, frame_name: str | None, token_name: str | None, family: str | None,
              backbone_path: str | None) -> ModelPair:  # fmt: skip

@@ -43,7 +43,7 @@ class BenchConfig(Config):
     token_checkpoint: str | None = option(None, "token baseline (dir or shipped name) for every mode; default: "
                                                 "shipped 'words-token' / 'words-all-token' when installed")
     backbone: str | None = option(None, "benchmark an untrained model on this backbone family instead "
-                                        "(tiny, qwen2.5-omni, qwen2-audio, voxtral)")
+                                        "(tiny, tiny-scratch, qwen2.5-omni, qwen2-audio, voxtral)")
     backbone_path: str | None = option(None, "hub name or directory of --backbone's weights")
     fixed_length: bool = option(False, "token baseline generates exactly the reference length even when trained")
     corpus: str = option("builtin:default:0", "source of the test clips the inputs are built from (words subset)")
@@ -73,7 +73,7 @@ class BenchConfig(Config):
             raise ValueError("event counts must be >= 1 and durations > 0")
         if self.backbone is not None and (self.frame_checkpoint or self.token_checkpoint):
             raise ValueError("give either a backbone (untrained model) or checkpoints, not both")
-        if self.backbone not in (None, "tiny") and self.backbone_path is None:
+        if self.backbone not in (None, "tiny", "tiny-scratch") and self.backbone_path is None:
             raise ValueError(f"backbone {self.backbone!r} needs backbone_path (a hub name or a directory)")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be >= 1, got {self.threads}")

@@ -164,10 +164,10 @@ def with_prerequisites(names: tuple[str, ...]) -> tuple[str, ...]:
 def recipe(
     name: str, quick: bool = False, runs_dir: str = "runs", corpus: str | None = None, max_steps: int | None = None
 ) -> TrainConfig:
-    """The shipped recipe ``name`` (``src/framestamp/recipes/tiny/<name>.yaml``), placed under
+    """The shipped recipe ``name`` (``src/framestamp/recipes/tiny-scratch/<name>.yaml``), placed under
     ``runs_dir``; ``quick`` shortens training and uses the small corpus; ``corpus`` and
     ``max_steps`` override the recipe."""
-    path = resources.files("framestamp.recipes").joinpath("tiny", f"{name}.yaml")
+    path = resources.files("framestamp.recipes").joinpath("tiny-scratch", f"{name}.yaml")
     config = TrainConfig.load(path)
     config = replace(config, output_dir=f"{runs_dir}/{name}")
     if quick:

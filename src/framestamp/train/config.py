@@ -117,6 +117,11 @@ class TrainConfig(Config):
     aux_identity_weight: float = option(
         0.0, "weight of the per-audio-token identity loss (tiny preset's stand-in for pre-training)"
     )
+    aux_identity_layer: int = option(
+        -1, "layer whose audio-token hidden states the identity loss reads through the LM head (an index into "
+            "the input embeddings and every decoder layer: 0 = the audio tower's output as the thinker gets it, "
+            "-1 = the last layer, the one the head reads by default); an inner layer goes through the final norm"
+    )  # fmt: skip
     aux_match_weight: float = option(
         0.0, "weight of the per-audio-token match loss: a linear probe on the head's hidden states says whether "
              "the asked subject is heard at each audio token (class-balanced BCE; every occurrence, whole spans); "

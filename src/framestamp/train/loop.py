@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from transformers import get_scheduler
 
 from ..backbones import backbone_class
-from ..backbones.tiny import TinyBackbone
+from ..backbones.tiny_thinker import TinyThinkerBackbone
 from ..data.examples import Clip
 from ..errors import ConfigError
 from ..lora import add_lora, trainable_parameters
@@ -44,7 +44,7 @@ def build_model(config: ModelConfig, seed: int = 0, dtype: str | None = None) ->
     """A fresh model: the tiny preset from scratch, or a named backbone (in ``dtype``) with a new head."""
     torch.manual_seed(seed)
     family = backbone_class(config.backbone)
-    if config.backbone_path is None and issubclass(family, TinyBackbone):  # a preset made here, not loaded
+    if config.backbone_path is None and issubclass(family, TinyThinkerBackbone):  # a preset made here, not loaded
         backbone = family.create(seed=seed, **family.create_options(config))
     else:
         kwargs = {"dtype": dtype} if dtype else {}

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..backbones.base import BackboneInputs, BackboneOutput, gather_audio_states
 from ..errors import ConfigError
 from ..losses import binary_frame_loss
 from ..model import FrameStampModel
@@ -38,7 +39,7 @@ def batch_loss(model: FrameStampModel, items: Sequence[Item], config: TrainConfi
     losses = method.losses(scores, counts, inputs.labels, config.joint_weight)
     total = losses.pop("objective")
     if config.aux_identity_weight > 0:
-        losses["aux"] = identity_loss(model, items, scores.backbone.audio_hidden, inputs.n_audio_tokens)
+        losses["aux"] = identity_loss(model, items, scores.backbone, inputs, config.aux_identity_layer)
         total = total + config.aux_identity_weight * losses["aux"]
     if config.aux_match_weight > 0:
         out = scores.backbone
@@ -65,13 +66,20 @@ class LossModule(nn.Module):
         return batch_loss(self.model, items, self.config)
 
 
-def identity_loss(model: FrameStampModel, items, audio_hidden: torch.Tensor, n_audio_tokens) -> torch.Tensor:
-    """Cross-entropy of the LM head on each audio token against the id of what is heard there."""
+def identity_loss(
+    model: FrameStampModel, items, out: BackboneOutput, inputs: BackboneInputs, layer: int = -1
+) -> torch.Tensor:  # fmt: skip
+    """Cross-entropy of the LM head, reading the audio tokens' hidden states of ``layer``, against
+    the id of what is heard at each audio token."""
     backbone = model.backbone
+    n_layers = len(out.all_hidden)
+    if not -n_layers <= layer < n_layers:
+        raise ConfigError(f"aux_identity_layer {layer} is not a layer of this backbone (0..{n_layers - 1}, or -1)")
     targets = identity_targets(
-        items, n_audio_tokens, backbone.token_rate_hz, backbone.tokenizer, backbone.tokenizer.pad_token_id
+        items, inputs.n_audio_tokens, backbone.token_rate_hz, backbone.tokenizer, backbone.tokenizer.pad_token_id
     )
-    logits = backbone.lm_head(audio_hidden).float()
+    audio_hidden, _ = gather_audio_states(out.all_hidden[layer], inputs.audio_start, inputs.n_audio_tokens)
+    logits = backbone.read_out(audio_hidden, layer, n_layers).float()
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
 
 
