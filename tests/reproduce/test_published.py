@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from framestamp.reproduce.plan import FULL, Experiment, recipe
+from framestamp.reproduce.plan import FULL, PLANS, Experiment, recipe
 from framestamp.reproduce.published import (
     generate,
     minute_cap_binds,
@@ -116,17 +116,21 @@ def test_twins_are_paired_by_name():
             ("events-ihp-absent", "events-token-absent")} <= pairs  # fmt: skip
 
 
-@pytest.mark.parametrize("frame,token", token_twins(), ids=lambda e: e.name)
+EVERY_TWIN = [pair for preset in sorted(PLANS) for pair in token_twins(PLANS[preset])]
+
+
+@pytest.mark.parametrize("frame,token", EVERY_TWIN, ids=lambda e: f"{e.preset}:{e.name}")
 def test_a_frame_model_and_its_token_twin_share_data_start_and_step_budget(frame, token):
     """Same data, optimisation and step budget, stage by stage from the same backbone, and no minute
     cap that may stop one of them early."""
-    a, b = recipe(frame.recipe), recipe(token.recipe)
+    a, b = recipe(frame.recipe, preset=frame.preset), recipe(token.recipe, preset=token.preset)
     assert a.max_steps == b.max_steps and a.epochs is None and b.epochs is None
     assert (a.lr, a.lr_schedule, a.warmup_steps, a.batch_size) == (b.lr, b.lr_schedule, b.warmup_steps, b.batch_size)
     assert (a.data, a.aux_identity_weight, a.seed) == (b.data, b.aux_identity_weight, b.seed)
     # The same curriculum: as many stages, of the same steps, from the same backbone.
     frame_stages, token_stages = stages(frame), stages(token)
-    assert [recipe(e.recipe).max_steps for e in frame_stages] == [recipe(e.recipe).max_steps for e in token_stages]
+    assert [recipe(e.recipe, preset=e.preset).max_steps for e in frame_stages] == [
+        recipe(e.recipe, preset=e.preset).max_steps for e in token_stages]  # fmt: skip
     assert frame_stages[-1].init_from == token_stages[-1].init_from
     for experiment, config in ((frame, a), (token, b)):
         assert not minute_cap_binds(config, stored(experiment.name)), (
@@ -135,7 +139,7 @@ def test_a_frame_model_and_its_token_twin_share_data_start_and_step_budget(frame
 
 def stages(experiment: Experiment) -> list[Experiment]:
     """``experiment`` and the runs it continues, latest first."""
-    by_name = {e.name: e for e in FULL}
+    by_name = {e.name: e for e in PLANS[experiment.preset]}
     chain = [experiment]
     while chain[-1].continue_from:
         chain.append(by_name[chain[-1].continue_from])

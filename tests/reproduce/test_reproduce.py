@@ -8,16 +8,31 @@ import torch
 from safetensors.torch import load_file
 
 from framestamp.errors import FramestampError
-from framestamp.reproduce.plan import FULL, plan, recipe
+from framestamp.reproduce.plan import FULL, PLANS, plan, recipe
 from framestamp.reproduce.run import reproduce
 from framestamp.tasks import parse_answer
 
 
-def test_every_recipe_of_the_plan_parses_and_validates():
-    for experiment in plan(quick=False) + plan(quick=True):
-        config = recipe(experiment.recipe)
+@pytest.mark.parametrize("preset", sorted(PLANS))
+def test_every_recipe_of_each_plan_parses_and_is_on_its_preset(preset):
+    for experiment in plan(quick=False, preset=preset) + plan(quick=True, preset=preset):
+        config = recipe(experiment.recipe, preset=experiment.preset)
+        assert experiment.preset == preset and config.model.backbone == preset
         assert config.output_dir.endswith(experiment.recipe)
-    assert {e.recipe for e in FULL} >= {"words-ihp", "words-token", "speakers-ihp", "events-ihp", "words-all"}
+    names = {e.recipe for e in PLANS[preset]}
+    assert names >= {"words-ihp", "words-token", "speakers-ihp", "events-ihp", "words-all"}
+    # every shipped checkpoint name is made by one experiment of each plan
+    assert sorted(e.ships_as for e in PLANS[preset] if e.ships_as) == sorted(
+        e.ships_as for e in FULL if e.ships_as)  # fmt: skip
+
+
+def test_an_unknown_preset_or_experiment_is_a_config_error(tmp_path):
+    from framestamp.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no reproduction plan for preset 'huge'"):
+        plan(quick=False, preset="huge")
+    with pytest.raises(ConfigError, match="not in the plan: words-ihp-long"):
+        reproduce(results_dir=tmp_path, runs_dir=tmp_path, only=("words-ihp-long",), preset="tiny")
 
 
 def test_every_breakdown_the_plan_asks_for_exists():

@@ -40,6 +40,9 @@ def reproduce(
     results: Annotated[Path, typer.Option(help="where report.md, figures and metrics go")] = Path("results"),
     runs: Annotated[Path, typer.Option(help="where training runs and checkpoints go")] = Path("runs"),
     only: Annotated[list[str] | None, typer.Option(help="run only these recipes")] = None,
+    preset: Annotated[str | None, typer.Option(
+        help="backbone preset whose plan runs: tiny (pre-trained tower) or tiny-scratch (default: the shipped "
+             "models' preset)")] = None,
     jobs: Annotated[int, typer.Option(
         min=1, help="experiments at once (one training thread each; output in <runs>/<name>.log)")] = 1,
     reevaluate_shipped: Annotated[bool, typer.Option(
@@ -57,7 +60,8 @@ def reproduce(
         console.print(f"metrics: {', '.join(str(path) for path in written)}; report: {results / 'report.md'}")
         return
     report = run_reproduction(
-        quick=quick, results_dir=results, runs_dir=runs, only=tuple(only or ()), console=console, jobs=jobs
+        quick=quick, results_dir=results, runs_dir=runs, only=tuple(only or ()), console=console, jobs=jobs,
+        preset=preset,
     )
     console.print(f"report: {report}")
 

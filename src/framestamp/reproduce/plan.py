@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
+from ..errors import ConfigError
 from ..train.config import TrainConfig
 
 
@@ -33,12 +34,13 @@ class Experiment:
     evals: tuple[EvalSpec, ...]
     ships_as: str | None = None  # name under src/framestamp/checkpoints/
     init_from: str | None = None  # start from this experiment's trained backbone (a fresh head)
+    preset: str = "tiny-scratch"  # the backbone preset, and the recipe folder (src/framestamp/recipes/<preset>/)
 
     @property
     def continue_from(self) -> str | None:
         """The experiment whose trained model (head included) this one continues: the run named by
         its recipe's ``init_from`` (``runs/<experiment>/final``)."""
-        start = recipe(self.recipe).init_from
+        start = recipe(self.recipe, preset=self.preset).init_from
         return Path(start).parent.name if start else None
 
     @property
@@ -75,7 +77,7 @@ WORDS = _test_also_by("source", "voice")
 # how many others speak when the asked speaker starts; the asked speaker's voice heard in training or new
 SPEAKERS = _test_also_by("overlap", "voice") + (DIARIZE,)
 
-FULL = (
+SCRATCH = (
     # Words in two stages: clips of at most 5 s until the head finds the asked word (the tiny
     # model does not get there on long clips), then every clip length of the corpus.
     Experiment("words-ihp-short", STAGE),
@@ -121,18 +123,52 @@ FULL = (
     Experiment("events-joint", EVENTS, init_from="words-ihp"),
 )
 
+
+def _pretrained(*experiments: Experiment) -> tuple[Experiment, ...]:
+    return tuple(replace(e, preset="tiny") for e in experiments)
+
+
+# The pre-trained preset: the tiny thinker hearing through the frozen Whisper tiny.en tower. Fewer
+# stages than from scratch: what the from-scratch chain learnt in extra stages (questions whose
+# answer is absent, position gaps, audio like users have) is in each task's one training stage.
+PRETRAINED = _pretrained(
+    # Words: clips of at most 5 s until the thinker matches the asked word to the audio, then
+    # every clip length, with absent questions, non-speech clips and augmented audio.
+    Experiment("words-ihp-short", STAGE),
+    Experiment("words-ihp", WORDS + (FIT,), "words"),  # its recipe continues words-ihp-short
+    Experiment("words-token-short", STAGE),
+    Experiment("words-token", WORDS + (FIT,), "words-token"),  # its recipe continues words-token-short
+    Experiment("words-all", ALL, "words-all", init_from="words-ihp-short"),
+    Experiment("words-all-token", ALL, "words-all-token", init_from="words-ihp-short"),
+    # Speakers and events fine-tune the word model's backbone with a fresh head; frame and token
+    # variants start from the same weights and train the same steps on the same data.
+    Experiment("speakers-ihp", SPEAKERS + (FIT,), "speakers", init_from="words-ihp"),
+    Experiment("speakers-token", SPEAKERS + (FIT,), "speakers-token", init_from="words-ihp"),
+    Experiment("events-ihp", EVENTS + (FIT,), "events", init_from="words-ihp"),
+    Experiment("events-token", EVENTS + (FIT,), "events-token", init_from="words-ihp"),
+)
+
+PLANS = {"tiny": PRETRAINED, "tiny-scratch": SCRATCH}
+# The plan whose models ship and whose results the README, the report and the model cards show.
+FULL = SCRATCH
+
 QUICK_RECIPES = ("words-ihp-short", "words-token-short")
 QUICK_STEPS, QUICK_MINUTES = 400, 4.0
 
 
-def plan(quick: bool, eval_limit: int | None = None) -> tuple[Experiment, ...]:
-    """The experiments of a full or a quick reproduction (``eval_limit`` caps queries per evaluation)."""
+def plan(quick: bool, eval_limit: int | None = None, preset: str | None = None) -> tuple[Experiment, ...]:
+    """The experiments of a full or a quick reproduction of ``preset`` (default: the shipped plan's);
+    ``eval_limit`` caps queries per evaluation."""
+    preset = preset or FULL[0].preset
+    if preset not in PLANS:
+        raise ConfigError(f"no reproduction plan for preset {preset!r}; known: {', '.join(sorted(PLANS))}")
     if not quick:
+        experiments = PLANS[preset]
         if eval_limit is None:
-            return FULL
-        return tuple(replace(e, evals=tuple(replace(s, limit=eval_limit) for s in e.evals)) for e in FULL)
+            return experiments
+        return tuple(replace(e, evals=tuple(replace(s, limit=eval_limit) for s in e.evals)) for e in experiments)
     small = tuple(EvalSpec(e.split, e.mode, eval_limit or 60, e.by) for e in ONE)
-    return tuple(Experiment(r, small) for r in QUICK_RECIPES)
+    return tuple(Experiment(r, small, preset=preset) for r in QUICK_RECIPES)
 
 
 def experiment_config(
@@ -140,7 +176,7 @@ def experiment_config(
     max_steps: int | None = None,
 ) -> TrainConfig:  # fmt: skip
     """The training config of an experiment: its recipe, with the model or backbone it starts from."""
-    config = recipe(experiment.recipe, quick, runs_dir, corpus, max_steps)
+    config = recipe(experiment.recipe, quick, runs_dir, corpus, max_steps, experiment.preset)
     if config.init_from is not None:
         return replace(config, init_from=f"{runs_dir}/{Path(config.init_from).parent.name}/final")
     if experiment.init_from is None:
@@ -149,9 +185,9 @@ def experiment_config(
     return replace(config, model=replace(config.model, backbone_path=backbone))
 
 
-def with_prerequisites(names: tuple[str, ...]) -> tuple[str, ...]:
-    """``names`` and, recursively, the experiments they start from."""
-    starts = {e.name: e.starts_from for e in FULL}
+def with_prerequisites(names: tuple[str, ...], experiments: tuple[Experiment, ...] = FULL) -> tuple[str, ...]:
+    """``names`` and, recursively, the experiments (of ``experiments``) they start from."""
+    starts = {e.name: e.starts_from for e in experiments}
     wanted, todo = set(), list(names)
     while todo:
         name = todo.pop()
@@ -162,12 +198,13 @@ def with_prerequisites(names: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def recipe(
-    name: str, quick: bool = False, runs_dir: str = "runs", corpus: str | None = None, max_steps: int | None = None
-) -> TrainConfig:
-    """The shipped recipe ``name`` (``src/framestamp/recipes/tiny-scratch/<name>.yaml``), placed under
-    ``runs_dir``; ``quick`` shortens training and uses the small corpus; ``corpus`` and
-    ``max_steps`` override the recipe."""
-    path = resources.files("framestamp.recipes").joinpath("tiny-scratch", f"{name}.yaml")
+    name: str, quick: bool = False, runs_dir: str = "runs", corpus: str | None = None, max_steps: int | None = None,
+    preset: str = "tiny-scratch",
+) -> TrainConfig:  # fmt: skip
+    """The shipped recipe ``name`` of ``preset`` (``src/framestamp/recipes/<preset>/<name>.yaml``),
+    placed under ``runs_dir``; ``quick`` shortens training and uses the small corpus; ``corpus``
+    and ``max_steps`` override the recipe."""
+    path = resources.files("framestamp.recipes").joinpath(preset, f"{name}.yaml")
     config = TrainConfig.load(path)
     config = replace(config, output_dir=f"{runs_dir}/{name}")
     if quick:

@@ -34,18 +34,19 @@ DRIFT_MARK = "†"
 # ------------------------------------------------------------------ stored runs against their recipes
 
 
-def twin_of(name: str) -> str | None:
-    """The token baseline of frame experiment ``name`` in the plan (``words-ihp-long`` ->
-    ``words-token-long``, ``words-all`` -> ``words-all-token``), or None when it has none."""
+def twin_of(name: str, experiments: tuple[Experiment, ...] = FULL) -> str | None:
+    """The token baseline of frame experiment ``name`` in the plan ``experiments`` (``words-ihp-long``
+    -> ``words-token-long``, ``words-all`` -> ``words-all-token``), or None when it has none."""
     if name.endswith("-token") or "-token-" in name:
         return None
     twin = name.replace("-ihp", "-token", 1) if "-ihp" in name else f"{name}-token"
-    return twin if twin in EXPERIMENTS else None
+    return twin if twin in {e.name for e in experiments} else None
 
 
-def token_twins() -> list[tuple[Experiment, Experiment]]:
-    """(frame experiment, its token baseline) for every pair of the plan."""
-    return [(EXPERIMENTS[name], EXPERIMENTS[twin]) for name in EXPERIMENTS if (twin := twin_of(name))]
+def token_twins(experiments: tuple[Experiment, ...] = FULL) -> list[tuple[Experiment, Experiment]]:
+    """(frame experiment, its token baseline) for every pair of the plan ``experiments``."""
+    by_name = {e.name: e for e in experiments}
+    return [(by_name[name], by_name[twin]) for name in by_name if (twin := twin_of(name, experiments))]
 
 
 def minute_cap_binds(config: TrainConfig, summary: dict | None) -> bool:

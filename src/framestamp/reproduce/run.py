@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 from rich.console import Console
 
-from ..errors import FramestampError, MissingDependencyError
+from ..errors import ConfigError, FramestampError, MissingDependencyError
 from ..evaluate.metrics import (
     MATCHINGS,
     OVERLAP_BUCKETS,
@@ -53,7 +53,7 @@ EVENT_OCCURRENCES = 3  # occurrences of each class ``Stamper.events`` looks for 
 def reproduce(
     quick: bool = False, results_dir: str | Path = "results", runs_dir: str | Path = "runs",
     only: tuple[str, ...] = (), console: Console | None = None, corpus: str | None = None,
-    max_steps: int | None = None, eval_limit: int | None = None, jobs: int = 1,
+    max_steps: int | None = None, eval_limit: int | None = None, jobs: int = 1, preset: str | None = None,
 ) -> Path:  # fmt: skip
     """Train and evaluate the experiments of the plan; write ``results_dir/report.md``.
 
@@ -65,6 +65,7 @@ def reproduce(
         corpus, max_steps: override every recipe's corpus and step count (toy runs).
         eval_limit: cap on the queries of each evaluation.
         jobs: experiments run at once, each after the one it starts from (``reproduce.schedule``).
+        preset: the backbone preset whose plan runs (``reproduce.plan.PLANS``; default: the shipped one).
 
     Returns:
         Path of the report.
@@ -74,11 +75,16 @@ def reproduce(
     console = console or Console()
     results_dir = Path(results_dir)
     (results_dir / METRICS_DIR).mkdir(parents=True, exist_ok=True)
-    wanted = with_prerequisites(only) if only else ()
+    experiments = plan(quick, eval_limit, preset)
+    unknown = sorted(set(only) - {e.name for e in experiments})
+    if unknown:
+        raise ConfigError(f"not in the plan: {', '.join(unknown)}; its experiments: "
+                          f"{', '.join(e.name for e in experiments)}")  # fmt: skip
+    wanted = with_prerequisites(only, experiments) if only else ()
     steps = [
         Step(experiment, experiment_config(experiment, quick, str(runs_dir), corpus, max_steps),
              evaluate=not only or experiment.name in only)
-        for experiment in plan(quick, eval_limit)
+        for experiment in experiments
         if not only or experiment.name in wanted
     ]  # fmt: skip
     if jobs > 1:
