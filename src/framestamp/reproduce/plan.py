@@ -24,6 +24,9 @@ class EvalSpec:
     # (target-time bucket: length generalisation), "subject" (the event class asked about), "overlap"
     # (other voices at a speaker's onset), "source" (where the clip's audio came from).
     by: tuple[str, ...] = ()
+    # Evaluate on copies of the clips as users' files often are (``evaluate.copies.COPIES``: "8khz",
+    # "8bit"), written in that format and read back; None: the clips as built.
+    copy: str | None = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,10 @@ SCRATCH = (
 )
 
 
+# The single questions again on the test clips saved as users' files often are (8 kHz, 8-bit).
+AS_USERS_FILES = tuple(EvalSpec("test", "one", 400, copy=copy) for copy in ("8khz", "8bit"))
+
+
 def _pretrained(*experiments: Experiment) -> tuple[Experiment, ...]:
     return tuple(replace(e, preset="tiny") for e in experiments)
 
@@ -135,15 +142,15 @@ PRETRAINED = _pretrained(
     # Words: clips of at most 5 s until the thinker matches the asked word to the audio, then
     # every clip length, with absent questions, non-speech clips and augmented audio.
     Experiment("words-ihp-short", STAGE),
-    Experiment("words-ihp", WORDS + (FIT,), "words"),  # its recipe continues words-ihp-short
+    Experiment("words-ihp", WORDS + (FIT,) + AS_USERS_FILES, "words"),  # its recipe continues words-ihp-short
     Experiment("words-token-short", STAGE),
-    Experiment("words-token", WORDS + (FIT,), "words-token"),  # its recipe continues words-token-short
+    Experiment("words-token", WORDS + (FIT,) + AS_USERS_FILES, "words-token"),  # continues words-token-short
     Experiment("words-all", ALL, "words-all", init_from="words-ihp-short"),
     Experiment("words-all-token", ALL, "words-all-token", init_from="words-ihp-short"),
     # Speakers and events fine-tune the word model's backbone with a fresh head; frame and token
     # variants start from the same weights and train the same steps on the same data.
-    Experiment("speakers-ihp", SPEAKERS + (FIT,), "speakers", init_from="words-ihp"),
-    Experiment("speakers-token", SPEAKERS + (FIT,), "speakers-token", init_from="words-ihp"),
+    Experiment("speakers-ihp", SPEAKERS + (FIT,) + AS_USERS_FILES, "speakers", init_from="words-ihp"),
+    Experiment("speakers-token", SPEAKERS + (FIT,) + AS_USERS_FILES, "speakers-token", init_from="words-ihp"),
     Experiment("events-ihp", EVENTS + (FIT,), "events", init_from="words-ihp"),
     Experiment("events-token", EVENTS + (FIT,), "events-token", init_from="words-ihp"),
 )

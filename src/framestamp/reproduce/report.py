@@ -70,9 +70,11 @@ def is_baseline(summary: dict) -> bool:
     return objective(summary.get("config", {}).get("objective", "ihp")).head.generates_text
 
 
-def evaluation(summary: dict, split: str, mode: str, key: str = "evaluations") -> dict | None:
-    """The record of ``summary[key]`` for ``split`` and ``mode`` (None when there is none)."""
-    return next((e for e in summary.get(key, ()) if e["split"] == split and e["mode"] == mode), None)
+def evaluation(summary: dict, split: str, mode: str, key: str = "evaluations", copy: str | None = None) -> dict | None:
+    """The record of ``summary[key]`` for ``split`` and ``mode`` on the clips as built, or on their
+    ``copy`` (``evaluate.copies``); None when there is none."""
+    return next((e for e in summary.get(key, ())
+                 if e["split"] == split and e["mode"] == mode and e.get("copy") == copy), None)  # fmt: skip
 
 
 def evaluated(results: dict, split: str, mode: str, key: str = "evaluations"):

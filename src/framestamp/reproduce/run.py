@@ -147,6 +147,10 @@ def evaluate_experiment(
     split_clips = cache(lambda split: training_clips(replace(config.data, max_duration_s=None), split=split))
     for spec in experiment.evals:
         clips = split_clips(spec.split)
+        if spec.copy is not None:
+            from ..evaluate.copies import as_copy
+
+            clips = [as_copy(clip, spec.copy) for clip in clips]
         if spec.mode in STANDARD_MODES:
             if not stamper_can_run(model):
                 console.print(f"[bold]skip[/] {spec.mode} of {experiment.name}: the API cannot run token baselines yet")
@@ -165,7 +169,8 @@ def evaluate_experiment(
             summary["evaluations"].append({"split": spec.split, "mode": spec.mode, "n": len(items), "metrics": metrics})
             continue
         items = evaluation_items(clips, spec.mode, seed=0, limit=spec.limit)
-        console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} ({spec.mode}, {len(items)} queries)")
+        copy = f", {spec.copy} copies" if spec.copy else ""
+        console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} ({spec.mode}, {len(items)} queries{copy})")
         result = run(model, items, batch_size=8)
         summary["evaluations"].append(describe(spec, result))
         if spec.split == "test" and not model.head_kind.generates_text and figures_dir is not None:
@@ -219,6 +224,8 @@ def describe(spec: EvalSpec, result: EvalResult) -> dict:
         "median_seconds_per_query": result.median_seconds_per_query,
         "max_clip_s": max((i.clip.duration_s for i in result.items), default=0.0),
     }  # fmt: skip
+    if spec.copy is not None:
+        record["copy"] = spec.copy
     if spec.mode == "one":
         single = (
             [p.times_s[0] if len(p.times_s) else None for p in result.predictions],

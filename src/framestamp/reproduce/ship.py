@@ -131,7 +131,7 @@ def model_card(experiment: Experiment, summary: dict, stages: list[str] = (), pa
         "|---|---|---|---|---|---|---|---|",
     ]
     presence = [record for record in summary["evaluations"] if record["mode"] == "presence"]
-    for record in (record for record in summary["evaluations"] if record["mode"] in ("one", "all")):
+    for record in (r for r in summary["evaluations"] if r["mode"] in ("one", "all") and "copy" not in r):
         m = record["metrics"]
         parse = m.get("parse_error_rate")
         lines.append(
