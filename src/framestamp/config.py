@@ -71,7 +71,7 @@ class Config:
         except (json.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as error:
             raise ConfigError(f"config file {path} is not valid {path.suffix.lstrip('.') or 'YAML'}: "
                               f"{str(error).splitlines()[0]}") from None
-        return cls.from_dict(values or {})
+        return cls.from_dict({} if values is None else values)  # an empty file: every default
 
 
 def _config_class(field_type: Any) -> type[Config] | None:

@@ -1,4 +1,5 @@
-"""Errors a user can fix. The CLI prints them as one line, without a traceback."""
+"""Errors a user can fix, and caveats of answers given anyway. The CLI prints each as one line,
+without a traceback."""
 
 
 class FramestampError(Exception):
@@ -19,3 +20,7 @@ class AudioError(FramestampError):
 
 class MissingDependencyError(FramestampError):
     """An optional dependency is not installed."""
+
+
+class FramestampWarning(UserWarning):
+    """The answer is given, with a caveat (the CLI prints these as one ``warning:`` line)."""

@@ -54,22 +54,29 @@ def _one_line(text: str) -> str:
 
 @contextmanager
 def reporting():
-    """Print ``FramestampError`` as ``error: ...`` (exit 1) and framestamp warnings as ``warning: ...``."""
-    from ..inference.api import FramestampWarning
+    """Print ``FramestampError`` as ``error: ...`` (exit 1) and framestamp warnings as ``warning: ...``.
+
+    Yields a function that returns the warnings caught so far (for the JSON answer's ``warnings``).
+    """
+    from ..errors import FramestampWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FramestampWarning)
+
+        def noted() -> list[str]:
+            ours = (w for w in caught if issubclass(w.category, FramestampWarning))
+            return list(dict.fromkeys(_one_line(w.message) for w in ours))
+
         try:
-            yield
+            yield noted
         except FramestampError as error:
             typer.echo(f"error: {_one_line(error)}", err=True)
             # SystemExit, not typer.Exit: cli.main runs click with standalone_mode=False, where
             # typer.Exit only becomes a return value and the exit status would be 0
             raise SystemExit(1) from None
         finally:
-            shown = dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, FramestampWarning))
-            for message in shown:
-                typer.echo(f"warning: {_one_line(message)}", err=True)
+            for message in noted():
+                typer.echo(f"warning: {message}", err=True)
 
 
 def _load(checkpoint: str, device, window_s: float, overlap_s: float, quiet: bool, threshold: float | None = None):
@@ -85,11 +92,12 @@ def _load(checkpoint: str, device, window_s: float, overlap_s: float, quiet: boo
     return load(checkpoint, device=device, config=config)
 
 
-def _emit(result, fmt: Optional[OutputFormat], output, plot, waveform, audio: Path) -> None:
-    """Render ``result``, print or write it, and draw the plot when asked."""
+def _emit(result, fmt: Optional[OutputFormat], output, plot, waveform, audio: Path, notes: list[str]) -> None:
+    """Render ``result`` (JSON: with the warnings ``notes``), print or write it, and draw the plot when asked."""
     from ..inference.outputs import render, write_atomic
 
-    text = render(result, (fmt or OutputFormat.table).value, name=audio.stem, extra={"audio": str(audio)})
+    extra = {"audio": str(audio)} | ({"warnings": notes} if notes else {})
+    text = render(result, (fmt or OutputFormat.table).value, name=audio.stem, extra=extra)
     if plot is not None:
         from ..inference.plot import plot_answer
 
@@ -116,7 +124,7 @@ def locate(
     quiet: QuietOpt = False, device: DeviceOpt = None, window_s: WindowOpt = 30.0, overlap_s: OverlapOpt = 5.0,
 ) -> None:  # fmt: skip
     """When is a word said, an event heard, a speaker's onset? Prints time(s), Lambda and presence."""
-    with reporting():
+    with reporting() as noted:
         if manifest is not None:
             asked = [n for n, v in (("AUDIO", audio), ("--word", word), ("--event", event), ("--speaker", speaker),
                                     ("--question", question), ("--plot", plot)) if v is not None]  # fmt: skip
@@ -139,7 +147,7 @@ def locate(
         model = _load(checkpoint or kind, device, window_s, overlap_s, quiet, presence_threshold)
         result = model.locate(waveform, word=word, occurrence=occurrence, end=end, event=event, speaker=speaker,
                               question=question, every=every)  # fmt: skip
-        _emit(result, format, output, plot, waveform, audio)
+        _emit(result, format, output, plot, waveform, audio, noted())
 
 
 def _run_manifest(manifest: Path, load, checkpoint: Optional[str], output: Optional[Path]) -> None:
@@ -173,10 +181,11 @@ def align(
     quiet: QuietOpt = False, device: DeviceOpt = None, window_s: WindowOpt = 30.0, overlap_s: OverlapOpt = 5.0,
 ) -> None:  # fmt: skip
     """Start (and end) of every word, from one pass of the 'each word' questions."""
-    with reporting():
+    with reporting() as noted:
         waveform = _prepare("words", format, audio)
         model = _load(checkpoint or "words-all", device, window_s, overlap_s, quiet)
-        _emit(model.align(waveform, transcript=transcript, ends=ends), format, output, plot, waveform, audio)
+        result = model.align(waveform, transcript=transcript, ends=ends)
+        _emit(result, format, output, plot, waveform, audio, noted())
 
 
 @app.command()
@@ -189,10 +198,11 @@ def diarize(
     quiet: QuietOpt = False, device: DeviceOpt = None, window_s: WindowOpt = 30.0, overlap_s: OverlapOpt = 5.0,
 ) -> None:  # fmt: skip
     """Onset of every speaker (and the end of their first turn)."""
-    with reporting():
+    with reporting() as noted:
         waveform = _prepare("speakers", format, audio)
         model = _load(checkpoint or "speakers", device, window_s, overlap_s, quiet)
-        _emit(model.diarize(waveform, ends=ends, max_speakers=max_speakers), format, output, plot, waveform, audio)
+        result = model.diarize(waveform, ends=ends, max_speakers=max_speakers)
+        _emit(result, format, output, plot, waveform, audio, noted())
 
 
 @app.command()
@@ -205,14 +215,14 @@ def events(
     quiet: QuietOpt = False, device: DeviceOpt = None, window_s: WindowOpt = 30.0, overlap_s: OverlapOpt = 5.0,
 ) -> None:  # fmt: skip
     """Sound event onsets and offsets, unlabelled or per class."""
-    with reporting():
+    with reporting() as noted:
         names = [n.strip() for c in classes or [] for n in c.split(",") if n.strip()]
         if classes and not names:
             raise FramestampError("--classes is empty")
         waveform = _prepare("events", format, audio)
         model = _load(checkpoint or "events", device, window_s, overlap_s, quiet)
         result = model.events(waveform, classes=names or None, ends=ends, max_occurrences=max_occurrences)
-        _emit(result, format, output, plot, waveform, audio)
+        _emit(result, format, output, plot, waveform, audio, noted())
 
 
 def _prepare(kind: str, fmt: Optional[OutputFormat], audio: Path):

@@ -29,7 +29,7 @@ from typing import Sequence
 import numpy as np
 
 from ..audio import SAMPLE_RATE_HZ, load_audio, prepare_waveform
-from ..errors import CheckpointError, FramestampError
+from ..errors import CheckpointError, ConfigError, FramestampError
 from ..tasks import task_named
 from .engine import Ask, Engine, FramestampWarning, InferenceConfig
 from .windows import LongScores
@@ -196,6 +196,7 @@ def load(name_or_path: str | Path, device: str | None = None, config: InferenceC
 
     Raises:
         CheckpointError: the checkpoint is missing or corrupt.
+        ConfigError: ``device`` cannot be used.
     """
     import torch
 
@@ -213,7 +214,11 @@ def load(name_or_path: str | Path, device: str | None = None, config: InferenceC
         reason = (str(error).strip().splitlines() or [""])[0]
         raise CheckpointError(f"cannot load the checkpoint {directory}: {type(error).__name__}: {reason}") from None
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    return Stamper(model.to(device), config or InferenceConfig(), str(name_or_path))
+    try:
+        model = model.to(device)
+    except (RuntimeError, AssertionError) as error:  # an unknown name, or a backend this torch was built without
+        raise ConfigError(f"cannot use device '{device}': {(str(error).strip().splitlines() or [''])[0]}") from None
+    return Stamper(model, config or InferenceConfig(), str(name_or_path))
 
 
 class Stamper:

@@ -29,6 +29,7 @@ import numpy as np
 
 from ..config import Config, option, register_config
 from ..decoding import DecodeConfig, Prediction, head_kind, presence_threshold
+from ..errors import FramestampWarning
 from ..frames import frames_to_seconds
 from ..tasks import Task, parse_answer
 from .windows import LongScores, WindowConfig, check_length, plan_windows, score_long
@@ -38,10 +39,6 @@ ORDINAL_SLACK = 2  # occurrences asked beyond the k-th in each window (the first
 ORDINAL_WARNING = "on audio longer than one window, the k-th speaker is counted from the first window where it is present"
 TOKEN_ORDINAL_WARNING = ("on audio longer than one window, a token baseline's k-th occurrence is the k-th within the "
                          "first window whose answer falls in its part of the recording")
-
-
-class FramestampWarning(UserWarning):
-    """The answer is given, with a caveat (the CLI prints these as one ``warning:`` line)."""
 
 
 @register_config

@@ -37,8 +37,8 @@ class WindowConfig(Config):
     windows_per_batch: int = option(1, "windows per forward pass; activation memory grows with it")
 
     def __post_init__(self):
-        if self.window_s <= 0:
-            raise ValueError(f"window_s must be positive, got {self.window_s}")
+        if not 0 < self.window_s < math.inf:
+            raise ValueError(f"window_s must be positive and finite, got {self.window_s}")
         if not 0 <= self.overlap_s <= self.window_s / 2:
             raise ValueError(f"overlap_s must be in [0, window_s / 2], got {self.overlap_s}")
         if self.windows_per_batch < 1:
