@@ -284,3 +284,18 @@ def test_peak_decoders_report_a_narrow_spike_at_its_own_frame():
     intensity = np.full(200, 1e-4)
     intensity[[40, 120]] = 0.9
     np.testing.assert_allclose(dec.decode_iterative_mode(intensity, 2, RATE_HZ, tolerance_s=0.02), [0.405, 1.205])
+
+
+def test_presence_is_decided_from_the_busiest_two_seconds_not_the_whole_row():
+    from framestamp.decoding import head_kind, local_count
+
+    rate = 100.0
+    faint = np.full(int(3600 * rate), np.log(1e-4))  # an hour of faint intensity: 360 expected in total
+    poisson = head_kind("ihp")
+    assert local_count(np.exp(faint), rate) == pytest.approx(200 * 1e-4)
+    assert poisson.presence_probability(faint, rate) == pytest.approx(1 - np.exp(-0.02))
+    peak = np.full(1000, -30.0)
+    peak[400:403] = np.log(0.5)  # 1.5 expected within 30 ms: the same locally and in total
+    assert poisson.presence_probability(peak, rate) == pytest.approx(1 - np.exp(-1.5), rel=1e-6)
+    short = np.full(50, np.log(0.01))  # shorter than the window: the whole row
+    assert local_count(np.exp(short), rate) == pytest.approx(0.5)

@@ -30,6 +30,9 @@ SINGLE_DECODERS = ("argmax", "median")
 MULTI_DECODERS = ("iterative_mode", "posterior_mode", "posterior_median")
 DEFAULT_PRESENCE_THRESHOLD = 0.5  # P(N >= 1) = 0.5, i.e. Lambda >= ln 2
 MAX_LOG_INTENSITY = 80.0  # exp(80) ~ 5e34: far above any real intensity, far below float64's overflow
+# Presence is decided from local evidence: the expected count in the busiest stretch of this many
+# seconds, not over the whole recording, whose faint intensity would add up with its length.
+LOCAL_PRESENCE_S = 2.0
 
 
 @register_config
@@ -84,8 +87,8 @@ class HeadKind:
         """Per-frame value to plot and decode from: intensity (events per frame) or probability."""
         raise NotImplementedError
 
-    def presence_probability(self, scores: np.ndarray) -> float:
-        """P(at least one event) given the frame scores of one question."""
+    def presence_probability(self, scores: np.ndarray, frame_rate_hz: float) -> float:
+        """P(the asked thing occurs), from the busiest ``LOCAL_PRESENCE_S`` of one question's frame scores."""
         raise NotImplementedError
 
     def decode(
@@ -140,8 +143,10 @@ class PoissonHead(HeadKind):
     def curve(self, scores: np.ndarray) -> np.ndarray:
         return _intensity(scores)
 
-    def presence_probability(self, scores: np.ndarray) -> float:
-        return float(-np.expm1(-_intensity(scores).sum()))
+    def presence_probability(self, scores: np.ndarray, frame_rate_hz: float) -> float:
+        """P(N >= 1) = 1 - exp(-Lambda), Lambda the expected count of the busiest stretch of
+        ``LOCAL_PRESENCE_S`` (the whole row when it is shorter)."""
+        return float(-np.expm1(-local_count(_intensity(scores), frame_rate_hz)))
 
     def decode(self, scores, frame_rate_hz, mode, n_events=None, config=DecodeConfig()) -> Prediction:
         values = _intensity(scores)
@@ -152,7 +157,7 @@ class PoissonHead(HeadKind):
         else:
             times = self.decode_n(values, decoders.decode_count(values) if n_events is None else n_events,
                                   frame_rate_hz, config, exact=n_events is not None)  # fmt: skip
-        return _prediction(times, count, scores, frame_rate_hz, self.presence_probability(scores))
+        return _prediction(times, count, scores, frame_rate_hz, self.presence_probability(scores, frame_rate_hz))
 
     @staticmethod
     def decode_n(values: np.ndarray, n: int, frame_rate_hz: float, config: DecodeConfig, exact: bool) -> np.ndarray:
@@ -177,7 +182,8 @@ class BinaryHead(HeadKind):
     def curve(self, scores: np.ndarray) -> np.ndarray:
         return _sigmoid(scores)
 
-    def presence_probability(self, scores: np.ndarray) -> float:
+    def presence_probability(self, scores: np.ndarray, frame_rate_hz: float) -> float:
+        """The highest frame probability: local by nature."""
         return float(np.max(_sigmoid(scores), initial=0.0))
 
     def decode(self, scores, frame_rate_hz, mode, n_events=None, config=DecodeConfig()) -> Prediction:
@@ -189,7 +195,8 @@ class BinaryHead(HeadKind):
             times = peaks
         else:
             times = decoders.decode_binary_topn(values, n_events, frame_rate_hz, config.tolerance_s)
-        return _prediction(times, float(len(peaks)), scores, frame_rate_hz, self.presence_probability(scores))
+        return _prediction(times, float(len(peaks)), scores, frame_rate_hz,
+                           self.presence_probability(scores, frame_rate_hz))
 
 
 @register_head_kind
@@ -203,6 +210,16 @@ class GeneratedAnswer(HeadKind):
         raise TypeError("a token baseline has no frame scores")
 
     presence_probability = decode = curve
+
+
+def local_count(intensity: np.ndarray, frame_rate_hz: float, window_s: float = LOCAL_PRESENCE_S) -> float:
+    """The largest sum of ``intensity`` over ``window_s`` seconds of consecutive frames (the whole
+    sum when the row is shorter)."""
+    width = max(1, int(round(window_s * frame_rate_hz)))
+    if intensity.size <= width:
+        return float(intensity.sum())
+    running = np.concatenate([[0.0], np.cumsum(intensity, dtype=np.float64)])
+    return float(np.max(running[width:] - running[:-width]))
 
 
 def _prediction(times, count: float, scores, frame_rate_hz: float, presence: float) -> Prediction:

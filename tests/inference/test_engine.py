@@ -131,3 +131,37 @@ def test_events_per_class_count_over_the_whole_recording_like_locate():
     timeline = Stamper(OrdinalClickModel(), InferenceConfig(progress=False)).events(audio, classes=["bark"],
                                                                                      max_occurrences=6)
     assert [s.start_s for s in timeline.spans] == pytest.approx([10.005, 20.005, 26.005, 40.005, 90.005])
+
+
+class SecondOnlyModel(OrdinalClickModel):
+    """Marks the 2nd click for every question but the 1st, whose row is flat: it "hears" a 2nd
+    occurrence without a 1st."""
+
+    def score(self, questions, waveforms):
+        rows = super().score([q.replace("1st", "99th") for q in questions], waveforms)
+        for question, row in zip(questions, rows):
+            if "1st" not in question:
+                row[:] = -20.0
+                row[int(5.0 * 100)] = np.log(3.0)
+        return rows
+
+
+@pytest.mark.parametrize("k, expected, present", [(1, 2.005, True), (2, 5.005, True), (3, None, False)])
+def test_in_one_window_the_kth_is_present_only_after_the_ones_before(k, expected, present):
+    from framestamp.inference.api import Stamper
+    from framestamp.inference.engine import InferenceConfig
+
+    audio = clicks_at(10.0, [2.0, 5.0])
+    answer = Stamper(OrdinalClickModel(), InferenceConfig(progress=False)).locate(audio, word="apple", occurrence=k)
+    assert answer.present is present
+    if present:
+        assert answer.times_s == [pytest.approx(expected)]
+
+
+def test_a_kth_heard_without_the_ones_before_it_is_not_present():
+    from framestamp.inference.api import Stamper
+    from framestamp.inference.engine import InferenceConfig
+
+    stamper = Stamper(SecondOnlyModel(), InferenceConfig(progress=False))
+    answer = stamper.locate(clicks_at(10.0, [2.0, 5.0]), word="apple", occurrence=2)
+    assert not answer.present  # the 2nd question alone is sure (P 0.95), but there is no 1st

@@ -392,7 +392,7 @@ class Stamper:
         for k in range(1, max_k + 1):
             row = long.scores[first_row + (k - 1) * per_ask]
             start = self._decode_one(row)
-            absent = check_presence and self.head.presence_probability(row) < self.presence_threshold
+            absent = check_presence and self.head.presence_probability(row, long.frame_rate_hz) < self.presence_threshold
             if absent or (spans and start <= spans[-1].start_s):
                 break
             stop = self._decode_one(long.scores[first_row + (k - 1) * per_ask + 1]) if ends else None

@@ -4,7 +4,9 @@ Evaluation, the Python API, the CLI, the demo and the bench all answer questions
 :class:`Engine`, so a reported number describes the path a user runs.
 
 - Audio that fits one window (30 s by default) is encoded in one forward pass; questions about
-  several such clips are batched.
+  several such clips are batched. A frame model's "k-th occurrence" question (k > 1) of a family
+  that counts (words, events) is asked as the 1st..k-th, whatever the length: the k-th is present
+  only when the occurrences before it are, each later than the one before.
 - Longer audio is cut into overlapping windows whose frame scores are stitched on one timeline
   (:mod:`framestamp.inference.windows`). "Every occurrence" questions decode the stitched
   scores. A "k-th occurrence" question of a family that counts across windows (words, events)
@@ -49,8 +51,8 @@ class InferenceConfig(Config):
     windows: WindowConfig = option(WindowConfig(), "windowing of long audio")
     decode: DecodeConfig = option(DecodeConfig(), "decoders of times from frame scores")
     presence_threshold: float | None = option(
-        None, "report 'present' when P(N >= 1) = 1 - exp(-Lambda) reaches this; None: the checkpoint's "
-              "calibrated threshold, else 0.5"
+        None, "report 'present' when P(N >= 1) = 1 - exp(-Lambda), Lambda the expected count in the busiest "
+              "2 s, reaches this; None: the checkpoint's calibrated threshold, else 0.5"
     )  # fmt: skip
     progress: bool | None = option(None, "progress bar over windows; None = only on a terminal")
 
@@ -143,15 +145,22 @@ class Engine:
         for waveform in waveforms:
             check_length(waveform, self.token_rate_hz)
         answers: list[Prediction | None] = [None] * len(asks)
-        short = [i for i, w in enumerate(waveforms) if self.n_windows(w) == 1]
+        short = [i for i, w in enumerate(waveforms) if self.n_windows(w) == 1 and not self._counted(asks[i])]
         if short:
             batch = self._answer_whole([waveforms[i] for i in short], [asks[i] for i in short])
             for i, prediction in zip(short, batch):
                 answers[i] = prediction
         for i, (waveform, ask) in enumerate(zip(waveforms, asks)):
             if answers[i] is None:
-                answers[i] = self._answer_long(waveform, ask)
+                counted = self._counted(ask)
+                answers[i] = self._kth_across_windows(waveform, ask) if counted else self._answer_long(waveform, ask)
         return answers
+
+    def _counted(self, ask: Ask) -> bool:
+        """A frame model's "k-th occurrence" question (k > 1) of a family that counts: the k-th is
+        present only when the 1st..(k-1)-th are too, so it is answered by :meth:`occurrences`."""
+        return (not self.head.generates_text and ask.mode == "one" and ask.k > 1 and ask.task is not None
+                and ask.task.counts_across_windows)  # fmt: skip
 
     # ----- recordings of one window ---------------------------------------------------------
     def _answer_whole(self, waveforms, asks) -> list[Prediction]:
@@ -215,7 +224,7 @@ class Engine:
                 if last <= first or len(result.times_s) == max_k:
                     break
                 region = rows[j * per_rank, first:last]
-                p = self.head.presence_probability(region)
+                p = self.head.presence_probability(region, long.frame_rate_hz)
                 t = self._time_in(region, first, long.frame_rate_hz)
                 later = not result.times_s or t > result.times_s[-1] + self.config.decode.tolerance_s
                 if p < self.presence_threshold:
@@ -255,7 +264,7 @@ class Engine:
             region = row[first:last]
             if last <= first:
                 continue
-            p = self.head.presence_probability(region)
+            p = self.head.presence_probability(region, rate)
             if p >= self.presence_threshold:
                 local = self._decode(region, ask)
                 times = local.times_s + frames_to_seconds(first, rate)
