@@ -1,23 +1,11 @@
-"""Fixtures of the inference tests: a random tiny checkpoint and generated audio files."""
+"""Fixtures of the inference tests: a stamper on the random tiny checkpoint (tests/conftest.py) and
+generated audio files."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import soundfile as sf
-
-WORDS = ["apple", "banana", "cherry", "the", "dog", "bark", "occur", "speech"]
-
-
-@pytest.fixture(scope="session")
-def checkpoint(tmp_path_factory):
-    """A saved random tiny model (IHP head) whose vocabulary holds ``WORDS``."""
-    from framestamp.backbones.tiny_scratch import ScratchTinyBackbone
-    from framestamp.model import FrameStampModel, ModelConfig
-
-    directory = tmp_path_factory.mktemp("checkpoint") / "tiny"
-    FrameStampModel(ScratchTinyBackbone.create(WORDS, seed=0), ModelConfig()).save_pretrained(directory)
-    return directory
 
 
 @pytest.fixture(scope="session")

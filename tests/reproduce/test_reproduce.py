@@ -236,3 +236,16 @@ def test_words_are_broken_down_by_source_of_the_speech():
     source = next(b for b in BREAKDOWNS if b[0] == "source")
     rows = _grouped_table({"words-ihp": {"evaluations": [record]}}, *source).splitlines()
     assert rows[0].startswith("## Words by source") and "| asterisk | 50% (2) |" in rows
+
+
+@pytest.mark.parametrize("preset", sorted(PLANS))
+def test_robustness_checks_come_after_the_presence_calibration(preset):
+    from framestamp.reproduce.run import ROBUSTNESS_MODES
+
+    for experiment in PLANS[preset]:
+        modes = [spec.mode for spec in experiment.evals]
+        for mode in set(modes) & set(ROBUSTNESS_MODES):
+            assert "presence" in modes[: modes.index(mode)], (experiment.name, mode)
+    if preset == "tiny":
+        shipped_words = next(e for e in PLANS[preset] if e.ships_as == "words")
+        assert set(ROBUSTNESS_MODES) <= {spec.mode for spec in shipped_words.evals}

@@ -168,7 +168,7 @@ def add_background(
     n = len(clip.audio)
     record: dict = {"name": "background", "kind": kind, "snr_db": snr}
     if kind == "music":
-        background, info = _train_music(n, rng)
+        background, info = _music_of("train", n, rng)
         record["pieces"] = info["pieces"]
     else:
         background = _noise(n, rng, kind)
@@ -317,13 +317,15 @@ def _pools():
     return Pools(CorpusConfig(), seed=0)  # the music ranges depend on neither
 
 
-def _train_music(n: int, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
-    """Unit-RMS music of ``n`` samples from the train part of the music-on-hold tracks (the
-    corpus's own reader; raises ``MissingSourceError`` naming the package when it is missing)."""
+def _music_of(pool: str, n: int, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+    """Unit-RMS music of ``n`` samples from the ``pool`` part (train, dev, test) of the
+    music-on-hold tracks (the corpus's own reader; raises ``MissingSourceError`` naming the
+    package when it is missing)."""
     from framestamp.corpus.events import _music
 
-    audio, info = _music(_pools(), "train", n, rng)
+    audio, info = _music(_pools(), pool, n, rng)
     return audio.astype(np.float64), info
+
 
 
 # --- non-speech clips ---------------------------------------------------------------------------
@@ -374,6 +376,7 @@ def nonspeech_clip(
     level_db: tuple[float, float] = (-70.0, -6.0),
     level_changes: bool = True,
     sample_rate: int = 16_000,
+    music_pool: str = "train",
 ) -> Clip:
     """A clip of ``subset`` with no segments: silence, tones, noise, music or a mix of them.
 
@@ -386,7 +389,8 @@ def nonspeech_clip(
       log-uniform in 100-4000 Hz, on continuously, in regular beeps or switched on and off at
       random (``TONE_PATTERNS``, 5 ms edges, silence between);
     - ``noise``: white, pink or brown noise;
-    - ``music``: music on hold from the train part of the corpus's tracks (as ``add_background``);
+    - ``music``: music on hold from the ``music_pool`` part of the corpus's tracks (train, as
+      ``add_background``; evaluations take the test part);
     - ``mix``: two or three of the other kinds in ``kinds``, each at its own level (silence as
       its noise floor).
 
@@ -404,9 +408,9 @@ def nonspeech_clip(
         others = [k for k in dict.fromkeys(kinds) if k != "mix"]
         count = min(int(rng.integers(2, 4)), len(others))
         chosen = [others[i] for i in sorted(rng.choice(len(others), size=count, replace=False))]
-        parts = [_nonspeech_part(n, rng, part, level_db, sample_rate, floor_only=True) for part in chosen]
+        parts = [_nonspeech_part(n, rng, part, level_db, sample_rate, True, music_pool) for part in chosen]
     else:
-        parts = [_nonspeech_part(n, rng, kind, level_db, sample_rate)]
+        parts = [_nonspeech_part(n, rng, kind, level_db, sample_rate, music_pool=music_pool)]
     audio = np.sum([audio for audio, _ in parts], axis=0) if n else np.zeros(0)
     record: dict = {"kind": kind, "seconds": n / sample_rate, "parts": [info for _, info in parts]}
     if level_changes and rng.random() < NONSPEECH_LEVEL_CHANGE_PROB:
@@ -443,7 +447,7 @@ def tone_audio(
 
 def _nonspeech_part(
     n: int, rng: np.random.Generator, kind: str, level_db: tuple[float, float], sample_rate: int,
-    floor_only: bool = False,
+    floor_only: bool = False, music_pool: str = "train",
 ) -> tuple[np.ndarray, dict]:  # fmt: skip
     """One part of a non-speech clip at its level, and what was drawn."""
     if kind == "silence":
@@ -459,7 +463,7 @@ def _nonspeech_part(
         colour = str(list(NOISE_EXPONENTS)[int(rng.integers(len(NOISE_EXPONENTS)))])
         audio, info = _noise(n, rng, colour), {"kind": "noise", "colour": colour}
     elif kind == "music":
-        audio, music = _train_music(n, rng)
+        audio, music = _music_of(music_pool, n, rng)
         info = {"kind": "music", "pieces": music["pieces"]}
     else:
         raise ValueError(f"unknown non-speech kind {kind!r}; choose from {NONSPEECH_KINDS}")

@@ -22,7 +22,9 @@ class EvalSpec:
     limit: int | None = None
     # Also report accuracy by these groupings of the questions (``reproduce.run.GROUPINGS``): "time"
     # (target-time bucket: length generalisation), "subject" (the event class asked about), "overlap"
-    # (other voices at a speaker's onset), "source" (where the clip's audio came from).
+    # (other voices at a speaker's onset), "source" (where the clip's audio came from). Checks on
+    # input unlike the test clips (``reproduce.run.ROBUSTNESS_MODES``): "nonspeech", "presence_long",
+    # "late_words" (``evaluate.robustness``; ``limit`` counts their questions).
     by: tuple[str, ...] = ()
     # Evaluate on copies of the clips as users' files often are (``evaluate.copies.COPIES``: "8khz",
     # "8bit"), written in that format and read back; None: the clips as built.
@@ -129,6 +131,10 @@ SCRATCH = (
 
 # The single questions again on the test clips saved as users' files often are (8 kHz, 8-bit).
 AS_USERS_FILES = tuple(EvalSpec("test", "one", 400, copy=copy) for copy in ("8khz", "8bit"))
+# Non-speech of 10 s to 60 min, presence on 20-120 s recordings, words first said late in 2-minute
+# ones (``evaluate.robustness``; after "presence", whose calibrated threshold they use).
+ROBUSTNESS = (EvalSpec("test", "nonspeech", 100), EvalSpec("test", "presence_long", 200),
+              EvalSpec("test", "late_words", 200))  # fmt: skip
 
 
 def _pretrained(*experiments: Experiment) -> tuple[Experiment, ...]:
@@ -142,9 +148,9 @@ PRETRAINED = _pretrained(
     # Words: clips of at most 5 s until the thinker matches the asked word to the audio, then
     # every clip length, with absent questions, non-speech clips and augmented audio.
     Experiment("words-ihp-short", STAGE),
-    Experiment("words-ihp", WORDS + (FIT,) + AS_USERS_FILES, "words"),  # its recipe continues words-ihp-short
+    Experiment("words-ihp", WORDS + (FIT,) + AS_USERS_FILES + ROBUSTNESS, "words"),  # continues words-ihp-short
     Experiment("words-token-short", STAGE),
-    Experiment("words-token", WORDS + (FIT,) + AS_USERS_FILES, "words-token"),  # continues words-token-short
+    Experiment("words-token", WORDS + (FIT,) + AS_USERS_FILES + ROBUSTNESS, "words-token"),  # continues words-token-short
     Experiment("words-all", ALL, "words-all", init_from="words-ihp-short"),
     Experiment("words-all-token", ALL, "words-all-token", init_from="words-ihp-short"),
     # Speakers and events fine-tune the word model's backbone with a fresh head; frame and token

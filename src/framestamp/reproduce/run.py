@@ -40,6 +40,9 @@ METRICS_DIR = "metrics"
 # (``inference.api.Stamper``), one clip at a time; the metrics JSON keeps them under
 # ``STANDARD_EVALUATIONS``, beside (not in) "evaluations", whose records all hold accuracies.
 STANDARD_MODES = ("diarize", "events_f1")
+# Checks of answers on input unlike the test clips (``evaluate.robustness``), after "presence" in a
+# plan so that they decide with the calibrated threshold.
+ROBUSTNESS_MODES = ("nonspeech", "presence_long", "late_words")
 # Speaker turns: pyannote's collar is the full width around each reference boundary, so 0.5 is
 # NIST's +-0.25 s; overlapping speech is scored.
 DER_COLLAR_S = 0.5
@@ -168,6 +171,10 @@ def evaluate_experiment(
             metrics = run_presence(model, items, threshold=presence_threshold(model.config))
             summary["evaluations"].append({"split": spec.split, "mode": spec.mode, "n": len(items), "metrics": metrics})
             continue
+        if spec.mode in ROBUSTNESS_MODES:
+            console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} ({spec.mode}, {spec.limit} questions)")
+            summary["evaluations"].append(evaluate_robustness(spec, model, clips))
+            continue
         items = evaluation_items(clips, spec.mode, seed=0, limit=spec.limit)
         copy = f", {spec.copy} copies" if spec.copy else ""
         console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} ({spec.mode}, {len(items)} queries{copy})")
@@ -178,6 +185,19 @@ def evaluate_experiment(
 
             plot_intensity_examples(model, items, figures_dir / f"intensity_{experiment.name}_{spec.mode}.png")
     return summary
+
+
+def evaluate_robustness(spec: EvalSpec, model: FrameStampModel, clips) -> dict:
+    """One check of :mod:`framestamp.evaluate.robustness` (``spec.mode``), ``spec.limit`` questions,
+    presence decided with the model's (calibrated) threshold."""
+    from ..evaluate import robustness
+
+    threshold, n = presence_threshold(model.config), spec.limit or 100
+    if spec.mode == "nonspeech":
+        return robustness.nonspeech(model, clips, threshold, n)
+    if spec.mode == "presence_long":
+        return robustness.presence_long(model, clips, threshold, n)
+    return robustness.late_words(model, clips, n)
 
 
 def calibrate_presence(model: FrameStampModel, final: Path, items, console: Console) -> None:
