@@ -91,3 +91,22 @@ def test_a_memory_only_cache_writes_nothing_to_disk(tmp_path, monkeypatch):
         model(model.prepare([QUESTION] * 2, clips()))
         model(model.prepare([QUESTION] * 2, clips()))
     assert (cache.misses, cache.hits) == (2, 2) and not any(tmp_path.rglob("*.npy"))
+
+
+def test_questions_about_one_recording_run_the_tower_once_and_answer_as_without_the_cache():
+    from framestamp.inference.engine import Ask, Engine, InferenceConfig
+    from framestamp.tasks import task_named
+
+    word, audio = task_named("word"), clips(3)[1]
+    asks = [Ask(word.question(w, k, "start"), task=word, subject=w, k=k) for w in ("apple", "dog") for k in (1, 2)]
+    plain = FrameStampModel(WhisperTinyBackbone.create(["apple", "dog"], seed=0), ModelConfig(backbone="tiny"))
+    expected = [plain.score([a.question], [audio])[0] for a in asks]  # no cache: the tower runs every time
+    engine = Engine(plain, InferenceConfig(progress=False))
+    cache = plain.backbone.tower_cache
+    assert cache is not None and cache.directory is None  # in memory only, nothing written to disk
+    answers = [engine.answer([audio], [ask])[0] for ask in asks]
+    rows = sum(ask.k for ask in asks)  # the k-th is asked as the 1st..k-th
+    assert cache.misses == 1 and cache.hits == rows - 1
+    for ask, row, answer in zip(asks, expected, answers):
+        if ask.k == 1:
+            np.testing.assert_array_equal(answer.scores, row)

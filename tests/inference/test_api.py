@@ -42,7 +42,8 @@ class ClickModel:
         self.config = SimpleNamespace(
             head_objective=head_objective, question_modes=question_modes, answers_absent=False, presence_threshold=None
         )
-        self.backbone = SimpleNamespace(token_rate_hz=25.0, tokenizer=SimpleNamespace(unk_token_id=None))
+        self.backbone = SimpleNamespace(token_rate_hz=25.0, tokenizer=SimpleNamespace(unk_token_id=None),
+                                        reuse_frozen_outputs=lambda: None)
 
     def score(self, questions, waveforms):
         rows = []

@@ -70,7 +70,8 @@ def test_a_token_answer_is_present_when_it_holds_a_time(text, times, presence, p
 
     from framestamp.inference.engine import Ask, Engine
 
-    model = SimpleNamespace(config=SimpleNamespace(head_objective="none", presence_threshold=None), frame_rate_hz=100.0)
+    model = SimpleNamespace(config=SimpleNamespace(head_objective="none", presence_threshold=None), frame_rate_hz=100.0,
+                            backbone=SimpleNamespace(reuse_frozen_outputs=lambda: None))
     answer = Engine(model)._parsed(text, Ask("q", task=task_named("word"), subject="apple"))
     assert list(answer.times_s) == times and answer.presence_probability == presence
     assert answer.parse_error is parse_error
@@ -87,7 +88,8 @@ class OrdinalClickModel:
 
         self.config = SimpleNamespace(head_objective="ihp", question_modes=None, answers_absent=True,
                                       presence_threshold=None)  # fmt: skip
-        self.backbone = SimpleNamespace(token_rate_hz=25.0, tokenizer=SimpleNamespace(unk_token_id=None))
+        self.backbone = SimpleNamespace(token_rate_hz=25.0, tokenizer=SimpleNamespace(unk_token_id=None),
+                                        reuse_frozen_outputs=lambda: None)
 
     def score(self, questions, waveforms):
         import re

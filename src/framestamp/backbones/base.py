@@ -177,6 +177,10 @@ class Backbone(nn.Module, abc.ABC):
         )
         return self.tokenizer.batch_decode(sequences[:, inputs.input_ids.shape[1] :], skip_special_tokens=True)
 
+    def reuse_frozen_outputs(self) -> None:
+        """Keep what frozen parts compute from a clip in memory, so that several questions about one
+        clip compute it once (answering; a no-op for backbones with nothing frozen to keep)."""
+
     def count_audio_tokens(self, n_samples: int) -> int:
         """Number of audio tokens the model makes of ``n_samples`` samples at 16 kHz."""
         raise NotImplementedError

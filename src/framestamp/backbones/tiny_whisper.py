@@ -36,6 +36,7 @@ TOWER_FILE = "audio_tower.json"
 TOWER_PREFIX = "model.audio_tower."  # the tower's parameters in the thinker's state dict
 WHISPER_TINY_EN = dict(d_model=384, encoder_layers=4, encoder_attention_heads=6, encoder_ffn_dim=1536,
                        num_mel_bins=80, max_source_positions=1500)  # fmt: skip
+INFERENCE_CACHE_BYTES = 256 << 20  # the tower's outputs kept while answering: about 450 windows of 30 s
 ONE_WINDOW_PER_30_S = 1500  # n_window: attention chunks of 3,000 mel frames (30 s), as Whisper was trained
 
 
@@ -74,6 +75,7 @@ class WhisperTinyBackbone(TinyThinkerBackbone):
     def __init__(self, model, tokenizer, feature_extractor, tower: TowerSpec, system_prompt: str | None = None):
         super().__init__(model, tokenizer, feature_extractor, system_prompt=system_prompt)
         self.tower = tower
+        self.tower_cache: TowerCache | None = None
         freeze_tower(self.audio_tower, tower.trainable_layers)
         if tower.trainable_layers == 0:
             attach_cached_forward(self.audio_tower, None)
@@ -103,15 +105,25 @@ class WhisperTinyBackbone(TinyThinkerBackbone):
         return super().create_options(config) | {"tower_source": config.tower_source,
                                                  "trainable_layers": config.tower_trainable_layers}  # fmt: skip
 
-    def enable_tower_cache(self, directory: str | Path | None = None, memory_only: bool = False) -> TowerCache | None:
+    def enable_tower_cache(
+        self, directory: str | Path | None = None, memory_only: bool = False, max_memory_bytes: int = 2 << 30
+    ) -> TowerCache | None:  # fmt: skip
         """Cache the frozen tower's output per clip (on disk under ``directory``, default
         ``$FRAMESTAMP_CACHE/tower``, unless ``memory_only``); None when top layers train
         (nothing frozen to cache)."""
         if self.tower.trainable_layers:
             return None
-        cache = TowerCache(self.tower.hash, None if memory_only else directory or default_cache_dir())
-        attach_cached_forward(self.audio_tower, cache)
-        return cache
+        directory = None if memory_only else directory or default_cache_dir()
+        self.tower_cache = TowerCache(self.tower.hash, directory, max_memory_bytes)
+        attach_cached_forward(self.audio_tower, self.tower_cache)
+        return self.tower_cache
+
+    def reuse_frozen_outputs(self) -> None:
+        """Keep the frozen tower's output per window in memory (up to ``INFERENCE_CACHE_BYTES``), so
+        that several questions about one recording run the tower once; its output is rounded the
+        same way with or without the cache, so answers do not change."""
+        if self.tower_cache is None:
+            self.enable_tower_cache(memory_only=True, max_memory_bytes=INFERENCE_CACHE_BYTES)
 
     def save_pretrained(self, directory: str | Path, state_dict: dict | None = None) -> None:
         """The thinker without its frozen tower weights, the tokenizer, the features and ``audio_tower.json``."""

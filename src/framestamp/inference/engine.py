@@ -120,6 +120,7 @@ class Engine:
         self.model = model
         self.config = config or InferenceConfig()
         self.head = head_kind(model.config.head_objective)
+        model.backbone.reuse_frozen_outputs()  # questions about one recording share its frozen tower output
 
     @property
     def presence_threshold(self) -> float:
