@@ -249,3 +249,16 @@ def test_robustness_checks_come_after_the_presence_calibration(preset):
     if preset == "tiny":
         shipped_words = next(e for e in PLANS[preset] if e.ships_as == "words")
         assert set(ROBUSTNESS_MODES) <= {spec.mode for spec in shipped_words.evals}
+
+
+@pytest.mark.parametrize("preset", sorted(PLANS))
+def test_every_table_shows_experiments_of_its_plan(preset):
+    from dataclasses import fields
+
+    from framestamp.reproduce.plan import TABLES
+
+    names, tables = {e.name for e in PLANS[preset]}, TABLES[preset]
+    for field in fields(tables):
+        shown = getattr(tables, field.name)
+        assert set(shown) <= names, (field.name, set(shown) - names)
+    assert tables.single and tables.long and tables.retention

@@ -162,6 +162,58 @@ PRETRAINED = _pretrained(
 )
 
 PLANS = {"tiny": PRETRAINED, "tiny-scratch": SCRATCH}
+
+
+@dataclass(frozen=True)
+class Tables:
+    """Which experiments of a plan the README's and the report's tables show (beside the shipped
+    models, which every table names by their ``ships_as``)."""
+
+    single: tuple[str, ...]  # single-occurrence test questions
+    objectives: tuple[str, ...]  # the same task trained with each objective (empty: none in the plan)
+    presence: tuple[str, ...]  # present and absent questions
+    long: tuple[str, ...]  # test_long by target time
+    short_stage: tuple[str, ...]  # the short-clip stage on test by target time
+    retention: tuple[str, ...]  # long clips against test: the report's retention targets
+
+
+def shipped_names(experiments: tuple[Experiment, ...]) -> dict[str, str]:
+    """{shipped checkpoint name: the experiment of ``experiments`` it comes from}."""
+    return {e.ships_as: e.name for e in experiments if e.ships_as}
+
+
+def _scratch_tables() -> Tables:
+    ships = shipped_names(SCRATCH)
+    frame = tuple(ships[n] for n in ("words", "speakers", "events"))
+    token = tuple(ships[n] for n in ("words-token", "speakers-token", "events-token"))
+    return Tables(
+        single=(ships["words"], "words-ihp-gap", "words-ihp-absent", ships["words-token"], ships["speakers"],
+                "speakers-ihp-long", ships["speakers-token"], ships["events"], ships["events-token"]),
+        objectives=tuple(f"{task}-{objective}" for task in ("words", "speakers", "events")
+                         for objective in ("ihp", "binary", "joint")),
+        # the shipped models, and the stages before their absent-question steps
+        presence=(*frame, "words-ihp", "speakers-ihp", "events-ihp", *token, "words-token", "speakers-token",
+                  "events-token"),
+        long=(ships["words"], "words-ihp-gap", "words-ihp-absent", "words-ihp-joined", ships["words-token"],
+              ships["speakers"], "speakers-ihp-gap"),
+        short_stage=("words-ihp-short", "words-token-short"),
+        # the shipped word model, the stages before it with and without position gaps, its token baseline
+        retention=(ships["words"], "words-ihp-gap", "words-ihp-absent", ships["words-token"]),
+    )  # fmt: skip
+
+
+TABLES = {
+    "tiny-scratch": _scratch_tables(),
+    "tiny": Tables(
+        single=("words-ihp", "words-token", "speakers-ihp", "speakers-token", "events-ihp", "events-token"),
+        objectives=(),
+        presence=("words-ihp", "speakers-ihp", "events-ihp", "words-token", "speakers-token", "events-token"),
+        long=("words-ihp", "words-token", "speakers-ihp", "speakers-token", "events-ihp", "events-token"),
+        short_stage=("words-ihp-short", "words-token-short"),
+        retention=("words-ihp", "words-token"),
+    ),
+}
+
 # The plan whose models ship and whose results the README, the report and the model cards show.
 FULL = SCRATCH
 

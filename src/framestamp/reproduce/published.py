@@ -22,7 +22,7 @@ from typing import Callable
 
 from ..bench.report import MIN_EVENTS_FOR_SPEEDUP, SPEEDUP_TARGET
 from ..train.config import TrainConfig
-from .plan import FULL, Experiment, experiment_config
+from .plan import FULL, TABLES, Experiment, experiment_config
 from .report import RETENTION_EXPERIMENTS, RETENTION_TARGET, SHIPPED, TARGETS, evaluation, is_baseline, load_results
 
 EXPERIMENTS = {experiment.name: experiment for experiment in FULL}
@@ -173,17 +173,9 @@ def _drift_notes(results: dict, names) -> list[str]:
 
 # The experiments each table shows: the shipped models (the plan's ``ships_as``), the stages beside them.
 FRAME, TOKEN = ("words", "speakers", "events"), ("words-token", "speakers-token", "events-token")
-SINGLE = (SHIPPED["words"], "words-ihp-gap", "words-ihp-absent", SHIPPED["words-token"], SHIPPED["speakers"],
-          "speakers-ihp-long", SHIPPED["speakers-token"], SHIPPED["events"], SHIPPED["events-token"])  # fmt: skip
-OBJECTIVES = tuple(f"{task}-{objective}" for task in FRAME for objective in ("ihp", "binary", "joint"))
+SHOWN = TABLES[FULL[0].preset]
 ALL_WORDS = (SHIPPED["words-all"], SHIPPED["words-all-token"])
-# the shipped models, and the stages before their absent-question steps
-PRESENCE = (*(SHIPPED[n] for n in FRAME), "words-ihp", "speakers-ihp", "events-ihp",
-            *(SHIPPED[n] for n in TOKEN), "words-token", "speakers-token", "events-token")  # fmt: skip
 FIT = tuple(SHIPPED[n] for n in FRAME + TOKEN)
-LONG = (SHIPPED["words"], "words-ihp-gap", "words-ihp-absent", "words-ihp-joined", SHIPPED["words-token"],
-        SHIPPED["speakers"], "speakers-ihp-gap")  # fmt: skip
-SHORT_STAGE = ("words-ihp-short", "words-token-short")
 
 
 def single_table(results: dict, names: tuple[str, ...]) -> str:
@@ -236,14 +228,14 @@ def targets_table(results: dict) -> str:
 def presence_table(results: dict) -> str:
     """Present and absent questions on the test split: who calls them right, and the AUC."""
     rows = []
-    for name in PRESENCE:
+    for name in SHOWN.presence:
         m = _record(results, name, "test", "presence")["metrics"]
         rows.append([_marked(results, name), f"{m['n_present']} / {m['n_absent']}", f"{m['threshold']:.3g}",
                      *(_pct(m[key]) for key in ("present_recall", "absent_recall", "balanced_accuracy")),
                      f"{m['auc']:.3f}"])  # fmt: skip
     columns = ("experiment", "present / absent", "threshold", "present called present", "absent called absent",
                "balanced accuracy", "AUC")  # fmt: skip
-    return _table(columns, rows, _drift_notes(results, PRESENCE))
+    return _table(columns, rows, _drift_notes(results, SHOWN.presence))
 
 
 def fit_table(results: dict) -> str:
@@ -283,12 +275,12 @@ def breakdown_table(results: dict) -> str:
 
 def length_tables(results: dict) -> str:
     """Accuracy within 50 ms by target time: long clips (test_long), and the short-clip stage on test."""
-    long_clips = ", ".join(dict.fromkeys(_long_clips(results[name]["config"]["data"]) for name in LONG))
-    short = results[SHORT_STAGE[0]]["config"]["data"]["max_duration_s"]
+    long_clips = ", ".join(dict.fromkeys(_long_clips(results[name]["config"]["data"]) for name in SHOWN.long))
+    short = results[SHOWN.short_stage[0]]["config"]["data"]["max_duration_s"]
     parts = []
     for split, names, text in (
-        ("test_long", LONG, f"Long clips (`test_long`: {long_clips})"),
-        ("test", SHORT_STAGE, f"The short-clip stage (trained on clips of at most {short:g} s) on the test split"),
+        ("test_long", SHOWN.long, f"Long clips (`test_long`: {long_clips})"),
+        ("test", SHOWN.short_stage, f"The short-clip stage (trained on clips of at most {short:g} s) on the test split"),
     ):  # fmt: skip
         records = {name: _record(results, name, split, "one") for name in names}
         buckets = list(dict.fromkeys(b for r in records.values() for b in r["by_time"]))
@@ -374,8 +366,8 @@ def parameters() -> str:
 
 
 BLOCKS: dict[str, Callable[[dict], str]] = {
-    "results-one": lambda r: single_table(r, SINGLE),
-    "results-objectives": lambda r: single_table(r, OBJECTIVES),
+    "results-one": lambda r: single_table(r, SHOWN.single),
+    "results-objectives": lambda r: single_table(r, SHOWN.objectives),
     "results-all": all_table,
     "targets": targets_table,
     "presence": presence_table,

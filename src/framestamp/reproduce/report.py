@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from ..evaluate.metrics import MATCHINGS, TOLERANCES_S
-from .plan import FULL
+from .plan import FULL, TABLES
 
 FIGURES_DIR = "figures"
 HEADLINE_TOLERANCES = (0.02, 0.05, 0.1, 0.2)
@@ -31,9 +31,8 @@ TARGETS = (
     ("all word starts, count inferred (Hungarian)", SHIPPED["words-all"], "test", "all", 0.05, 0.85),
 )
 RETENTION_TARGET = 0.8
-# The shipped word model, the stages before it with and without position gaps, and its token
-# baseline (equal budgets).
-RETENTION_EXPERIMENTS = (SHIPPED["words"], "words-ihp-gap", "words-ihp-absent", SHIPPED["words-token"])
+# Long clips against test: the shipped word model, the stages beside it, its token baseline.
+RETENTION_EXPERIMENTS = TABLES[FULL[0].preset].retention
 
 # (grouping, tolerance s, title, first column, explanation): the report's breakdowns of the test
 # questions beside the event classes (see ``reproduce.run.GROUPINGS``).
