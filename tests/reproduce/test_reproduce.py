@@ -262,3 +262,35 @@ def test_every_table_shows_experiments_of_its_plan(preset):
         shown = getattr(tables, field.name)
         assert set(shown) <= names, (field.name, set(shown) - names)
     assert tables.single and tables.long and tables.retention
+
+
+def test_a_finished_experiment_is_evaluated_again_only_when_its_model_is_newer_or_asked(tmp_path, monkeypatch):
+    import os
+
+    from rich.console import Console
+
+    from framestamp.reproduce import run as reproduce_run
+    from framestamp.reproduce.plan import PLANS, experiment_config
+
+    experiment = PLANS["tiny"][0]
+    config = experiment_config(experiment, runs_dir=str(tmp_path / "runs"))
+    final = tmp_path / "runs" / experiment.name / "final"
+    final.mkdir(parents=True)
+    (final / "head.safetensors").write_bytes(b"")
+    metrics = tmp_path / "results" / "metrics" / f"{experiment.name}.json"
+    metrics.parent.mkdir(parents=True)
+    evaluated = []
+    monkeypatch.setattr(reproduce_run, "evaluate_experiment", lambda *a, **k: evaluated.append(1) or {"evaluations": []})
+    monkeypatch.setattr(reproduce_run, "train", lambda config: pytest.fail("a finished run is trained again"))
+    step = reproduce_run.Step(experiment, config)
+    console = Console(file=open(os.devnull, "w"))
+
+    metrics.write_text("{}")
+    os.utime(final / "head.safetensors", (1, 1))  # the model is older than its metrics
+    reproduce_run.run_step(step, tmp_path / "results", console)
+    assert evaluated == []
+    reproduce_run.run_step(reproduce_run.Step(experiment, config, reevaluate=True), tmp_path / "results", console)
+    assert evaluated == [1]
+    os.utime(metrics, (0, 0))  # now the metrics are older than the model: evaluated again
+    reproduce_run.run_step(step, tmp_path / "results", console)
+    assert evaluated == [1, 1]

@@ -45,6 +45,9 @@ def reproduce(
              "models' preset)")] = None,
     jobs: Annotated[int, typer.Option(
         min=1, help="experiments at once (one training thread each; output in <runs>/<name>.log)")] = 1,
+    reevaluate: Annotated[bool, typer.Option(
+        "--reevaluate", help="evaluate finished experiments again even when their stored metrics are newer "
+        "than their final model")] = False,
     reevaluate_shipped: Annotated[bool, typer.Option(
         "--reevaluate-shipped", help="train nothing: evaluate the shipped checkpoints again (with --only, just "
         "those experiments or shipped names), rewrite their metrics (keeping training records) and the "
@@ -61,7 +64,7 @@ def reproduce(
         return
     report = run_reproduction(
         quick=quick, results_dir=results, runs_dir=runs, only=tuple(only or ()), console=console, jobs=jobs,
-        preset=preset,
+        preset=preset, reevaluate=reevaluate,
     )
     console.print(f"report: {report}")
 

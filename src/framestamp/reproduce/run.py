@@ -27,7 +27,7 @@ from ..evaluate.metrics import (
 )
 from ..evaluate.presence import fit_presence_threshold, presence_items, run_presence
 from ..evaluate.run import EvalItem, EvalResult, evaluation_items, run
-from ..model import CONFIG_NAME, FrameStampModel
+from ..model import CONFIG_NAME, HEAD_NAME, FrameStampModel
 from ..decoding import presence_threshold
 from ..train.config import TrainConfig
 from ..train.loop import train
@@ -57,10 +57,13 @@ def reproduce(
     quick: bool = False, results_dir: str | Path = "results", runs_dir: str | Path = "runs",
     only: tuple[str, ...] = (), console: Console | None = None, corpus: str | None = None,
     max_steps: int | None = None, eval_limit: int | None = None, jobs: int = 1, preset: str | None = None,
+    reevaluate: bool = False,
 ) -> Path:  # fmt: skip
     """Train and evaluate the experiments of the plan; write ``results_dir/report.md``.
 
-    Training resumes where a previous run stopped; finished experiments are not trained again.
+    Training resumes where a previous run stopped; finished experiments are not trained again,
+    and not evaluated again when their stored metrics are newer than their final model (unless
+    ``reevaluate``).
 
     Args:
         quick: the short plan (small corpus, two recipes, a few hundred steps).
@@ -69,6 +72,7 @@ def reproduce(
         eval_limit: cap on the queries of each evaluation.
         jobs: experiments run at once, each after the one it starts from (``reproduce.schedule``).
         preset: the backbone preset whose plan runs (``reproduce.plan.PLANS``; default: the shipped one).
+        reevaluate: evaluate every experiment again, stored metrics or not.
 
     Returns:
         Path of the report.
@@ -86,7 +90,7 @@ def reproduce(
     wanted = with_prerequisites(only, experiments) if only else ()
     steps = [
         Step(experiment, experiment_config(experiment, quick, str(runs_dir), corpus, max_steps),
-             evaluate=not only or experiment.name in only)
+             evaluate=not only or experiment.name in only, reevaluate=reevaluate)
         for experiment in experiments
         if not only or experiment.name in wanted
     ]  # fmt: skip
@@ -108,18 +112,23 @@ class Step:
     experiment: Experiment
     config: TrainConfig
     evaluate: bool = True
+    reevaluate: bool = False  # evaluate even when the stored metrics are newer than the final model
 
 
 def run_step(step: Step, results_dir: Path, console: Console) -> float:
     """Train the step's experiment unless its final model exists; evaluate it and write its
-    metrics. Returns the minutes taken."""
+    metrics unless they were written after the final model (or ``step.reevaluate``). Returns the
+    minutes taken."""
     experiment, config = step.experiment, step.config
     final = Path(config.output_dir) / "final"
+    metrics = results_dir / METRICS_DIR / f"{experiment.name}.json"
     started = time.monotonic()
     if not final.is_dir():
         console.print(f"[bold]train[/] {experiment.name}")
         train(config)
-    if step.evaluate:
+    if step.evaluate and not step.reevaluate and _newer(metrics, final / HEAD_NAME):
+        console.print(f"[bold]skip[/] evaluating {experiment.name}: its metrics are newer than its final model")
+    elif step.evaluate:
         figures = results_dir / "figures"
         figures.mkdir(exist_ok=True)
         # The run's own record of its settings: the recipe may have changed since it was trained.
@@ -128,8 +137,12 @@ def run_step(step: Step, results_dir: Path, console: Console) -> float:
         summary = evaluate_experiment(experiment, trained, final, console, figures)
         summary["train"] = training_summary(Path(config.output_dir))
         summary["wall_minutes"] = round((time.monotonic() - started) / 60, 2)
-        (results_dir / METRICS_DIR / f"{experiment.name}.json").write_text(json.dumps(summary, indent=1))
+        metrics.write_text(json.dumps(summary, indent=1))
     return (time.monotonic() - started) / 60
+
+
+def _newer(path: Path, than: Path) -> bool:
+    return path.is_file() and than.is_file() and path.stat().st_mtime > than.stat().st_mtime
 
 
 def evaluate_experiment(
