@@ -16,6 +16,7 @@ import torch
 from transformers import AutoTokenizer, Qwen2_5OmniThinkerForConditionalGeneration, WhisperFeatureExtractor
 from transformers.models.qwen2_5_omni.processing_qwen2_5_omni import _get_feat_extract_output_lengths
 
+from .log_mel import log_mel
 from .masking import mask_for_attention
 from .base import IGNORE_INDEX, SAMPLE_RATE_HZ, Backbone, BackboneInputs, audio_bidirectional_mask
 from .registry import register
@@ -43,6 +44,9 @@ class Qwen25OmniBackbone(Backbone):
     """``Qwen2_5OmniThinkerForConditionalGeneration`` behind the backbone protocol."""
 
     family = "qwen2.5-omni"
+    # True: ``prepare`` computes log-mel features on the model's device with :func:`log_mel`: on
+    # the CPU the same numbers bit for bit, on a GPU the same up to its FFT's float32 rounding.
+    features_on_device: bool = False
 
     def __init__(self, model, tokenizer, feature_extractor, system_prompt: str | None = QWEN_SYSTEM_PROMPT):
         super().__init__(model, tokenizer, feature_extractor)
@@ -75,18 +79,11 @@ class Qwen25OmniBackbone(Backbone):
     def prepare(
         self, questions: Sequence[str], waveforms: Sequence[np.ndarray], answers: Sequence[str] | None = None
     ) -> BackboneInputs:
-        features = self.feature_extractor(
-            [np.asarray(w, dtype=np.float32) for w in waveforms],
-            sampling_rate=SAMPLE_RATE_HZ,
-            padding="longest",
-            truncation=False,
-            return_attention_mask=True,
-            return_tensors="pt",
-        )
+        features = self._input_features(waveforms)
         # A clip's mel frames are n_samples // hop whatever it is batched with (the extractor's
         # mask of a padded row would give ceil instead, one token more for some lengths).
         n_mel = torch.tensor([len(w) // self.feature_extractor.hop_length for w in waveforms])
-        feature_mask = (torch.arange(features["input_features"].shape[-1])[None, :] < n_mel[:, None]).long()
+        feature_mask = (torch.arange(features.shape[-1])[None, :] < n_mel[:, None]).long()
         n_tokens = _get_feat_extract_output_lengths(n_mel)
         audio_id = self.tokenizer.convert_tokens_to_ids(AUDIO_TOKEN)
         rows, label_rows, starts = [], [], []
@@ -103,10 +100,23 @@ class Qwen25OmniBackbone(Backbone):
         model_kwargs = {
             "input_ids": input_ids,
             "attention_mask": attention_mask,
-            "input_features": features["input_features"],
+            "input_features": features,
             "feature_attention_mask": feature_mask,
         }
         return BackboneInputs(model_kwargs, torch.tensor(starts) + shift, n_tokens.long(), labels)
+
+    def _input_features(self, waveforms: Sequence[np.ndarray]) -> torch.Tensor:
+        """``[B, n_mel, longest // hop]`` log-mel features, zero-padded to the longest clip."""
+        if self.features_on_device:
+            return log_mel(self.feature_extractor, waveforms, self.device)
+        return self.feature_extractor(
+            [np.asarray(w, dtype=np.float32) for w in waveforms],
+            sampling_rate=SAMPLE_RATE_HZ,
+            padding="longest",
+            truncation=False,
+            return_attention_mask=True,
+            return_tensors="pt",
+        )["input_features"]
 
     def _position_ids(self, inputs: BackboneInputs) -> torch.Tensor:
         position_ids, _ = self.model.model.get_rope_index(
