@@ -19,6 +19,7 @@ APT_PACKAGES=(
     festvox-kdlpc16k
     festvox-us-slt-hts
     flite
+    chromium  # the browser test of `framestamp serve` (Playwright drives it)
 )
 
 missing=()

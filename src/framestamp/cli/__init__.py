@@ -1,6 +1,6 @@
 """The ``framestamp`` command line: one typer app (:mod:`.app`) whose commands are thin layers
-over public functions: inference (:mod:`.inference`), experiments (:mod:`.experiments`) and the
-corpus sub-app (:mod:`.corpus`), all registered when this package is imported.
+over public functions: inference (:mod:`.inference`), experiments (:mod:`.experiments`), the web
+page (:mod:`.serve`) and the corpus sub-app (:mod:`.corpus`), all registered when this package is imported.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import click
 import typer
 
 from ..errors import FramestampError
-from . import corpus, experiments, inference  # noqa: F401  (they register their commands on ``app``)
+from . import corpus, experiments, inference, serve  # noqa: F401  (they register their commands on ``app``)
 from .app import app, errors
 
 __all__ = ["app", "main"]

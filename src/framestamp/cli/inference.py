@@ -8,7 +8,6 @@ caveats print one ``warning:`` line each.
 from __future__ import annotations
 
 import json
-import warnings
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..errors import FramestampError
+from ..errors import FramestampError, collecting_warnings, one_line
 from .app import app
 
 
@@ -48,29 +47,17 @@ ThresholdOpt = Annotated[float | None, typer.Option(
 EndsOpt = Annotated[bool, typer.Option("--ends/--no-ends", help="also decode end times (one more question per window; needs a checkpoint trained on end questions, the shipped ones are trained on starts)")]
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
 @contextmanager
 def reporting():
     """Print ``FramestampError`` as ``error: ...`` (exit 1) and framestamp warnings as ``warning: ...``.
 
     Yields a function that returns the warnings caught so far (for the JSON answer's ``warnings``).
     """
-    from ..errors import FramestampWarning
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", FramestampWarning)
-
-        def noted() -> list[str]:
-            ours = (w for w in caught if issubclass(w.category, FramestampWarning))
-            return list(dict.fromkeys(_one_line(w.message) for w in ours))
-
+    with collecting_warnings() as noted:
         try:
             yield noted
         except FramestampError as error:
-            typer.echo(f"error: {_one_line(error)}", err=True)
+            typer.echo(f"error: {one_line(error)}", err=True)
             # SystemExit, not typer.Exit: cli.main runs click with standalone_mode=False, where
             # typer.Exit only becomes a return value and the exit status would be 0
             raise SystemExit(1) from None
@@ -94,10 +81,9 @@ def _load(checkpoint: str, device, window_s: float, overlap_s: float, quiet: boo
 
 def _emit(result, fmt: Optional[OutputFormat], output, plot, waveform, audio: Path, notes: list[str]) -> None:
     """Render ``result`` (JSON: with the warnings ``notes``), print or write it, and draw the plot when asked."""
-    from ..inference.outputs import render, write_atomic
+    from ..inference.outputs import render_answer, write_atomic
 
-    extra = {"audio": str(audio)} | ({"warnings": notes} if notes else {})
-    text = render(result, (fmt or OutputFormat.table).value, name=audio.stem, extra=extra)
+    text = render_answer(result, (fmt or OutputFormat.table).value, audio, notes)
     if plot is not None:
         from ..inference.plot import plot_answer
 

@@ -21,7 +21,7 @@ import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from .api import Located, Span, Timeline
 from ..errors import FramestampError, MissingDependencyError
@@ -58,6 +58,13 @@ def render(result: Located | Timeline, fmt: str, name: str = "audio", extra: dic
         return located_table(result) if isinstance(result, Located) else timeline_table(result)
     writer = {"rttm": lambda t: to_rttm(t, name), "textgrid": to_textgrid, "tsv": to_tsv, "srt": to_srt, "vtt": to_vtt}
     return writer[fmt](result)
+
+
+def render_answer(result: Located | Timeline, fmt: str, audio: str | Path, warnings: Sequence[str] = ()) -> str:
+    """``result`` as the CLI writes it about the recording ``audio`` (a path or a file name): the
+    file's stem names the recording (RTTM uri); JSON adds ``audio`` and, when any, ``warnings``."""
+    extra = {"audio": str(audio)} | ({"warnings": list(warnings)} if warnings else {})
+    return render(result, fmt, name=Path(audio).stem, extra=extra)
 
 
 def located_table(result: Located) -> str:
