@@ -6,6 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
+import torch
+
 from ..inference.api import shipped_checkpoints_dir
 from .plan import FULL, Experiment
 from .published import checkpoint_parameters, long_clip_range, recipe_drift, steps_trained
@@ -39,9 +41,24 @@ def ship(
         target = dest / experiment.ships_as
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(final, target)
+        store_half_precision(target / "backbone")
         (target / CARD_NAME).write_text(card(experiment, Path(results_dir), target, Path(runs_dir)))
         written.append(target)
     return written
+
+
+def store_half_precision(directory: Path) -> None:
+    """Rewrite the float32 tensors of ``directory``'s safetensors files as float16: a shipped
+    backbone takes half the room, and loading reads it back as float32 (``from_pretrained``'s
+    dtype), rounded to float16's 11 significant bits. ``framestamp reproduce --reevaluate-shipped``
+    measures the checkpoints as shipped."""
+    from safetensors.torch import load_file, save_file
+
+    for path in sorted(directory.glob("*.safetensors")):
+        tensors = load_file(path)
+        if any(t.dtype == torch.float32 for t in tensors.values()):
+            half = {name: t.half() if t.dtype == torch.float32 else t for name, t in tensors.items()}
+            save_file(half, path, metadata={"format": "pt"})
 
 
 def write_cards(
