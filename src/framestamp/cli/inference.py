@@ -117,8 +117,8 @@ def locate(
             if asked or format not in (None, OutputFormat.json):
                 dropped = ", ".join(asked) or "--format"
                 raise FramestampError(f"--manifest takes its questions from the file; drop {dropped}")
-            load = lambda name: _load(name, device, window_s, overlap_s, quiet, presence_threshold)  # noqa: E731
-            _run_manifest(manifest, load, checkpoint, output)
+            _run_manifest(manifest, checkpoint, output, quiet,
+                          lambda name, on: _load(name, device or on, window_s, overlap_s, True, presence_threshold))
             return
         if audio is None:
             raise FramestampError("give an AUDIO file (or --manifest FILE)")
@@ -136,26 +136,40 @@ def locate(
         _emit(result, format, output, plot, waveform, audio, noted())
 
 
-def _run_manifest(manifest: Path, load, checkpoint: Optional[str], output: Optional[Path]) -> None:
-    """Stream answers as JSON Lines (flushed per line) to stdout or, atomically, to ``output``."""
-    from ..inference.manifest import locate_manifest
-    from ..inference.outputs import atomic_path
+def _run_manifest(manifest: Path, checkpoint: Optional[str], output: Optional[Path], quiet: bool, load) -> None:
+    """Answer a manifest as JSON Lines: streamed to stdout (flushed per line), or into ``output``
+    through shard files that a rerun resumes from, by one process or by all that ``accelerate
+    launch`` started. ``load(name, device)`` loads a checkpoint (``device``: this process's)."""
+    from ..inference.batch import answer_manifest, current_processes
 
-    failed = total = 0
-
-    def write_all(write) -> None:
-        nonlocal failed, total
-        for answer in locate_manifest(manifest, load, checkpoint):
-            write(json.dumps(answer) + "\n")
-            total, failed = total + 1, failed + ("error" in answer)
-
+    processes = current_processes()
     if output is None:
-        write_all(lambda line: typer.echo(line, nl=False))  # click's echo flushes every call
+        if processes.world_size > 1:
+            raise FramestampError("--manifest across several processes needs --output FILE (each writes a shard)")
+        answers = _stream_manifest(manifest, lambda name: load(name, None), checkpoint)
     else:
-        with atomic_path(output) as temporary, temporary.open("w", encoding="utf-8") as handle:
-            write_all(lambda line: (handle.write(line), handle.flush()))
+        report = answer_manifest(manifest, output, lambda name: load(name, processes.device), checkpoint,
+                                 processes, progress=False if quiet else None)  # fmt: skip
+        if report is None:  # not the main process: it merges and reports
+            return
+        if report.missing:
+            raise FramestampError(f"{len(report.missing)} manifest items have no answer yet (a process stopped "
+                                  "early); run the same command again to answer them")  # fmt: skip
+        answers = report.answers
+    failed = sum("error" in answer for answer in answers)
     if failed:
-        raise FramestampError(f"{failed} of {total} manifest items failed (see their \"error\" fields)")
+        raise FramestampError(f"{failed} of {len(answers)} manifest items failed (see their \"error\" fields)")
+
+
+def _stream_manifest(manifest: Path, load, checkpoint: Optional[str]) -> list[dict]:
+    """Print each answer as one JSON line as soon as it is made (click's echo flushes every call)."""
+    from ..inference.manifest import locate_manifest
+
+    answers = []
+    for answer in locate_manifest(manifest, load, checkpoint):
+        typer.echo(json.dumps(answer))
+        answers.append(answer)
+    return answers
 
 
 @app.command()

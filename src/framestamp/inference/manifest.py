@@ -21,8 +21,11 @@ import warnings
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .api import FramestampWarning, Stamper
+import numpy as np
+
+from ..audio import AudioRead, read_audio
 from ..errors import FramestampError
+from .api import FramestampWarning, Stamper
 
 FIELDS = ("audio", "word", "event", "speaker", "question", "occurrence", "end", "all", "id")
 DEFAULT_CHECKPOINT_OF = {"word": "words", "event": "events", "speaker": "speakers", "question": "words"}
@@ -53,37 +56,69 @@ def locate_manifest(
         checkpoint: the checkpoint for every item; None picks the shipped one for each question
             kind (word: "words", event: "events", speaker: "speakers", free question: "words").
     """
-    models: dict[str, Stamper | FramestampError] = {}
-    folder = Path(path).parent
+    answerer = Answerer(Path(path).parent, load_model, checkpoint)
     for number, text in read_manifest(path):
-        yield answer_line(number, text, folder, lambda name: _cached(models, name, load_model), checkpoint)
+        yield answerer.answer(number, text)
 
 
-def answer_line(
-    number: int, text: str, folder: Path, model_for: Callable[[str], Stamper], checkpoint: str | None
-) -> dict:  # fmt: skip
-    """The answer (or error) dict of one manifest line; never raises except on interruption."""
-    head: dict = {"line": number}
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", FramestampWarning)
-        try:
-            item = parse_item(text)
-            head |= {k: item[k] for k in ("id", "audio") if k in item}
-            kind = next((k for k in ("word", "event", "speaker", "question") if k in item), "question")
-            model = model_for(checkpoint or DEFAULT_CHECKPOINT_OF[kind])
-            audio = Path(item["audio"]) if Path(item["audio"]).is_absolute() else folder / item["audio"]
-            result = model.locate(
-                audio, word=item.get("word"), occurrence=item.get("occurrence", 1), end=item.get("end", False),
-                event=item.get("event"), speaker=item.get("speaker"), question=item.get("question"),
-                every=item.get("all", False),
-            )  # fmt: skip
-            body = result.to_dict()
-        except FramestampError as error:
-            body = {"error": _one_line(str(error))}
-        except Exception as error:  # one broken item must not stop the batch
-            body = {"error": _one_line(f"{type(error).__name__}: {error}")}
-    found = [str(w.message) for w in caught if issubclass(w.category, FramestampWarning)]
-    return head | body | ({"warnings": found} if found else {})
+class Answerer:
+    """Answers manifest lines, loading each checkpoint once and reading each audio file once for
+    consecutive questions about it (its warnings are repeated in each of their answers)."""
+
+    def __init__(self, folder: Path, load_model: Callable[[str], Stamper], checkpoint: str | None = None):
+        self.folder, self.load_model, self.checkpoint = folder, load_model, checkpoint
+        self.models: dict[str, Stamper | FramestampError] = {}
+        self.last_read: tuple[Path, AudioRead | FramestampError] | None = None
+
+    def answer(self, number: int, text: str) -> dict:
+        """The answer (or error) dict of one manifest line; never raises except on interruption."""
+        head: dict = {"line": number}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", FramestampWarning)
+            try:
+                item = parse_item(text)
+                head |= {k: item[k] for k in ("id", "audio") if k in item}
+                kind = next((k for k in ("word", "event", "speaker", "question") if k in item), "question")
+                model = self.model(self.checkpoint or DEFAULT_CHECKPOINT_OF[kind])
+                result = model.locate(
+                    self.waveform(item["audio"]), word=item.get("word"), occurrence=item.get("occurrence", 1),
+                    end=item.get("end", False), event=item.get("event"), speaker=item.get("speaker"),
+                    question=item.get("question"), every=item.get("all", False),
+                )  # fmt: skip
+                body = result.to_dict()
+            except FramestampError as error:
+                body = {"error": _one_line(str(error))}
+            except Exception as error:  # one broken item must not stop the batch
+                body = {"error": _one_line(f"{type(error).__name__}: {error}")}
+        found = [str(w.message) for w in caught if issubclass(w.category, FramestampWarning)]
+        return head | body | ({"warnings": found} if found else {})
+
+    def model(self, name: str) -> Stamper:
+        """Load each checkpoint once; a checkpoint that failed fails again without retrying."""
+        if name not in self.models:
+            try:
+                self.models[name] = self.load_model(name)
+            except FramestampError as error:
+                self.models[name] = error
+        if isinstance(self.models[name], FramestampError):
+            raise self.models[name]
+        return self.models[name]
+
+    def waveform(self, audio: str) -> np.ndarray:
+        """The samples of the manifest's ``audio`` (relative to its folder), read again only when
+        the file differs from the previous item's; the read's warnings are issued every time."""
+        path = Path(audio) if Path(audio).is_absolute() else self.folder / audio
+        if self.last_read is None or self.last_read[0] != path:
+            try:
+                self.last_read = (path, read_audio(path))
+            except FramestampError as error:
+                self.last_read = (path, error)
+        read = self.last_read[1]
+        if isinstance(read, FramestampError):
+            raise read
+        for note in read.warnings:
+            warnings.warn(note, FramestampWarning, stacklevel=2)
+        return read.waveform
 
 
 def parse_item(text: str) -> dict:
@@ -106,18 +141,6 @@ def parse_item(text: str) -> dict:
         if key in item and not isinstance(item[key], str):
             raise FramestampError(f'"{key}" must be a string')
     return item
-
-
-def _cached(models: dict, name: str, load_model: Callable[[str], Stamper]) -> Stamper:
-    """Load each checkpoint once; a checkpoint that failed fails again without retrying."""
-    if name not in models:
-        try:
-            models[name] = load_model(name)
-        except FramestampError as error:
-            models[name] = error
-    if isinstance(models[name], FramestampError):
-        raise models[name]
-    return models[name]
 
 
 def _one_line(text: str) -> str:

@@ -196,12 +196,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """A temporary path beside ``path``; renamed onto ``path`` when the block succeeds, removed
     when it fails, so an existing file is never truncated or half-written."""
     path = Path(path)
-    if path.is_dir():
-        raise OutputError(f"cannot write {path}: it is a folder; give a file name")
-    if path.parent.exists() and not path.parent.is_dir():
-        raise OutputError(f"cannot write {path}: {path.parent} is not a folder")
-    if not path.parent.is_dir():
-        raise OutputError(f"cannot write {path}: the folder {path.parent} does not exist")
+    check_output_path(path)
     try:
         handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as error:
@@ -214,6 +209,16 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if os.path.exists(name):
             os.unlink(name)
+
+
+def check_output_path(path: Path) -> None:
+    """Raise ``OutputError`` when ``path`` is a folder or its folder is missing."""
+    if path.is_dir():
+        raise OutputError(f"cannot write {path}: it is a folder; give a file name")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise OutputError(f"cannot write {path}: {path.parent} is not a folder")
+    if not path.parent.is_dir():
+        raise OutputError(f"cannot write {path}: the folder {path.parent} does not exist")
 
 
 def _file_mode(path: Path) -> int:
