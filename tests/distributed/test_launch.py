@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow  # each test launches processes or trains (15-20 s
 TINY_RUN = {
     "objective": "ihp", "data": {"corpus": "tiny", "subset": "words", "modes": ["one", "all"]},
     "lr": 1e-3, "warmup_steps": 1, "max_steps": 4, "checkpoint_every": 2, "log_every": 1, "threads": 1,
-    "batch_size": 1, "effective_batch_size": 4,
+    "batch_size": 1, "effective_batch_size": 4, "model": {"backbone": "tiny-scratch"},
 }  # fmt: skip
 
 
