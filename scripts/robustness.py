@@ -1,30 +1,24 @@
-"""The robustness checks of framestamp.evaluate.robustness on one checkpoint, with its own presence
-threshold (as a user gets it); writes a JSON record (usage: CHECKPOINT OUT [N_NONSPEECH] [N_OTHERS])."""
+"""The robustness checks of the pre-trained plan (reproduce.plan.ROBUSTNESS) on one checkpoint, with its
+own presence threshold (as a user gets it); writes a JSON record (usage: CHECKPOINT OUT)."""
 import json, sys, time
 from pathlib import Path
 
 import torch
 torch.set_num_threads(1)
 from framestamp.data import load_subset
-from framestamp.decoding import presence_threshold
-from framestamp.evaluate import robustness
 from framestamp.inference.api import resolve_checkpoint
 from framestamp.model import FrameStampModel
+from framestamp.reproduce.plan import ROBUSTNESS
+from framestamp.reproduce.run import evaluate_robustness
 
 checkpoint, out = sys.argv[1], sys.argv[2]
-n_nonspeech = int(sys.argv[3]) if len(sys.argv) > 3 else 100
-n_others = int(sys.argv[4]) if len(sys.argv) > 4 else 200
-path = resolve_checkpoint(checkpoint)
-model = FrameStampModel.from_pretrained(path)
+model = FrameStampModel.from_pretrained(resolve_checkpoint(checkpoint))
 clips = load_subset("builtin:default:0", "words", "test")
-threshold = presence_threshold(model.config)
-record = {"checkpoint": str(checkpoint), "threshold": threshold, "corpus": "builtin:default:0", "checks": []}
-for name, check in (("nonspeech", lambda: robustness.nonspeech(model, clips, threshold, n_nonspeech)),
-                    ("presence_long", lambda: robustness.presence_long(model, clips, threshold, n_others)),
-                    ("late_words", lambda: robustness.late_words(model, clips, n_others))):
+record = {"checkpoint": str(checkpoint), "corpus": "builtin:default:0", "checks": []}
+for spec in ROBUSTNESS:
     started = time.time()
-    result = check()
+    result = evaluate_robustness(spec, model, clips)
     result["minutes"] = round((time.time() - started) / 60, 2)
     record["checks"].append(result)
-    print(name, json.dumps(result["metrics"]), result["minutes"], "min", flush=True)
+    print(spec.mode, json.dumps(result["metrics"]), result["minutes"], "min", flush=True)
 Path(out).write_text(json.dumps(record, indent=1) + "\n")

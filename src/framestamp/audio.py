@@ -203,6 +203,15 @@ def decode_audio(value: dict) -> np.ndarray:
     raise ValueError("audio cell has neither bytes, a path nor an array")
 
 
+def through_wav(samples: np.ndarray, sample_rate: int, subtype: str, dtype: str = "float64") -> np.ndarray:
+    """``samples`` written as an in-memory WAV of libsndfile ``subtype`` (e.g. ``PCM_U8``, ``ULAW``)
+    and read back as ``dtype``: what saving in that format does to them."""
+    buffer = io.BytesIO()
+    sf.write(buffer, samples, sample_rate, format="WAV", subtype=subtype)
+    buffer.seek(0)
+    return sf.read(buffer, dtype=dtype)[0]
+
+
 def encode_flac(audio: np.ndarray, sample_rate: int = SAMPLE_RATE_HZ) -> bytes:
     """16-bit FLAC bytes of a mono float signal (clipped to [-1, 1]); lossless at 16 bits."""
     buffer = io.BytesIO()

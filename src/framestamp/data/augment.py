@@ -21,16 +21,14 @@ See ``docs/augmentation.md``.
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
-import soundfile as sf
 from scipy.signal import butter, sosfiltfilt
 
-from ..audio import resample
+from ..audio import resample, through_wav
 from ..config import Config, option, register_config
 from .examples import Clip
 
@@ -204,7 +202,7 @@ def quantise(clip: Clip, rng: np.random.Generator, codecs: tuple[str, ...] = COD
     if codec == "linear8":
         audio = np.clip(np.round(samples * 128.0), -128, 127) / 128.0
     elif codec == "mulaw8":
-        audio = _through_wav(samples, clip.sample_rate, "ULAW")
+        audio = through_wav(samples, clip.sample_rate, "ULAW")
     else:
         raise ValueError(f"unknown codec {codec!r}; choose from {CODECS}")
     return _changed(clip, audio, {"name": "bit_depth", "codec": codec})
@@ -300,13 +298,6 @@ def _zero_phase(audio: np.ndarray, sos: np.ndarray) -> np.ndarray:
 def _fit(audio: np.ndarray, n: int) -> np.ndarray:
     """``audio`` cut or zero-padded to ``n`` samples (resampling there and back may add one)."""
     return audio[:n] if len(audio) >= n else np.concatenate([audio, np.zeros(n - len(audio), audio.dtype)])
-
-
-def _through_wav(samples: np.ndarray, sample_rate: int, subtype: str) -> np.ndarray:
-    buffer = io.BytesIO()
-    sf.write(buffer, samples, sample_rate, format="WAV", subtype=subtype)
-    buffer.seek(0)
-    return sf.read(buffer, dtype="float64")[0]
 
 
 @lru_cache(maxsize=1)

@@ -7,13 +7,11 @@ an evaluation on copies measures what a user with such a file gets. Segment time
 
 from __future__ import annotations
 
-import io
 from dataclasses import replace
 
 import numpy as np
-import soundfile as sf
 
-from ..audio import SAMPLE_RATE_HZ, prepare_waveform, resample
+from ..audio import SAMPLE_RATE_HZ, prepare_waveform, resample, through_wav
 from ..data.examples import Clip
 
 # name: (sample rate of the file, libsndfile subtype)
@@ -29,8 +27,5 @@ def as_copy(clip: Clip, kind: str) -> Clip:
         raise ValueError(f"unknown copy {kind!r}; known: {', '.join(COPIES)}")
     rate, subtype = COPIES[kind]
     audio = np.clip(resample(clip.audio, SAMPLE_RATE_HZ, rate), -1.0, 1.0)
-    buffer = io.BytesIO()
-    sf.write(buffer, audio, rate, format="WAV", subtype=subtype)
-    buffer.seek(0)
-    read, read_rate = sf.read(buffer, dtype="float32", always_2d=False)
-    return replace(clip, audio=prepare_waveform(read, read_rate, name=f"{clip.id} ({kind})"))
+    read = through_wav(audio, rate, subtype, dtype="float32")
+    return replace(clip, audio=prepare_waveform(read, rate, name=f"{clip.id} ({kind})"))

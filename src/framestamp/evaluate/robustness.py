@@ -39,6 +39,7 @@ LATE_RECORDING_S = 120.0
 EARLY_S = 30.0  # words first said before this are "early", after it "late"
 GAP_S = (0.2, 1.0)  # silence between joined clips
 LENGTH_BUCKETS_S = (60.0, 600.0)  # non-speech lengths reported as < 1 min, 1-10 min, >= 10 min
+LENGTH_LABELS = ("under 1 min", "1-10 min", "10 min or more")
 
 
 def nonspeech(model: FrameStampModel, test_clips: Sequence[Clip], threshold: float, n: int = 100, seed: int = 0,
@@ -52,12 +53,11 @@ def nonspeech(model: FrameStampModel, test_clips: Sequence[Clip], threshold: flo
     for item, called in zip(items, present):
         by_kind[item.clip.provenance["nonspeech"]["kind"]].append(called)
         by_length[_length_bucket(item.clip.duration_s)].append(called)
-    share = lambda calls: {"n": len(calls), "false_present": float(np.mean(calls)) if calls else float("nan")}  # noqa: E731
     return {
         "split": "test", "mode": "nonspeech", "n": len(items), "threshold": threshold,
         "seconds": list(seconds), "total_audio_s": float(sum(i.clip.duration_s for i in items)),
-        "metrics": share(present), "by_kind": {k: share(v) for k, v in sorted(by_kind.items())},
-        "by_length": {k: share(by_length[k]) for k in _length_labels() if k in by_length},
+        "metrics": _false_present(present), "by_kind": {k: _false_present(v) for k, v in sorted(by_kind.items())},
+        "by_length": {k: _false_present(by_length[k]) for k in LENGTH_LABELS if k in by_length},
         "max_presence_probability": float(max(probabilities)),
     }  # fmt: skip
 
@@ -170,9 +170,8 @@ def _first_occurrence(clip: Clip, word: str) -> Query:
 
 
 def _length_bucket(seconds: float) -> str:
-    labels = _length_labels()
-    return labels[int(np.searchsorted(LENGTH_BUCKETS_S, seconds, side="right"))]
+    return LENGTH_LABELS[int(np.searchsorted(LENGTH_BUCKETS_S, seconds, side="right"))]
 
 
-def _length_labels() -> tuple[str, ...]:
-    return ("under 1 min", "1-10 min", "10 min or more")
+def _false_present(calls: list[bool]) -> dict:
+    return {"n": len(calls), "false_present": float(np.mean(calls)) if calls else float("nan")}

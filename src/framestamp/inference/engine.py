@@ -146,15 +146,15 @@ class Engine:
         for waveform in waveforms:
             check_length(waveform, self.token_rate_hz)
         answers: list[Prediction | None] = [None] * len(asks)
-        short = [i for i, w in enumerate(waveforms) if self.n_windows(w) == 1 and not self._counted(asks[i])]
+        counted = [self._counted(ask) for ask in asks]
+        short = [i for i, w in enumerate(waveforms) if self.n_windows(w) == 1 and not counted[i]]
         if short:
             batch = self._answer_whole([waveforms[i] for i in short], [asks[i] for i in short])
             for i, prediction in zip(short, batch):
                 answers[i] = prediction
         for i, (waveform, ask) in enumerate(zip(waveforms, asks)):
             if answers[i] is None:
-                counted = self._counted(ask)
-                answers[i] = self._kth_across_windows(waveform, ask) if counted else self._answer_long(waveform, ask)
+                answers[i] = self._kth_across_windows(waveform, ask) if counted[i] else self._answer_long(waveform, ask)
         return answers
 
     def _counted(self, ask: Ask) -> bool:
