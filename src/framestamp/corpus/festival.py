@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from framestamp.corpus.espeak import Utterance
+from framestamp.corpus.named_voice import NamedVoice
 from framestamp.corpus.sources import MissingSourceError, require
 
 FESTIVAL = ("festival", Path("/usr/bin/festival"))
@@ -72,25 +73,14 @@ _SETUP = r"""
 
 
 @dataclass(frozen=True)
-class FestivalVoice:
+class FestivalVoice(NamedVoice):
     """A Festival voice (a key of ``FESTIVAL_VOICES``) at a tempo (``speed`` 1: the voice's own)."""
-
-    name: str
-    speed: float = 1.0
 
     engine = "festival"
 
     @property
-    def id(self) -> str:
-        return f"festival:{self.name}"
-
-    @property
     def sample_rate(self) -> int:
         return FESTIVAL_VOICES[self.name][2]
-
-    def as_dict(self) -> dict:
-        """Synthesis parameters for provenance records."""
-        return {"engine": "festival", "voice": self.name, "speed": self.speed}
 
 
 def require_festival(voices=FESTIVAL_VOICES) -> None:

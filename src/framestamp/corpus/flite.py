@@ -39,6 +39,7 @@ import numpy as np
 
 from framestamp.audio import resample
 from framestamp.corpus.espeak import Utterance
+from framestamp.corpus.named_voice import NamedVoice
 from framestamp.corpus.sources import normalise_transcript, require
 
 FLITE = ("flite", Path("/usr/bin/flite"))
@@ -46,25 +47,14 @@ FLITE_VOICES = {"kal": 8000, "kal16": 16000, "awb": 16000, "rms": 16000, "slt": 
 
 
 @dataclass(frozen=True)
-class FliteVoice:
+class FliteVoice(NamedVoice):
     """A built-in Flite voice (a key of ``FLITE_VOICES``) at a tempo (``speed`` 1: the voice's own)."""
-
-    name: str
-    speed: float = 1.0
 
     engine = "flite"
 
     @property
-    def id(self) -> str:
-        return f"flite:{self.name}"
-
-    @property
     def sample_rate(self) -> int:
         return FLITE_VOICES[self.name]
-
-    def as_dict(self) -> dict:
-        """Synthesis parameters for provenance records."""
-        return {"engine": "flite", "voice": self.name, "speed": self.speed}
 
 
 class Flite:
