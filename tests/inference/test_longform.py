@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
 from framestamp.errors import AudioError
+from framestamp.inference.progress import reporting_windows
 from framestamp.inference.windows import WindowConfig, plan_windows, score_long, stitch
 
 RATE_HZ, TOKEN_RATE_HZ, SR = 100.0, 25.0, 16_000
@@ -109,3 +112,30 @@ def test_window_config_is_validated(values):
 def test_the_progress_bar_can_be_forced_on(capsys):
     score_long(RampModel(), ["q"], ramp(70.0), TOKEN_RATE_HZ, progress=True)
     assert "window" in capsys.readouterr().err
+
+
+def test_a_listener_hears_each_batch_of_windows_as_it_is_encoded():
+    heard = []
+    config = WindowConfig(window_s=30.0, overlap_s=5.0, windows_per_batch=2)
+    n_windows = len(plan_windows(100 * SR, RATE_HZ, TOKEN_RATE_HZ, config))
+    with reporting_windows(lambda done, total: heard.append((done, total))):
+        score_long(RampModel(), ["q"], ramp(100.0), TOKEN_RATE_HZ, config, progress=False)
+    assert n_windows == 4
+    assert heard == [(0, 4), (2, 4), (4, 4)]
+    score_long(RampModel(), ["q"], ramp(100.0), TOKEN_RATE_HZ, config, progress=False)
+    assert len(heard) == 3  # outside the block nobody listens
+
+
+def test_answers_in_other_threads_report_to_their_own_listeners():
+    heard: dict[str, list] = {"short": [], "long": []}
+
+    def answer(name: str, seconds: float) -> None:
+        with reporting_windows(lambda done, total: heard[name].append(total)):
+            score_long(RampModel(), ["q"], ramp(seconds), TOKEN_RATE_HZ, WindowConfig(), progress=False)
+
+    threads = [threading.Thread(target=answer, args=args) for args in (("short", 20.0), ("long", 200.0))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert set(heard["short"]) == {1} and set(heard["long"]) == {len(plan_windows(200 * SR, RATE_HZ, TOKEN_RATE_HZ))}

@@ -179,3 +179,46 @@ def test_concurrent_requests_get_their_own_answers(client):
 
 def test_a_host_name_other_than_loopback_is_refused(client):
     assert client.get("/api/setup", headers={"host": "attacker.example:7860"}).status_code == 400
+
+
+def test_a_long_answer_reports_its_windows_while_it_runs(client, monkeypatch, tmp_path):
+    """The page polls /api/progress/{job}: the engine's window count, while the answer runs (the
+    test holds the answer at its second window), and 404 once it is sent."""
+    import io
+    import threading
+    from contextlib import contextmanager
+
+    from framestamp.serve import progress as progress_module
+
+    held, release = threading.Event(), threading.Event()
+    real = progress_module.reporting_windows
+
+    @contextmanager
+    def held_at_second_window(listener):
+        def heard(done, total):
+            listener(done, total)
+            if done == 1:
+                held.set()
+                release.wait(timeout=60)
+
+        with real(heard):
+            yield
+
+    monkeypatch.setattr(progress_module, "reporting_windows", held_at_second_window)
+    upload = io.BytesIO()
+    sf.write(upload, 0.05 * np.random.default_rng(1).standard_normal(70 * 8_000), 8_000, format="WAV", subtype="PCM_U8")
+    fields = {"kind": "speakers", "job": "page-job-1"}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        answer = pool.submit(ask, client, fields, ("long.wav", upload.getvalue()))
+        assert held.wait(timeout=60)
+        assert client.get("/api/progress/page-job-1").json() == {"done": 1, "total": 3}
+        release.set()
+        assert answer.result().status_code == 200
+    assert client.get("/api/progress/page-job-1").status_code == 404
+
+
+@pytest.mark.parametrize("job", ["../x", "a" * 65, "two words"])
+def test_a_bad_job_name_is_a_one_line_error(client, job):
+    response = ask(client, {"kind": "speakers", "example": "clip.wav", "job": job})
+    assert response.status_code == 400 and "job name" in response.json()["error"]
+    assert client.get(f"/api/progress/{quote(job, safe='')}").status_code in (400, 404)

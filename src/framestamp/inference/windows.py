@@ -25,6 +25,7 @@ from ..audio import SAMPLE_RATE_HZ
 from ..config import Config, option, register_config
 from ..errors import AudioError
 from ..frames import seconds_to_frames
+from .progress import windows_done
 
 
 @register_config
@@ -144,11 +145,14 @@ def score_long(
         waveform: float32 mono audio at 16 kHz, any length of at least one audio token.
         token_rate_hz: audio tokens per second of the backbone (window starts lie on its grid).
         config: window length, overlap and windows per forward pass.
-        progress: draw a progress bar on stderr; None = only when stderr is a terminal.
+        progress: draw a progress bar on stderr; None = only when stderr is a terminal. A
+            listener set with :func:`framestamp.inference.progress.reporting_windows` hears
+            ``(done, total)`` windows either way.
     """
     check_length(waveform, token_rate_hz)
     plan = plan_windows(waveform.size, model.frame_rate_hz, token_rate_hz, config)
     owned: list[np.ndarray] = []
+    windows_done(0, len(plan))
     with _progress_bar(len(plan), progress) as bar:
         for first in range(0, len(plan), config.windows_per_batch):
             indices = range(first, min(first + config.windows_per_batch, len(plan)))
@@ -158,6 +162,7 @@ def score_long(
                 piece = np.stack(rows[j * len(questions) : (j + 1) * len(questions)])
                 owned.append(piece[:, plan.owned(i, piece.shape[-1])])
             bar.update(len(indices))
+            windows_done(indices.stop, len(plan))
     scores = np.concatenate(owned, axis=-1).astype(np.float32, copy=False)
     return LongScores(scores, model.frame_rate_hz, plan.regions(scores.shape[-1]), waveform.size / SAMPLE_RATE_HZ)
 

@@ -4,7 +4,10 @@
     GET  /api/setup              the examples, checkpoints and upload limit the page may use
     GET  /api/examples/{name}    an example's audio, by a name from /api/setup
     POST /api/ask                multipart form: ``file`` or ``example``, the question
-                                 (:mod:`.questions`), ``checkpoint``; the answer (:mod:`.payload`)
+                                 (:mod:`.questions`), ``checkpoint``, optionally a ``job`` name;
+                                 the answer (:mod:`.payload`)
+    GET  /api/progress/{job}     ``{"done", "total"}`` windows of the running answer named ``job``
+                                 (:mod:`.progress`; 404 when none runs under that name)
 
 A user error answers ``{"error": "<the CLI's one-line message>"}`` (400; 404 for an unknown
 example, 413 for a body over the limit) and the app goes on serving. Reading the audio and
@@ -42,6 +45,7 @@ from .config import ServeConfig
 from .limits import BodySizeLimit
 from .models import ModelShelf, installed_shipped_names
 from .payload import answer_payload
+from .progress import JobBoard, check_job_name
 from .questions import DEFAULT_CHECKPOINTS, Question
 from .sources import Examples, UnknownExampleError, read_upload
 
@@ -66,12 +70,14 @@ def create_app(config: ServeConfig) -> Starlette:
         Route("/api/setup", setup),
         Route("/api/examples/{name}", example_audio),
         Route("/api/ask", ask, methods=["POST"]),
+        Route("/api/progress/{job}", progress),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     app = Starlette(routes=routes, middleware=middleware, exception_handlers={HTTPException: http_error})
     app.state.config = config
     app.state.shelf = ModelShelf(config.checkpoints or installed_shipped_names(), config.device)
     app.state.examples = Examples(config.examples_dir)
+    app.state.jobs = JobBoard()
     return app
 
 
@@ -106,8 +112,12 @@ async def ask(request: Request) -> JSONResponse:
         try:
             question = Question.from_form(form)
             checkpoint = _checkpoint(form.get("checkpoint"), question, state)
+            job = form.get("job")
+            job = check_job_name(job) if isinstance(job, str) and job else None
             name, audio = await run_in_threadpool(_read_source, form, state.examples)
-            return JSONResponse(await run_in_threadpool(_answer, state.shelf, checkpoint, question, name, audio))
+            with state.jobs.tracking(job):
+                payload = await run_in_threadpool(_answer, state.shelf, checkpoint, question, name, audio)
+            return JSONResponse(payload)
         except UnknownExampleError as error:
             return JSONResponse({"error": one_line(error)}, status_code=404)
         except FramestampError as error:
@@ -117,6 +127,17 @@ async def ask(request: Request) -> JSONResponse:
         except Exception as error:  # a bug must not take the server down with it
             log.exception("answering failed")
             return JSONResponse({"error": one_line(f"internal error: {type(error).__name__}: {error}")}, status_code=500)
+
+
+async def progress(request: Request) -> JSONResponse:
+    """How many of its windows the answer named ``job`` has encoded (see :mod:`.progress`)."""
+    try:
+        state = request.app.state.jobs.get(check_job_name(request.path_params["job"]))
+    except FramestampError as error:
+        return JSONResponse({"error": one_line(error)}, status_code=400)
+    if state is None:
+        return JSONResponse({"error": "no answer is running under that job name"}, status_code=404)
+    return JSONResponse(state)
 
 
 def _checkpoint(asked: object, question: Question, state) -> str:

@@ -84,13 +84,26 @@ function ask() {
 function send(form) {
   const request = new XMLHttpRequest();
   const started = performance.now();
+  const job = newJobName();
+  form.append("job", job);
   let uploaded = null; // share of the upload sent, until it is all there
+  let windows = null; // {done, total} windows encoded, polled from the server while it answers
   const timer = setInterval(() => {
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     $("busy-text").textContent = uploaded !== null && uploaded < 1
-      ? `uploading ${Math.round(uploaded * 100)} %` : `answering… ${seconds} s`;
+      ? `uploading ${Math.round(uploaded * 100)} %` : answeringText(windows, seconds);
   }, 100);
-  const finish = () => { clearInterval(timer); $("busy").hidden = true; $("ask").disabled = false; };
+  const poller = setInterval(async () => {
+    if (uploaded !== null && uploaded < 1) return;
+    try {
+      const response = await fetch(`/api/progress/${job}`);
+      if (response.ok) windows = await response.json();
+    } catch (error) { /* the answer's own request reports a lost server */ }
+  }, 400);
+  const finish = () => {
+    clearInterval(timer); clearInterval(poller);
+    $("busy").hidden = true; $("ask").disabled = false;
+  };
   request.open("POST", "/api/ask");
   request.responseType = "json";
   request.upload.onprogress = (event) => { if (event.lengthComputable) uploaded = event.loaded / event.total; };
@@ -108,6 +121,18 @@ function send(form) {
   $("busy-text").textContent = "answering…";
   $("busy").hidden = false;
   request.send(form);
+}
+
+function newJobName() {
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// "answering… 3.2 s", or with a long file "encoding window 4 of 12 (33 %)… 3.2 s"
+function answeringText(windows, seconds) {
+  if (!windows || !windows.total || windows.total < 2) return `answering… ${seconds} s`;
+  const share = Math.round((100 * windows.done) / windows.total);
+  return `encoding window ${Math.min(windows.done + 1, windows.total)} of ${windows.total} (${share} %)… ${seconds} s`;
 }
 
 function showError(message) {
