@@ -93,6 +93,28 @@ def test_a_memory_only_cache_writes_nothing_to_disk(tmp_path, monkeypatch):
     assert (cache.misses, cache.hits) == (2, 2) and not any(tmp_path.rglob("*.npy"))
 
 
+def test_augmented_training_reads_the_plain_clips_from_disk_and_writes_only_the_warm_up(tmp_path):
+    """``disk_writes=False`` (training on fresh audio): the warm-up pass puts each plain clip's tower
+    output on disk, keyed as a batch beside a longer clip sees it, computed alone; the training
+    batch then reads it, and the new audio of the longer clip stays in memory."""
+    backbone = WhisperTinyBackbone.create(["apple"], seed=0)
+    cache = backbone.enable_tower_cache(tmp_path, disk_writes=False)
+    short, long = clips(5)
+    assert backbone.warm_tower_cache([short]) == 1 and backbone.warm_tower_cache([short]) == 0
+    stored = list((tmp_path / backbone.tower.hash).rglob("*.npy"))
+    assert len(stored) == 1
+    model = FrameStampModel(backbone, ModelConfig(backbone="tiny"))
+    cache.hits = cache.misses = 0
+    with torch.no_grad():
+        cached = model(model.prepare([QUESTION] * 2, [short, long])).logits
+    assert (cache.hits, cache.misses) == (1, 1)  # the short clip from disk, the long one computed
+    assert list((tmp_path / backbone.tower.hash).rglob("*.npy")) == stored  # nothing new on disk
+    plain = FrameStampModel(WhisperTinyBackbone.create(["apple"], seed=0), ModelConfig(backbone="tiny"))
+    with torch.no_grad():
+        uncached = plain(plain.prepare([QUESTION] * 2, [short, long])).logits
+    torch.testing.assert_close(cached, uncached, rtol=0, atol=0.05)  # computed alone vs in the batch
+
+
 def test_questions_about_one_recording_run_the_tower_once_and_answer_as_without_the_cache():
     from framestamp.inference.engine import Ask, Engine, InferenceConfig
     from framestamp.tasks import task_named

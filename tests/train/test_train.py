@@ -188,3 +188,12 @@ def test_training_runs_on_the_gpu_in_bf16(tmp_path, objective):
     saved = load_file(final / "backbone" / "model.safetensors")
     assert all(torch.isfinite(t).all() for t in saved.values() if t.is_floating_point())
     FrameStampModel.from_pretrained(final)  # a checkpoint trained on the GPU loads on the CPU
+
+
+def test_augmented_training_of_the_pretrained_preset_puts_only_the_plain_clips_on_disk(tmp_path, monkeypatch):
+    monkeypatch.setenv("FRAMESTAMP_CACHE", str(tmp_path / "cache"))
+    data = {"modes": ["one"], "augment_share": 0.5}
+    run = config(tmp_path, data=data, batch_size=4, model={"backbone": "tiny", "bidirectional_audio": True})
+    train(run, toy_clips(), resume=False)
+    stored = list((tmp_path / "cache" / "tower").rglob("*.npy"))
+    assert len(stored) == len(toy_clips())  # the warm-up pass: one entry per plain clip, none of augmented audio

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
 import torch
 from transformers import AutoTokenizer, Qwen2_5OmniThinkerForConditionalGeneration, WhisperFeatureExtractor
 from transformers.utils import logging as transformers_logging
@@ -106,17 +107,42 @@ class WhisperTinyBackbone(TinyThinkerBackbone):
                                                  "trainable_layers": config.tower_trainable_layers}  # fmt: skip
 
     def enable_tower_cache(
-        self, directory: str | Path | None = None, memory_only: bool = False, max_memory_bytes: int = 2 << 30
+        self, directory: str | Path | None = None, memory_only: bool = False, max_memory_bytes: int = 2 << 30,
+        disk_writes: bool = True,
     ) -> TowerCache | None:  # fmt: skip
         """Cache the frozen tower's output per clip (on disk under ``directory``, default
-        ``$FRAMESTAMP_CACHE/tower``, unless ``memory_only``); None when top layers train
-        (nothing frozen to cache)."""
+        ``$FRAMESTAMP_CACHE/tower``, unless ``memory_only``; with ``disk_writes`` False the disk
+        is read and new entries stay in memory); None when top layers train (nothing frozen to cache)."""
         if self.tower.trainable_layers:
             return None
         directory = None if memory_only else directory or default_cache_dir()
-        self.tower_cache = TowerCache(self.tower.hash, directory, max_memory_bytes)
+        self.tower_cache = TowerCache(self.tower.hash, directory, max_memory_bytes, disk_writes)
         attach_cached_forward(self.audio_tower, self.tower_cache)
         return self.tower_cache
+
+    def warm_tower_cache(self, waveforms: Iterable[np.ndarray]) -> int:
+        """Write to the on-disk cache the frozen tower's output of each clip not yet there, computed
+        one clip at a time and keyed as the clip is seen in a training batch beside a longer clip
+        (zero padding after it: the extractor's last frame then differs from the clip alone);
+        returns how many were computed. For training on augmented audio, whose cache only reads the
+        disk (``disk_writes=False``): its plain clips then come from disk."""
+        cache = self.tower_cache
+        if cache is None or cache.directory is None:
+            return 0
+        hop, n_fft = self.feature_extractor.hop_length, self.feature_extractor.n_fft
+        computed = 0
+        with torch.no_grad():
+            for waveform in waveforms:
+                n_mel = len(waveform) // hop
+                padded = np.concatenate([np.asarray(waveform, dtype=np.float32), np.zeros(n_fft, dtype=np.float32)])
+                features = self._input_features([padded])[0, :, :n_mel]
+                key = cache.key(features)
+                if n_mel == 0 or cache.on_disk(key):
+                    continue
+                states = self.audio_tower.frozen_states(features, torch.tensor([n_mel], device=features.device))
+                cache.write_disk(key, states.to(torch.float16).cpu().numpy())
+                computed += 1
+        return computed
 
     def reuse_frozen_outputs(self) -> None:
         """Keep the frozen tower's output per window in memory (up to ``INFERENCE_CACHE_BYTES``), so

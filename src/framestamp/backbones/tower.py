@@ -42,12 +42,18 @@ class TowerCache:
         directory: root folder of the on-disk cache (entries under ``<directory>/<tower_hash>/``);
             None keeps entries in memory only.
         max_memory_bytes: bound on the in-memory entries (least recently used leave first).
+        disk_writes: whether new entries go to disk too (False: the disk is only read; for
+            training on audio that is new every step, whose entries would never be read again).
     """
 
-    def __init__(self, tower_hash: str, directory: str | Path | None = None, max_memory_bytes: int = 2 << 30):
+    def __init__(
+        self, tower_hash: str, directory: str | Path | None = None, max_memory_bytes: int = 2 << 30,
+        disk_writes: bool = True,
+    ):  # fmt: skip
         self.tower_hash = tower_hash
         self.directory = None if directory is None else Path(directory) / tower_hash
         self.max_memory_bytes = max_memory_bytes
+        self.disk_writes = disk_writes
         self._memory: OrderedDict[str, np.ndarray] = OrderedDict()
         self._bytes = 0
         self.hits = self.misses = 0
@@ -75,13 +81,25 @@ class TowerCache:
     def put(self, key: str, value: np.ndarray) -> None:
         value = np.ascontiguousarray(value, dtype=np.float16)
         self._remember(key, value)
-        path = self._path(key)
+        path = self._path(key) if self.disk_writes else None
         if path is not None and not path.is_file():
             path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_suffix(f".{os.getpid()}.tmp")
             with open(partial, "wb") as handle:
                 np.save(handle, value)
             os.replace(partial, path)  # readers never see half an entry
+
+    def write_disk(self, key: str, value: np.ndarray) -> None:
+        """Store an entry on disk whatever ``disk_writes`` says (the training clips' warm-up pass)."""
+        disk_writes, self.disk_writes = self.disk_writes, True
+        try:
+            self.put(key, value)
+        finally:
+            self.disk_writes = disk_writes
+
+    def on_disk(self, key: str) -> bool:
+        path = self._path(key)
+        return path is not None and path.is_file()
 
     def _remember(self, key: str, value: np.ndarray) -> None:
         self._memory[key] = value
@@ -128,6 +146,7 @@ def attach_cached_forward(tower: nn.Module, cache: TowerCache | None) -> None:
         return BaseModelOutputWithPooling(last_hidden_state=hidden, pooler_output=hidden)
 
     tower.forward = types.MethodType(forward, tower)
+    tower.frozen_states = frozen_states  # the frozen part alone, uncached: [sum of tokens, d_model]
 
 
 def _cached_states(tower, input_features, feature_lens, cache: TowerCache | None, compute) -> torch.Tensor:

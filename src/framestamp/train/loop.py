@@ -95,16 +95,34 @@ def training_model(config: TrainConfig, checkpoint: Path | None) -> FrameStampMo
     if config.gradient_checkpointing:
         enable_checkpointing(model.backbone.model)
     if config.tower_cache and hasattr(model.backbone, "enable_tower_cache"):
-        # augmented and non-speech clips are new audio every step: keep their tower outputs in memory
-        # (bounded), not on disk
-        fresh_audio = config.data.augment_share > 0 or config.data.nonspeech_share > 0
-        model.backbone.enable_tower_cache(memory_only=fresh_audio)
+        # augmented and non-speech clips are new audio every step: their tower outputs stay in memory
+        # (bounded); the plain clips' come from disk (``warm_frozen_tower``)
+        model.backbone.enable_tower_cache(disk_writes=not fresh_audio(config))
     # saved with the model: what its head was trained to answer (a threshold calibrated for the
     # model it started from no longer holds)
     model.config = replace(model.config, question_modes=list(config.data.modes),
                            answers_absent=config.data.absent_share > 0 or config.data.nonspeech_share > 0,
                            presence_threshold=None)  # fmt: skip
     return model.train()
+
+
+def fresh_audio(config: TrainConfig) -> bool:
+    """Whether some training clips are new audio every step (augmented, or made of non-speech)."""
+    return config.data.augment_share > 0 or config.data.nonspeech_share > 0
+
+
+def warm_frozen_tower(model: FrameStampModel, clips: Sequence[Clip], accelerator: Accelerator) -> None:
+    """Before training on fresh audio, put the plain clips' frozen-tower outputs on disk (each process
+    computes a share of the missing ones), so a step runs the tower on its new audio only."""
+    cache = getattr(model.backbone, "tower_cache", None)
+    if cache is None or cache.disk_writes or cache.directory is None:
+        return
+    share = clips[accelerator.process_index :: accelerator.num_processes]
+    started = time.monotonic()
+    computed = model.backbone.warm_tower_cache(clip.audio for clip in share)
+    accelerator.wait_for_everyone()
+    accelerator.print(f"frozen tower: {computed} of {len(share)} plain clips computed for the disk cache in "
+                      f"{time.monotonic() - started:.0f} s")  # fmt: skip
 
 
 def starting_model(config: TrainConfig, dtype: torch.dtype) -> FrameStampModel:
@@ -144,6 +162,7 @@ def train(config: TrainConfig, clips: Sequence[Clip] | None = None, resume: bool
     max_steps = config.total_steps(len(clips), global_batch)
     checkpoint = latest_checkpoint(output_dir) if resume else None
     model = training_model(config, checkpoint)
+    warm_frozen_tower(model, clips, accelerator)
     optimizer = torch.optim.AdamW(trainable_parameters(model), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = get_scheduler(HF_SCHEDULES[config.lr_schedule], optimizer, config.warmup_steps, max_steps)
     sharded = is_sharded(accelerator)
