@@ -16,6 +16,7 @@ from framestamp.data import (
     DatasetUnavailableError,
     Segment,
     crop_clip,
+    crop_to_words,
     hub_features,
     join_clips,
     load_subset,
@@ -176,6 +177,20 @@ def test_crop_keeps_whole_words_and_truncates_spans():
     cut = crop_clip(events, 4.0)
     assert cut.duration_s == 4.0 and [(s.start_s, s.end_s) for s in cut.segments] == [(1.0, 2.0), (3.5, 4.0)]
     assert crop_clip(events, 20.0) is events
+
+
+def test_a_run_of_words_is_cut_in_the_pauses_around_it():
+    words = [Segment("a", 0.5, 1.0), Segment("b", 1.4, 2.0), Segment("c", 2.0, 2.6), Segment("d", 3.0, 3.5)]
+    clip = _clip("words", words, seconds=4.0)
+    middle = crop_to_words(clip, 1, 2)  # b, c: cut midway between a and b, and between c and d
+    assert middle.duration_s == pytest.approx(2.8 - 1.2)
+    assert [(s.label, round(s.start_s, 6), round(s.end_s, 6)) for s in middle.segments] == [("b", 0.2, 0.8), ("c", 0.8, 1.4)]
+    np.testing.assert_array_equal(middle.audio, clip.audio[int(1.2 * 16000) : int(2.8 * 16000)])
+    assert middle.transcript == "b c" and middle.provenance["cropped_from_s"] == pytest.approx(1.2)
+    assert crop_to_words(clip, 0, 4).duration_s == 4.0  # every word: the whole clip
+    assert crop_to_words(clip, 2, 1).segments[0].start_s == 0.0  # c touches b: cut at its edge
+    with pytest.raises(ValueError, match="cannot crop"):
+        crop_to_words(clip, 3, 2)
 
 
 def test_joined_clip_hears_the_second_after_the_first():

@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from framestamp.data.examples import Clip, Segment
+from framestamp.data.examples import Clip, Segment, join_clips
 from framestamp.model import FrameStampModel, ModelConfig
 from framestamp.train.config import TrainConfig
 from framestamp.train.loop import train
@@ -197,3 +197,17 @@ def test_augmented_training_of_the_pretrained_preset_puts_only_the_plain_clips_o
     train(run, toy_clips(), resume=False)
     stored = list((tmp_path / "cache" / "tower").rglob("*.npy"))
     assert len(stored) == len(toy_clips())  # the warm-up pass: one entry per plain clip, none of augmented audio
+
+
+def test_cropped_clips_hold_a_run_of_two_or_three_words_and_the_question_is_about_it():
+    from framestamp.train.batches import QuerySampler
+    from framestamp.train.config import DataConfig
+
+    long_clips = [join_clips(toy_clips()[i], toy_clips()[i + 1]) for i in range(3)]  # 6 words each
+    sampler = QuerySampler(long_clips, DataConfig(modes=["one"], crop_words=[2, 3]), seed=0)
+    items = [item for step in range(20) for item in sampler.batch(step, 4)]
+    assert {len(item.clip.segments) for item in items} == {2, 3}
+    for item in items:
+        assert item.clip.duration_s < 4.0 and item.query.subject in {s.label for s in item.clip.segments}
+        assert all(0 <= t < item.clip.duration_s for t in item.query.targets_s)
+    assert sampler.batch(7, 4) == QuerySampler(long_clips, sampler.data, seed=0).batch(7, 4)  # a function of the step

@@ -3,7 +3,7 @@
 Reading datasets needs the ``corpus`` extra (``datasets``); ``Clip`` and ``Segment`` do not.
 """
 
-from framestamp.data.examples import SAMPLE_RATE_HZ, SUBSETS, UNKNOWN_WORD, Clip, Segment, crop_clip, join_clips
+from framestamp.data.examples import SAMPLE_RATE_HZ, SUBSETS, UNKNOWN_WORD, Clip, Segment, crop_clip, crop_to_words, join_clips
 from framestamp.data.loading import ClipDataset, DatasetUnavailableError, load_subset
 from framestamp.data.schemas import HUB_DATASETS, corpus_features, hub_features
 
@@ -18,6 +18,7 @@ __all__ = [
     "Segment",
     "corpus_features",
     "crop_clip",
+    "crop_to_words",
     "hub_features",
     "join_clips",
     "load_subset",

@@ -166,3 +166,26 @@ def join_clips(first: Clip, second: Clip) -> Clip:
         transcript=" ".join(t for t in (first.transcript, second.transcript) if t),
         provenance={**first.provenance, "joined_with": second.id, "joined_at_s": shift},
     )
+
+
+def crop_to_words(clip: Clip, first: int, n_words: int) -> Clip:
+    """The part of a words ``clip`` holding its words ``first .. first + n_words - 1`` (in time order),
+    cut in the middle of the pauses around them (at a word's edge where words touch), segments
+    shifted to the cut. A curriculum for training: fewer words to tell apart than the whole clip."""
+    words = clip.segments
+    if clip.subset != "words" or not 0 <= first < first + n_words <= len(words):
+        raise ValueError(f"cannot crop words {first}..{first + n_words - 1} of {clip.subset} clip {clip.id} "
+                         f"({len(words)} segments)")  # fmt: skip
+    kept = words[first : first + n_words]
+    start_s = 0.0 if first == 0 else (words[first - 1].end_s + kept[0].start_s) / 2
+    last = first + n_words - 1
+    end_s = clip.duration_s if last == len(words) - 1 else (kept[-1].end_s + words[last + 1].start_s) / 2
+    start_s, end_s = min(start_s, kept[0].start_s), max(end_s, kept[-1].end_s)
+    a, b = int(round(start_s * clip.sample_rate)), int(round(end_s * clip.sample_rate))
+    shift = a / clip.sample_rate
+    moved = tuple(replace(s, start_s=s.start_s - shift, end_s=s.end_s - shift) for s in kept)
+    return replace(
+        clip, id=f"{clip.id}[{first}:{first + n_words}]", audio=clip.audio[a:b], segments=moved,
+        transcript=" ".join(s.label for s in kept),
+        provenance={**clip.provenance, "cropped_from_s": shift, "cropped_to_s": b / clip.sample_rate},
+    )  # fmt: skip

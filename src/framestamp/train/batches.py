@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..data.augment import augment_clip, nonspeech_clip
-from ..data.examples import Clip, join_clips
+from ..data.examples import Clip, crop_to_words, join_clips
 from ..tasks import Query, event_counts
 from ..tasks.families import first_turns
 from ..tasks.make import absent_query, make_query, subjects_of, task_of
@@ -46,6 +46,8 @@ class QuerySampler:
     ``data.order`` picks the clips: ``random`` draws each clip independently (with replacement);
     ``epochs`` walks shuffled passes over the clips (item ``k`` of the run is position ``k`` of
     the concatenated passes), drawing a random clip instead only when a clip has no askable target.
+    With ``data.crop_words`` set, each words clip drawn is first cut to a random run of that many
+    consecutive words (a stream of its own), and the question is drawn about the cut clip.
     With ``data.absent_share`` > 0, that share of single-occurrence questions is replaced by a
     question whose answer is not in the clip (``tasks.make.absent_query``). With
     ``data.max_position_gap_s`` > 0, each item gets a gap drawn from its own stream, so the
@@ -92,6 +94,7 @@ class QuerySampler:
     def _draw(self, step: int, size: int) -> list[Item]:
         rng = np.random.default_rng([self.seed, step, 0])
         tries_left = size * MAX_TRIES_PER_ITEM
+        crops = np.random.default_rng([self.seed, step, 8])
         joins = np.random.default_rng([self.seed, step, 3])
         joined = joins.random(size) < self.data.joined_share
         partners = joins.integers(len(self.clips), size=size)
@@ -105,6 +108,8 @@ class QuerySampler:
                 tries_left -= 1
                 query_clip = clip if clip is not None else self.clips[int(rng.integers(len(self.clips)))]
                 clip = None
+                if self.data.crop_words is not None:
+                    query_clip = self._cropped(query_clip, crops)
                 mode = self.data.modes[int(rng.integers(len(self.data.modes)))]
                 boundary = self.data.boundaries[int(rng.integers(len(self.data.boundaries)))]
                 latest = self.data.max_target_s
@@ -131,6 +136,15 @@ class QuerySampler:
             gaps = np.random.default_rng([self.seed, step, 2]).uniform(0.0, self.data.max_position_gap_s, size)
             items = [replace(item, position_gap_s=float(gap)) for item, gap in zip(items, gaps)]
         return items
+
+    def _cropped(self, clip: Clip, rng: np.random.Generator) -> Clip:
+        """A random run of ``data.crop_words`` consecutive words of a words clip (others unchanged)."""
+        if clip.subset != "words" or not clip.segments:
+            return clip
+        low, high = self.data.crop_words
+        n = int(rng.integers(min(low, len(clip.segments)), min(high, len(clip.segments)) + 1))
+        first = int(rng.integers(0, len(clip.segments) - n + 1))
+        return crop_to_words(clip, first, n)
 
     def _augmented(self, item: Item, step: int, slot: int) -> Item:
         """``item`` with its clip augmented by the generator of (seed, step, slot), targets moved along."""

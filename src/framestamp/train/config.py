@@ -49,6 +49,11 @@ class DataConfig(Config):
     )  # fmt: skip
     order: str = option("random", "random: every item drawn independently (with replacement); "
                                   "epochs: each pass visits every clip once, in a shuffled order")
+    crop_words: list | None = option(
+        None, "curriculum: [min, max] words; each words clip is cut to a random run of that many consecutive "
+              "words (cut in the pauses around them) before its question is drawn, so fewer words compete "
+              "(None: whole clips)"
+    )  # fmt: skip
     augment_share: float = option(
         0.0, "robustness: share of training items whose clip is augmented (late start, background, level, "
              "telephone band, 8-bit samples; see docs/augmentation.md), targets moved with the audio (0: none)"
@@ -87,6 +92,8 @@ class DataConfig(Config):
             raise ValueError(f"joined_share must be in [0, 1], got {self.joined_share}")
         if not self.max_position_gap_s >= 0:
             raise ValueError(f"max_position_gap_s must be >= 0, got {self.max_position_gap_s}")
+        if self.crop_words is not None and not (len(self.crop_words) == 2 and 1 <= self.crop_words[0] <= self.crop_words[1]):
+            raise ValueError(f"crop_words must be [min, max] with 1 <= min <= max, got {self.crop_words}")
         if not 0.0 <= self.augment_share <= 1.0:
             raise ValueError(f"augment_share must be in [0, 1], got {self.augment_share}")
         if isinstance(self.augment, dict):
