@@ -107,15 +107,19 @@ def training_model(config: TrainConfig, checkpoint: Path | None) -> FrameStampMo
 
 
 def fresh_audio(config: TrainConfig) -> bool:
-    """Whether some training clips are new audio every step (augmented, or made of non-speech)."""
-    return config.data.augment_share > 0 or config.data.nonspeech_share > 0
+    """Whether some training clips are new audio every step (cut, augmented, or made of non-speech)."""
+    data = config.data
+    return data.crop_words is not None or data.augment_share > 0 or data.nonspeech_share > 0
 
 
-def warm_frozen_tower(model: FrameStampModel, clips: Sequence[Clip], accelerator: Accelerator) -> None:
+def warm_frozen_tower(
+    model: FrameStampModel, clips: Sequence[Clip], config: TrainConfig, accelerator: Accelerator
+) -> None:  # fmt: skip
     """Before training on fresh audio, put the plain clips' frozen-tower outputs on disk (each process
-    computes a share of the missing ones), so a step runs the tower on its new audio only."""
+    computes a share of the missing ones), so a step runs the tower on its new audio only (no clip
+    is heard whole when every clip is cut: nothing to put)."""
     cache = getattr(model.backbone, "tower_cache", None)
-    if cache is None or cache.disk_writes or cache.directory is None:
+    if cache is None or cache.disk_writes or cache.directory is None or config.data.crop_words is not None:
         return
     share = clips[accelerator.process_index :: accelerator.num_processes]
     started = time.monotonic()
@@ -162,7 +166,7 @@ def train(config: TrainConfig, clips: Sequence[Clip] | None = None, resume: bool
     max_steps = config.total_steps(len(clips), global_batch)
     checkpoint = latest_checkpoint(output_dir) if resume else None
     model = training_model(config, checkpoint)
-    warm_frozen_tower(model, clips, accelerator)
+    warm_frozen_tower(model, clips, config, accelerator)
     optimizer = torch.optim.AdamW(trainable_parameters(model), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = get_scheduler(HF_SCHEDULES[config.lr_schedule], optimizer, config.warmup_steps, max_steps)
     sharded = is_sharded(accelerator)
