@@ -184,7 +184,8 @@ def test_a_run_of_words_is_cut_in_the_pauses_around_it():
     clip = _clip("words", words, seconds=4.0)
     middle = crop_to_words(clip, 1, 2)  # b, c: cut midway between a and b, and between c and d
     assert middle.duration_s == pytest.approx(2.8 - 1.2)
-    assert [(s.label, round(s.start_s, 6), round(s.end_s, 6)) for s in middle.segments] == [("b", 0.2, 0.8), ("c", 0.8, 1.4)]
+    kept = [(s.label, round(s.start_s, 6), round(s.end_s, 6)) for s in middle.segments]
+    assert kept == [("b", 0.2, 0.8), ("c", 0.8, 1.4)]
     np.testing.assert_array_equal(middle.audio, clip.audio[int(1.2 * 16000) : int(2.8 * 16000)])
     assert middle.transcript == "b c" and middle.provenance["cropped_from_s"] == pytest.approx(1.2)
     assert crop_to_words(clip, 0, 4).duration_s == 4.0  # every word: the whole clip

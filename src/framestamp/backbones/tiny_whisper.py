@@ -134,10 +134,12 @@ class WhisperTinyBackbone(TinyThinkerBackbone):
         with torch.no_grad():
             for waveform in waveforms:
                 n_mel = len(waveform) // hop
+                if n_mel == 0:
+                    continue
                 padded = np.concatenate([np.asarray(waveform, dtype=np.float32), np.zeros(n_fft, dtype=np.float32)])
                 features = self._input_features([padded])[0, :, :n_mel]
                 key = cache.key(features)
-                if n_mel == 0 or cache.on_disk(key):
+                if cache.on_disk(key):
                     continue
                 states = self.audio_tower.frozen_states(features, torch.tensor([n_mel], device=features.device))
                 cache.write_disk(key, states.to(torch.float16).cpu().numpy())

@@ -81,21 +81,19 @@ class TowerCache:
     def put(self, key: str, value: np.ndarray) -> None:
         value = np.ascontiguousarray(value, dtype=np.float16)
         self._remember(key, value)
-        path = self._path(key) if self.disk_writes else None
-        if path is not None and not path.is_file():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_suffix(f".{os.getpid()}.tmp")
-            with open(partial, "wb") as handle:
-                np.save(handle, value)
-            os.replace(partial, path)  # readers never see half an entry
+        if self.disk_writes:
+            self.write_disk(key, value)
 
     def write_disk(self, key: str, value: np.ndarray) -> None:
-        """Store an entry on disk whatever ``disk_writes`` says (the training clips' warm-up pass)."""
-        disk_writes, self.disk_writes = self.disk_writes, True
-        try:
-            self.put(key, value)
-        finally:
-            self.disk_writes = disk_writes
+        """Store an entry on disk only, whatever ``disk_writes`` says (the training clips' warm-up pass)."""
+        path = self._path(key)
+        if path is None or path.is_file():
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        with open(partial, "wb") as handle:
+            np.save(handle, np.ascontiguousarray(value, dtype=np.float16))
+        os.replace(partial, path)  # readers never see half an entry
 
     def on_disk(self, key: str) -> bool:
         path = self._path(key)

@@ -3,7 +3,9 @@
 Reading datasets needs the ``corpus`` extra (``datasets``); ``Clip`` and ``Segment`` do not.
 """
 
-from framestamp.data.examples import SAMPLE_RATE_HZ, SUBSETS, UNKNOWN_WORD, Clip, Segment, crop_clip, crop_to_words, join_clips
+from framestamp.data.examples import (
+    SAMPLE_RATE_HZ, SUBSETS, UNKNOWN_WORD, Clip, Segment, crop_clip, crop_to_words, join_clips,
+)  # fmt: skip
 from framestamp.data.loading import ClipDataset, DatasetUnavailableError, load_subset
 from framestamp.data.schemas import HUB_DATASETS, corpus_features, hub_features
 

@@ -92,7 +92,8 @@ class DataConfig(Config):
             raise ValueError(f"joined_share must be in [0, 1], got {self.joined_share}")
         if not self.max_position_gap_s >= 0:
             raise ValueError(f"max_position_gap_s must be >= 0, got {self.max_position_gap_s}")
-        if self.crop_words is not None and not (len(self.crop_words) == 2 and 1 <= self.crop_words[0] <= self.crop_words[1]):
+        crop = self.crop_words
+        if crop is not None and not (len(crop) == 2 and 1 <= crop[0] <= crop[1]):
             raise ValueError(f"crop_words must be [min, max] with 1 <= min <= max, got {self.crop_words}")
         if not 0.0 <= self.augment_share <= 1.0:
             raise ValueError(f"augment_share must be in [0, 1], got {self.augment_share}")
