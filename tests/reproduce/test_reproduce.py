@@ -129,16 +129,52 @@ def test_report_targets_compare_measured_values_and_read_the_notes(tmp_path):
 
     results = {"words-ihp-long": _summary(test=0.95, test_long=0.5), "words-ihp-absent": _summary(test=0.5, test_long=0.45),
                "words-token-long": _summary(test=0.2, test_long=0.0) | {"config": {"objective": "token"}}}  # fmt: skip
-    rows = _targets(results).splitlines()
-    assert "| word, one occurrence: `words-ihp-long` within 50 ms | 95.0% | 90% | yes |" in rows
-    assert "| out of distribution: `words-ihp-long` on test_long keeps 50.0% / 95.0% | 53% | 80% | **no** |" in rows
-    assert "| out of distribution: `words-ihp-absent` on test_long keeps 45.0% / 50.0% | 90% | 80% | yes |" in rows
-    assert any("`words-token-long` on test_long" in row and "(baseline)" in row for row in rows)
+    rows = _targets(results, "tiny-scratch").splitlines()
+    assert "| word, one occurrence within 50 ms: `words-ihp-long` | 95.0% | 90% | yes |" in rows
+    assert "| long clips: keeps 50.0% of its 95.0% within 50 ms: `words-ihp-long` | 52.6% | 80% | **no** |" in rows
+    assert "| long clips: keeps 45.0% of its 50.0% within 50 ms: `words-ihp-absent` | 90.0% | 80% | yes |" in rows
+    assert any("`words-token-long`" in row and "(baseline)" in row for row in rows)
     assert not any("words-ihp-gap" in row for row in rows)  # not evaluated: no row
     assert not any("speakers" in row for row in rows)  # not evaluated: no row
     (tmp_path / "metrics").mkdir()
     (tmp_path / NOTES_FILE).write_text("## What was tried\n\nshort clips first.\n")
-    assert "## What was tried\n\nshort clips first." in write_report(tmp_path).read_text()
+    assert "## What was tried\n\nshort clips first." in write_report(tmp_path, preset="tiny-scratch").read_text()
+
+
+def test_the_pretrained_targets_read_breakdowns_copies_speaker_counts_and_the_anchor():
+    from framestamp.reproduce.report import _targets
+
+    def one(at_50, at_100=None, copy=None, **extra):
+        record = {"split": "test", "mode": "one", "n": 10, "metrics": {"accuracy": {"0.05": at_50, "0.1": at_100}}}
+        return record | extra | ({"copy": copy} if copy else {})
+
+    by_source = {"asterisk-core-sounds-en-wav": {"n": 4, "accuracy": {"0.05": 0.75}}}
+    by_voice = {"new voice": {"n": 5, "accuracy": {"0.1": 0.9}}, "seen voice": {"n": 5, "accuracy": {"0.1": 0.1}}}
+    by_speakers = {"1": {"n": 10, "accuracy": 0.0}, "2": {"n": 3, "accuracy": 1.0}, "4": {"n": 1, "accuracy": 0.0},
+                   "6": {"n": 5, "accuracy": 1.0}}  # fmt: skip
+    results = {
+        "words-ihp": {"config": {}, "evaluations": [one(0.96, by_source=by_source), one(0.93, copy="8khz"),
+                                                    one(0.90, copy="8bit")]},
+        "words-all": {"config": {}, "evaluations": [{"split": "test", "mode": "all", "metrics": {"accuracy": {"0.05": 0.9}}}]},
+        "speakers-ihp": {"config": {}, "evaluations": [one(0.5, 0.86, by_voice=by_voice)],
+                         "standard_evaluations": [{"split": "test", "mode": "diarize",
+                                                   "metrics": {"speaker_count": {"by_speakers": by_speakers}}}]},
+    }  # fmt: skip
+    anchor = {"groups": {"all": {"variants": {"aligner": {"metrics": {"accuracy": {"0.05": 0.87}}}}}}}
+    rows = _targets(results, "tiny", anchor).splitlines()
+    assert "| word, one occurrence within 50 ms: `words-ihp` | 96.0% | 95% | yes |" in rows
+    assert "| the recorded voice's held-out prompts within 50 ms: `words-ihp` | 75.0% | 90% | **no** |" in rows
+    assert "| test clips as 8khz files: 93.0% within 50 ms, points lost: `words-ihp` | 3.0 points | <= 5 points | yes |" in rows
+    assert "| test clips as 8bit files: 90.0% within 50 ms, points lost: `words-ihp` | 6.0 points | <= 5 points | **no** |" in rows
+    assert "| speaker onset, one speaker within 100 ms: `speakers-ihp` | 86.0% | 85% | yes |" in rows
+    assert "| speaker onsets of voices training never heard within 100 ms: `speakers-ihp` | 90.0% | 80% | yes |" in rows
+    # 2-4 speakers only: 3 of 4 clips counted right
+    assert "| `diarize` counts the speakers of 2-4-speaker test clips: `speakers-ihp` | 75.0% | 80% | **no** |" in rows
+    assert ("| all word starts within 50 ms, above pocketsphinx alignment given the transcript: `words-all` | 90.0% "
+            "| 87% | yes |") in rows
+    assert "| all word starts, count inferred (Hungarian) within 50 ms: `words-all` | 90.0% | 95% | **no** |" in rows
+    assert not any("long clips" in row or "event" in row for row in rows)  # not evaluated: no row
+    assert not any("pocketsphinx" in row for row in _targets(results, "tiny").splitlines())  # no anchor stored
 
 
 def test_fit_and_event_class_tables():

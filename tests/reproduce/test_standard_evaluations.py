@@ -78,7 +78,9 @@ def test_diarization_scores_the_turns_of_the_api_against_first_turns(monkeypatch
     # clip 2 as before: (0.5 + 0.25 + 1) / (6.5 + 0.5)
     assert m["der_every_turn"]["der"] == pytest.approx(1.75 / 7.0)
     assert m["der_every_turn"]["confusion_s"] == pytest.approx(0.5)
-    assert m["speaker_count"] == {"accuracy": 0.5, "mae": 0.5, "n_reference": 3, "n_found": 4}
+    # clip 1 holds 2 speakers and 2 are found; clip 2 holds 1 and 2 are found
+    assert m["speaker_count"] == {"accuracy": 0.5, "mae": 0.5, "n_reference": 3, "n_found": 4,
+                                  "by_speakers": {"1": {"n": 1, "accuracy": 0.0}, "2": {"n": 1, "accuracy": 1.0}}}
     # From onsets: each speaker found from its onset to the clip end, against each speaker from first onset
     # to last end (A [0, 9.5), B [5, 8); C [2, 3)). Clip 1 scored speech: A 4.5 + 2.5 + 1 s, B 2.5 s; false
     # alarm: speaker_2 over [8.25, 9.25) 1 s, both over [9.75, 10) 0.5 s. Clip 2: C 0.5 s found; false alarm

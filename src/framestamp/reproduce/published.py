@@ -23,7 +23,8 @@ from typing import Callable
 from ..bench.report import MIN_EVENTS_FOR_SPEEDUP, SPEEDUP_TARGET
 from ..train.config import TrainConfig
 from .plan import FULL, TABLES, Experiment, experiment_config
-from .report import RETENTION_EXPERIMENTS, RETENTION_TARGET, SHIPPED, TARGETS, evaluation, is_baseline, load_results
+from .report import SHIPPED, SHIPPED_PRESET, evaluation, load_anchor, load_results
+from .targets import TARGETS, measured_targets
 
 EXPERIMENTS = {experiment.name: experiment for experiment in FULL}
 SHIPS = {experiment.name: experiment.ships_as for experiment in FULL if experiment.ships_as}
@@ -173,7 +174,7 @@ def _drift_notes(results: dict, names) -> list[str]:
 
 # The experiments each table shows: the shipped models (the plan's ``ships_as``), the stages beside them.
 FRAME, TOKEN = ("words", "speakers", "events"), ("words-token", "speakers-token", "events-token")
-SHOWN = TABLES[FULL[0].preset]
+SHOWN = TABLES[SHIPPED_PRESET]
 ALL_WORDS = (SHIPPED["words-all"], SHIPPED["words-all-token"])
 FIT = tuple(SHIPPED[n] for n in FRAME + TOKEN)
 
@@ -207,21 +208,12 @@ def all_table(results: dict) -> str:
     return _table(columns, rows, _drift_notes(results, ALL_WORDS))
 
 
-def targets_table(results: dict) -> str:
-    """The report's targets (``report.TARGETS``, ``RETENTION_EXPERIMENTS``): measured, target, verdict."""
-    rows = []
-    for what, name, split, mode, tolerance_s, target in TARGETS:
-        value = _record(results, name, split, mode)["metrics"]["accuracy"][str(tolerance_s)]
-        rows.append([f"{what}: {_marked(results, name)} within {tolerance_s * 1000:g} ms", _pct(value),
-                     f"{target:.0%}", "yes" if value >= target else "**no**"])  # fmt: skip
-    for name in RETENTION_EXPERIMENTS:
-        inside, outside = (_record(results, name, split, "one")["metrics"]["accuracy"]["0.05"]
-                           for split in ("test", "test_long"))  # fmt: skip
-        kept = outside / inside
-        verdict = "(baseline)" if is_baseline(results[name]) else ("yes" if kept >= RETENTION_TARGET else "**no**")
-        rows.append([f"long clips: {_marked(results, name)} keeps {_pct(outside)} of its {_pct(inside)} within 50 ms",
-                     f"{kept:.0%}", f"{RETENTION_TARGET:.0%}", verdict])  # fmt: skip
-    names = [target[1] for target in TARGETS] + list(RETENTION_EXPERIMENTS)
+def targets_table(results: dict, anchor: dict | None = None) -> str:
+    """The shipped plan's targets (``targets.TARGETS``): measured, target, verdict."""
+    measured = measured_targets(results, SHIPPED_PRESET, anchor)
+    rows = [[f"{row.what}: {_marked(results, row.experiment)}", row.shown_value(), row.shown_goal(), row.verdict()]
+            for row in measured]  # fmt: skip
+    names = [target.experiment for target in TARGETS[SHIPPED_PRESET] if target.experiment in results]
     return _table(("target", "measured", "target", "met"), rows, _drift_notes(results, names))
 
 
@@ -369,7 +361,6 @@ BLOCKS: dict[str, Callable[[dict], str]] = {
     "results-one": lambda r: single_table(r, SHOWN.single),
     "results-objectives": lambda r: single_table(r, SHOWN.objectives),
     "results-all": all_table,
-    "targets": targets_table,
     "presence": presence_table,
     "fit": fit_table,
     "breakdowns": breakdown_table,
@@ -382,6 +373,7 @@ def generate(results_dir: Path | str = "results") -> dict[str, str]:
     shipped checkpoints, for the parameter count)."""
     results_dir, results = Path(results_dir), load_results(Path(results_dir))
     blocks = {name: make(results) for name, make in BLOCKS.items()}
+    blocks["targets"] = targets_table(results, load_anchor(results_dir))
     for name, folder in BENCHES.items():
         path = results_dir / folder / "bench.json"
         if path.is_file():

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from ..evaluate.metrics import MATCHINGS, TOLERANCES_S
-from .plan import FULL, TABLES
+from .plan import FULL, PLANS
 
 FIGURES_DIR = "figures"
 HEADLINE_TOLERANCES = (0.02, 0.05, 0.1, 0.2)
@@ -21,18 +21,9 @@ STANDARD_EVALUATIONS = "standard_evaluations"
 # ``load_results`` leaves it out and ``_anchor_table`` reads it.
 ANCHOR = "anchor-pocketsphinx"
 
-# The experiment each shipped checkpoint comes from (the plan's ``ships_as``).
+# The plan whose models ship: its preset, and the experiment each shipped checkpoint comes from.
+SHIPPED_PRESET = FULL[0].preset
 SHIPPED = {experiment.ships_as: experiment.name for experiment in FULL if experiment.ships_as}
-# (what, experiment, split, mode, tolerance s, target): the shipped tiny models' targets
-TARGETS = (
-    ("word, one occurrence", SHIPPED["words"], "test", "one", 0.05, 0.90),
-    ("speaker onset, one speaker", SHIPPED["speakers"], "test", "one", 0.1, 0.80),
-    ("event, one occurrence", SHIPPED["events"], "test", "one", 0.05, 0.85),
-    ("all word starts, count inferred (Hungarian)", SHIPPED["words-all"], "test", "all", 0.05, 0.85),
-)
-RETENTION_TARGET = 0.8
-# Long clips against test: the shipped word model, the stages beside it, its token baseline.
-RETENTION_EXPERIMENTS = TABLES[FULL[0].preset].retention
 
 # (grouping, tolerance s, title, first column, explanation): the report's breakdowns of the test
 # questions beside the event classes (see ``reproduce.run.GROUPINGS``).
@@ -85,21 +76,23 @@ def evaluated(results: dict, split: str, mode: str, key: str = "evaluations"):
             yield name, record
 
 
-def write_report(results_dir: Path, quick: bool = False) -> Path:
-    """Write the report (markdown tables and figures) from the stored metrics."""
+def write_report(results_dir: Path, quick: bool = False, preset: str = SHIPPED_PRESET) -> Path:
+    """Write the report (markdown tables and figures) from the stored metrics of a reproduction of
+    ``preset``'s plan."""
     results = load_results(results_dir)
+    anchor = load_anchor(results_dir)
     figures = results_dir / FIGURES_DIR
     figures.mkdir(exist_ok=True)
     notes = results_dir / NOTES_FILE
     sections = [
-        _header(quick),
-        _targets(results),
+        _header(quick, preset),
+        _targets(results, preset, anchor),
         notes.read_text().strip() if notes.is_file() else "",
         _single_table(results, "test", "Single occurrence, in-distribution test split"),
         _single_table(results, "test_long", "Single occurrence, long clips (10-60 s, test_long split)"),
         _all_table(results),
         _matching_table(results),
-        _anchor_table(results, load_anchor(results_dir)),
+        _anchor_table(results, anchor, preset),
         _diarization_table(results),
         _events_f1_table(results),
         _presence_table(results),
@@ -108,17 +101,23 @@ def write_report(results_dir: Path, quick: bool = False) -> Path:
         *(_grouped_table(results, *breakdown) for breakdown in BREAKDOWNS),
         _length_table(results),
         _figures(results, figures),
-        _coverage(results, quick),
+        _coverage(results, quick, preset),
     ]
     path = results_dir / "report.md"
     path.write_text("\n\n".join(s for s in sections if s) + "\n")
     return path
 
 
-def _header(quick: bool) -> str:
+BACKBONES = {
+    "tiny-scratch": "Tiny Qwen2.5-Omni thinker (~1.65 M parameters) and audio tower, trained from scratch",
+    "tiny": "Tiny Qwen2.5-Omni thinker hearing through the frozen Whisper tiny.en encoder (docs/pretrained-tower.md)",
+}
+
+
+def _header(quick: bool, preset: str) -> str:
     return (
-        f"# framestamp reproduction{' (quick)' if quick else ''}\n\n"
-        "Tiny Qwen2.5-Omni thinker (~1.65 M parameters, trained from scratch) on the built-in corpus; "
+        f"# framestamp reproduction{' (quick)' if quick else ''}: preset `{preset}`\n\n"
+        f"{BACKBONES.get(preset, preset)}, on the built-in corpus; "
         "frame heads (IHP, binary, joint) against the token baseline with the same data, budget and "
         "auxiliary identity loss. Every number below was measured by `framestamp reproduce"
         f"{' --quick' if quick else ''}` on this machine: {platform.processor() or platform.machine()}, "
@@ -133,24 +132,15 @@ def _accuracy(results: dict, name: str, split: str, mode: str, tolerance_s: floa
     return None if record is None else record["metrics"]["accuracy"][str(tolerance_s)]
 
 
-def _targets(results: dict) -> str:
-    """Measured value, target and verdict of each target whose experiment was evaluated."""
-    rows = []
-    for what, name, split, mode, tolerance_s, target in TARGETS:
-        value = _accuracy(results, name, split, mode, tolerance_s)
-        if value is not None:
-            rows.append(f"| {what}: `{name}` within {tolerance_s * 1000:g} ms | {value:.1%} | {target:.0%} | "
-                        f"{'yes' if value >= target else '**no**'} |")  # fmt: skip
-    for name in RETENTION_EXPERIMENTS:
-        inside, outside = (_accuracy(results, name, split, "one", 0.05) for split in ("test", "test_long"))
-        if inside and outside is not None:
-            kept = outside / inside
-            verdict = "(baseline)" if is_baseline(results[name]) else ("yes" if kept >= RETENTION_TARGET else "**no**")
-            rows.append(f"| out of distribution: `{name}` on test_long keeps {outside:.1%} / {inside:.1%} | "
-                        f"{kept:.0%} | {RETENTION_TARGET:.0%} | {verdict} |")  # fmt: skip
+def _targets(results: dict, preset: str, anchor: dict | None = None) -> str:
+    """Measured value, target and verdict of each target of ``preset`` whose experiment was evaluated."""
+    from .targets import measured_targets
+
+    rows = [f"| {row.what}: `{row.experiment}` | {row.shown_value()} | {row.shown_goal()} | {row.verdict()} |"
+            for row in measured_targets(results, preset, anchor)]  # fmt: skip
     if not rows:
         return ""
-    return ("## Targets\n\n| target | measured | target | met |\n|---|---|---|---|\n" + "\n".join(rows))
+    return "## Targets\n\n| target | measured | target | met |\n|---|---|---|---|\n" + "\n".join(rows)
 
 
 def _single_table(results: dict, split: str, title: str) -> str:
@@ -239,14 +229,15 @@ ANCHOR_VARIANTS = {
 }  # fmt: skip
 
 
-def _anchor_table(results: dict, anchor: dict | None) -> str:
+def _anchor_table(results: dict, anchor: dict | None, preset: str = SHIPPED_PRESET) -> str:
     """The all-word-starts questions answered by pocketsphinx forced alignment given the transcript
     (``evaluate.anchor``), beside the frame model ``words-all`` on the same clips: overall from its
     stored record, by group from the anchor's run of the same model (shown only while that run's
     overall scores equal the stored record's)."""
     if not anchor:
         return ""
-    name = anchor.get("recipe", SHIPPED["words-all"])
+    ships = {e.ships_as: e.name for e in PLANS[preset] if e.ships_as}
+    name = anchor.get("recipe", ships["words-all"])
     stored = evaluation(results[name], "test", "all") if name in results else None
     frame_groups = anchor.get("frame_model", {}).get("groups", {})
     current = stored is not None and frame_groups.get("all", {}).get("metrics") == stored["metrics"]
@@ -602,7 +593,7 @@ def training_data_text(config: dict) -> str:
     return text
 
 
-def _coverage(results: dict, quick: bool) -> str:
+def _coverage(results: dict, quick: bool, preset: str = SHIPPED_PRESET) -> str:
     """The training each evaluated experiment had, and the experiments of the plan with no metrics."""
     from .plan import plan
 
@@ -614,7 +605,7 @@ def _coverage(results: dict, quick: bool) -> str:
             lines.append(f"- `{name}`: {int(train.get('step', 0))} of {config['max_steps']} steps "
                          f"(last session {train.get('minutes', 0):.1f} min, cap {config['max_minutes']} min); "
                          + training_data_text(config))
-    missing = [e.name for e in plan(quick) if e.name not in results]
+    missing = [e.name for e in plan(quick, preset=preset) if e.name not in results]
     text = "## Training budget and coverage\n\n" + "\n".join(lines)
     if missing:
         text += ("\n\nNot evaluated (not trained yet, or trained only as another run's start), so not in "

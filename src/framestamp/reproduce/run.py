@@ -101,7 +101,7 @@ def reproduce(
     else:
         for step in steps:
             run_step(step, results_dir, console)
-    return write_report(results_dir, quick=quick)
+    return write_report(results_dir, quick=quick, preset=experiments[0].preset)
 
 
 @dataclass(frozen=True)
@@ -359,6 +359,9 @@ def evaluate_diarization(model: FrameStampModel, clips, spec: EvalSpec) -> dict:
             "accuracy": float(np.mean(found == speakers)) if len(clips) else float("nan"),
             "mae": float(np.mean(np.abs(found - speakers))) if len(clips) else float("nan"),
             "n_reference": int(speakers.sum()), "n_found": int(found.sum()),
+            # by the number of speakers the clip holds: {count: {"n": clips, "accuracy": share counted right}}
+            "by_speakers": {str(n): {"n": int((speakers == n).sum()), "accuracy": float(np.mean(found[speakers == n] == n))}
+                            for n in sorted(set(speakers.tolist()))},
         },
     }  # fmt: skip
     examples = [{"clip": clip.id, "reference": _rounded(r), "hypothesis": _rounded(h)}

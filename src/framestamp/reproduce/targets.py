@@ -1,0 +1,199 @@
+"""The targets a reproduction is held to, measured from its stored metrics.
+
+Each preset's plan has its own list (``TARGETS``): the from-scratch preset the ones it was built
+against, the pre-trained preset issue 17's. A target reads one number out of the stored results
+(an accuracy, a breakdown's group, a ratio of two splits, the points lost on copies of the test
+clips, the speaker count of ``diarize``) and compares it with a goal; the report and the README
+print the same rows (``measured_targets``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from .plan import PLANS
+from .report import STANDARD_EVALUATIONS, evaluation, is_baseline
+
+# The recorded voice's test clips: prompts of a voice heard in training that training never heard.
+RECORDED_SOURCE = "asterisk-core-sounds-en-wav"
+
+
+def _accuracy(summary: dict, split: str, mode: str, tolerance_s: float, copy: str | None = None) -> float | None:
+    record = evaluation(summary, split, mode, copy=copy)
+    return None if record is None else record["metrics"]["accuracy"][str(tolerance_s)]
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One target's row: the measured value (None: not evaluated) and whether it meets the goal."""
+
+    what: str
+    experiment: str
+    value: float | None
+    goal: float
+    met: bool | None  # None: a baseline, shown for comparison and held to nothing
+    unit: str  # "%" (a share) or "points" (percentage points lost)
+
+    def shown_value(self) -> str:
+        return "-" if self.value is None else _show(self.value, self.unit)
+
+    def shown_goal(self) -> str:
+        return f"<= {self.goal * 100:g} points" if self.unit == "points" else f"{self.goal:.0%}"
+
+    def verdict(self) -> str:
+        return "(baseline)" if self.met is None else ("yes" if self.met else "**no**")
+
+
+def _show(value: float, unit: str) -> str:
+    return f"{value * 100:.1f} points" if unit == "points" else f"{value:.1%}"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A goal for one number of one experiment's stored results.
+
+    ``measure(summary)`` returns the number (None when the experiment was not evaluated that way);
+    ``describe(summary)`` the row's text. ``goal`` None: the forced-alignment anchor's accuracy on
+    the same questions. ``at_most``: the goal is an upper bound.
+    """
+
+    experiment: str
+    goal: float | None
+    measure: Callable[[dict], float | None]
+    describe: Callable[[dict], str]
+    unit: str = "%"
+    at_most: bool = False
+    baselines_exempt: bool = False  # a token baseline's row is shown but not judged
+
+
+def accuracy(what: str, experiment: str, goal: float, tolerance_s: float, split: str = "test", mode: str = "one") -> Target:
+    """Accuracy within ``tolerance_s`` on ``split`` questions of ``mode``."""
+    return Target(experiment, goal, lambda s: _accuracy(s, split, mode, tolerance_s),
+                  lambda s: f"{what} within {tolerance_s * 1000:g} ms")  # fmt: skip
+
+
+def group_accuracy(what: str, experiment: str, goal: float, tolerance_s: float, grouping: str, group: str) -> Target:
+    """Accuracy within ``tolerance_s`` of the test questions of one group of a breakdown (``EvalSpec.by``)."""
+
+    def measure(summary):
+        record = evaluation(summary, "test", "one")
+        found = (record or {}).get(f"by_{grouping}", {}).get(group)
+        return None if found is None else found["accuracy"][str(tolerance_s)]
+
+    return Target(experiment, goal, measure, lambda s: f"{what} within {tolerance_s * 1000:g} ms")
+
+
+def retention(experiment: str, goal: float) -> Target:
+    """Long clips (test_long) against the test split, within 50 ms: the share of accuracy kept."""
+
+    def measure(summary):
+        inside, outside = (_accuracy(summary, split, "one", 0.05) for split in ("test", "test_long"))
+        return None if not inside or outside is None else outside / inside
+
+    def describe(summary):
+        inside, outside = (_accuracy(summary, split, "one", 0.05) for split in ("test", "test_long"))
+        return f"long clips: keeps {_show(outside or 0, '%')} of its {_show(inside or 0, '%')} within 50 ms"
+
+    return Target(experiment, goal, measure, describe, baselines_exempt=True)
+
+
+def copy_loss(experiment: str, copy: str, tolerance_s: float, goal_points: float) -> Target:
+    """Percentage points lost within ``tolerance_s`` when the test clips are saved as ``copy``."""
+
+    def measure(summary):
+        clean, copied = _accuracy(summary, "test", "one", tolerance_s), _accuracy(summary, "test", "one", tolerance_s, copy)
+        return None if clean is None or copied is None else max(clean - copied, 0.0)
+
+    def describe(summary):
+        copied = _accuracy(summary, "test", "one", tolerance_s, copy)
+        return f"test clips as {copy} files: {_show(copied or 0, '%')} within {tolerance_s * 1000:g} ms, points lost"
+
+    return Target(experiment, goal_points / 100, measure, describe, unit="points", at_most=True, baselines_exempt=True)
+
+
+def speaker_count(experiment: str, goal: float, counts: tuple[int, ...] = (2, 3, 4)) -> Target:
+    """``diarize`` finds the right number of speakers, over test clips of ``counts`` speakers."""
+
+    def measure(summary):
+        record = evaluation(summary, "test", "diarize", STANDARD_EVALUATIONS)
+        by_count = (record or {}).get("metrics", {}).get("speaker_count", {}).get("by_speakers")
+        if by_count is None:
+            return None
+        groups = [by_count[str(n)] for n in counts if str(n) in by_count]
+        n = sum(g["n"] for g in groups)
+        return sum(g["accuracy"] * g["n"] for g in groups) / n if n else None
+
+    return Target(experiment, goal, measure,
+                  lambda s: f"`diarize` counts the speakers of {counts[0]}-{counts[-1]}-speaker test clips")  # fmt: skip
+
+
+def above_anchor(experiment: str) -> Target:
+    """All word starts within 50 ms (Hungarian) above pocketsphinx forced alignment given the
+    transcript, on the same questions (``evaluate.anchor``); the goal is the anchor's accuracy."""
+
+    return Target(experiment, None, lambda s: _accuracy(s, "test", "all", 0.05),
+                  lambda s: "all word starts within 50 ms, above pocketsphinx alignment given the transcript")
+
+
+def _anchor_accuracy(anchor: dict | None) -> float | None:
+    if anchor is None:
+        return None
+    return anchor["groups"]["all"]["variants"]["aligner"]["metrics"]["accuracy"]["0.05"]
+
+
+def _ships(preset: str) -> dict[str, str]:
+    return {e.ships_as: e.name for e in PLANS[preset] if e.ships_as}
+
+
+def _scratch_targets() -> tuple[Target, ...]:
+    ships = _ships("tiny-scratch")
+    return (
+        accuracy("word, one occurrence", ships["words"], 0.90, 0.05),
+        accuracy("speaker onset, one speaker", ships["speakers"], 0.80, 0.1),
+        accuracy("event, one occurrence", ships["events"], 0.85, 0.05),
+        accuracy("all word starts, count inferred (Hungarian)", ships["words-all"], 0.85, 0.05, mode="all"),
+        *(retention(name, 0.8) for name in (ships["words"], "words-ihp-gap", "words-ihp-absent", ships["words-token"])),
+    )  # fmt: skip
+
+
+def _pretrained_targets() -> tuple[Target, ...]:
+    ships = _ships("tiny")
+    words, speakers = ships["words"], ships["speakers"]
+    return (
+        accuracy("word, one occurrence", words, 0.95, 0.05),
+        accuracy("all word starts, count inferred (Hungarian)", ships["words-all"], 0.95, 0.05, mode="all"),
+        above_anchor(ships["words-all"]),
+        accuracy("speaker onset, one speaker", speakers, 0.85, 0.1),
+        accuracy("event onset (recordings training never heard)", ships["events"], 0.85, 0.05),
+        retention(words, 0.9),
+        retention(ships["words-token"], 0.9),
+        group_accuracy("the recorded voice's held-out prompts", words, 0.90, 0.05, "source", RECORDED_SOURCE),
+        group_accuracy("speaker onsets of voices training never heard", speakers, 0.80, 0.1, "voice", "new voice"),
+        speaker_count(speakers, 0.80),
+        *(copy_loss(words, copy, 0.05, 5) for copy in ("8khz", "8bit")),
+        *(copy_loss(speakers, copy, 0.1, 5) for copy in ("8khz", "8bit")),
+    )  # fmt: skip
+
+
+TARGETS: dict[str, tuple[Target, ...]] = {"tiny-scratch": _scratch_targets(), "tiny": _pretrained_targets()}
+
+
+def measured_targets(results: dict[str, dict], preset: str, anchor: dict | None = None) -> list[Measured]:
+    """Every target of ``preset`` whose experiment has stored results, measured (``results``:
+    {experiment: summary}; ``anchor``: the forced-alignment anchor's results, if stored)."""
+    rows = []
+    for target in TARGETS[preset]:
+        summary = results.get(target.experiment)
+        if summary is None:
+            continue
+        value = target.measure(summary)
+        goal = _anchor_accuracy(anchor) if target.goal is None else target.goal
+        if value is None or goal is None:
+            continue
+        if target.baselines_exempt and is_baseline(summary):
+            met = None
+        else:
+            met = value <= goal if target.at_most else value >= goal
+        rows.append(Measured(target.describe(summary), target.experiment, value, goal, met, target.unit))
+    return rows
