@@ -22,7 +22,7 @@ from typing import Callable
 
 from ..bench.report import MIN_EVENTS_FOR_SPEEDUP, SPEEDUP_TARGET
 from ..train.config import TrainConfig
-from .plan import FULL, TABLES, Experiment, experiment_config
+from .plan import FULL, PLANS, TABLES, Experiment, experiment_config
 from .report import SHIPPED, SHIPPED_PRESET, evaluation, load_anchor, load_results
 from .targets import TARGETS, measured_targets
 
@@ -217,6 +217,32 @@ def targets_table(results: dict, anchor: dict | None = None) -> str:
     return _table(("target", "measured", "target", "met"), rows, _drift_notes(results, names))
 
 
+# The from-scratch preset's stored reproduction, beside the shipped one: results/<this>/metrics.
+ABLATION_PRESET = "tiny-scratch"
+# (shipped model, split, mode, tolerance s): the questions the ablation table compares
+ABLATION_ROWS = (("words", "test", "one", 0.05), ("words", "test_long", "one", 0.05), ("words-token", "test", "one", 0.05),
+                 ("words-all", "test", "all", 0.05), ("words-all-token", "test", "all", 0.05),
+                 ("speakers", "test", "one", 0.1), ("speakers-token", "test", "one", 0.1),
+                 ("events", "test", "one", 0.05), ("events-token", "test", "one", 0.05))  # fmt: skip
+
+
+def ablation_table(results: dict, scratch: dict, scratch_preset: str = ABLATION_PRESET) -> str:
+    """Each shipped model against the same-named model of the from-scratch plan (``scratch``: its
+    stored results), on the same kind of questions."""
+    scratch_ships = {e.ships_as: e.name for e in PLANS[scratch_preset] if e.ships_as}
+    rows = []
+    for shipped, split, mode, tolerance_s in ABLATION_ROWS:
+        ours, theirs = SHIPPED.get(shipped), scratch_ships.get(shipped)
+        cells = []
+        for stored, name in ((results, ours), (scratch, theirs)):
+            record = evaluation(stored[name], split, mode) if name in stored else None
+            cells.append("-" if record is None else f"{_pct(record['metrics']['accuracy'][str(tolerance_s)])} (`{name}`)")
+        rows.append([f"`{shipped}`", f"{split}, {'every word start' if mode == 'all' else 'one occurrence'}",
+                     f"{tolerance_s * 1000:g} ms", *cells])  # fmt: skip
+    return _table(("shipped model", "questions", "within", f"pre-trained tower (`{SHIPPED_PRESET}`)",
+                   f"from scratch (`{scratch_preset}`)"), rows)  # fmt: skip
+
+
 def presence_table(results: dict) -> str:
     """Present and absent questions on the test split: who calls them right, and the AUC."""
     rows = []
@@ -374,6 +400,9 @@ def generate(results_dir: Path | str = "results") -> dict[str, str]:
     results_dir, results = Path(results_dir), load_results(Path(results_dir))
     blocks = {name: make(results) for name, make in BLOCKS.items()}
     blocks["targets"] = targets_table(results, load_anchor(results_dir))
+    scratch_dir = results_dir / ABLATION_PRESET
+    if ABLATION_PRESET != SHIPPED_PRESET and (scratch_dir / "metrics").is_dir():
+        blocks["ablation"] = ablation_table(results, load_results(scratch_dir))
     for name, folder in BENCHES.items():
         path = results_dir / folder / "bench.json"
         if path.is_file():
