@@ -87,6 +87,21 @@ def test_tolerance_edges():
     assert metrics["accuracy"][0.1] == 1.0
 
 
+def test_chance_is_a_uniform_guess_landing_within_the_tolerance():
+    from framestamp.evaluate.metrics import uniform_guess_accuracy
+
+    # mid-clip: 2 x 50 ms of a 10 s clip; at the clip's start only the 50 ms after it; a 0.06 s clip
+    # is within 100 ms of its target wherever the guess lands
+    chance = uniform_guess_accuracy([5.0, 0.0, 0.03], [10.0, 10.0, 0.06], (0.05, 0.1))
+    assert chance[0.05] == pytest.approx((0.01 + 0.005 + 1.0) / 3)
+    assert chance[0.1] == pytest.approx((0.02 + 0.01 + 1.0) / 3)
+    # a Monte Carlo guess agrees
+    rng = np.random.default_rng(0)
+    guesses = rng.uniform(0, 10.0, 200_000)
+    assert np.mean(np.abs(guesses - 2.0) <= 0.2) == pytest.approx(uniform_guess_accuracy([2.0], [10.0], (0.2,))[0.2], abs=0.003)
+    assert single_event_metrics([None], [5.0], [10.0], tolerances_s=(0.05,))["chance_accuracy"] == {0.05: pytest.approx(0.01)}
+
+
 def test_single_event_lengths_must_agree_and_empty_is_nan():
     with pytest.raises(ValueError):
         single_event_metrics([1.0], [1.0, 2.0], [10.0, 10.0])

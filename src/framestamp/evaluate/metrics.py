@@ -101,7 +101,26 @@ def single_event_metrics(
         "median_ae_s": float(np.median(abs_error)) if len(abs_error) else math.nan,
         "parse_error_rate": _mean(parse),
         "missing_rate": _mean(failed & ~parse),
+        "chance_accuracy": uniform_guess_accuracy(reference_s, duration, tolerances_s),
     }
+
+
+def uniform_guess_accuracy(
+    reference_s: Sequence[float], clip_duration_s: Sequence[float], tolerances_s: Sequence[float] = TOLERANCES_S
+) -> dict:  # fmt: skip
+    """Chance: the expected accuracy of a guess drawn uniformly over each clip, {tolerance_s: share}.
+
+    For a reference at ``r`` in a clip of ``D`` seconds, a uniform guess lands within ``tol`` with
+    probability ``(min(r + tol, D) - max(r - tol, 0)) / D``; the mean over queries is what a model
+    that heard nothing would score by guessing, the floor a token baseline is "near chance" of.
+    """
+    reference = np.asarray(reference_s, dtype=np.float64).reshape(-1)
+    duration = np.asarray(clip_duration_s, dtype=np.float64).reshape(-1)
+    chance = {}
+    for tol in tolerances_s:
+        inside = np.minimum(reference + tol, duration) - np.maximum(reference - tol, 0.0)
+        chance[tol] = _mean(np.clip(inside, 0.0, None) / np.maximum(duration, 1e-9))
+    return chance
 
 
 # ---------------------------------------------------------------- matching

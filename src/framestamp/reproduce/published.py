@@ -185,10 +185,12 @@ def single_table(results: dict, names: tuple[str, ...]) -> str:
     for name in names:
         record = _record(results, name, "test", "one")
         m = record["metrics"]
+        chance = m.get("chance_accuracy", {}).get("0.05")
         rows.append([_marked(results, name), str(record["n"]), *(_pct(m["accuracy"][t]) for t in HEADLINE),
-                     f"{m['median_ae_s']:.3f} s", f"{record['median_seconds_per_query'] * 1000:.1f}",
+                     "-" if chance is None else _pct(chance), f"{m['median_ae_s']:.3f} s", f"{record['median_seconds_per_query'] * 1000:.1f}",
                      steps_trained(results[name]), starts_from(results[name])])  # fmt: skip
-    columns = ("experiment", "questions", "acc 20 ms", "acc 50 ms", "acc 100 ms", "median abs. error", "ms / query",
+    columns = ("experiment", "questions", "acc 20 ms", "acc 50 ms", "acc 100 ms", "chance 50 ms", "median abs. error",
+               "ms / query",
                "steps trained", "starts from")  # fmt: skip
     return _table(columns, rows, _drift_notes(results, names))
 

@@ -145,18 +145,20 @@ def _targets(results: dict, preset: str, anchor: dict | None = None) -> str:
 
 def _single_table(results: dict, split: str, title: str) -> str:
     header = "| experiment | n | " + " | ".join(f"acc {t * 1000:g} ms" for t in TOLERANCES_S)
-    header += (" | MAE (s) | MAE capped (s) | median AE (s) | parse errors | ms / query |\n|---|---|"
-               + "---|" * (len(TOLERANCES_S) + 5))
+    header += (" | chance 50 ms | MAE (s) | MAE capped (s) | median AE (s) | parse errors | ms / query |\n|---|---|"
+               + "---|" * (len(TOLERANCES_S) + 6))
     rows = []
     for name, record in evaluated(results, split, "one"):
         m = record["metrics"]
         accuracy = " | ".join(f"{m['accuracy'][str(t)]:.1%}" for t in TOLERANCES_S)
-        rows.append(f"| {name} | {record['n']} | {accuracy} | {m['mae_s']:.3g} | {_number(m.get('mae_capped_s'), '{:.3g}')} | "
+        chance = _percent(m.get("chance_accuracy", {}).get("0.05"))
+        rows.append(f"| {name} | {record['n']} | {accuracy} | {chance} | {m['mae_s']:.3g} | {_number(m.get('mae_capped_s'), '{:.3g}')} | "
                     f"{m['median_ae_s']:.3f} | {m['parse_error_rate']:.1%} | "
                     f"{record['median_seconds_per_query'] * 1000:.1f} |")  # fmt: skip
     text = ("MAE: the paper's mean absolute error (a parsed answer counts at its value, an unparseable one at half "
             "the clip); *MAE capped*: the same with each error capped at the clip's length, so one absurd "
-            "parsed number cannot dominate it (\"-\": evaluated before it was recorded).")
+            "parsed number cannot dominate it (\"-\": evaluated before it was recorded); *chance*: what a time "
+            "guessed uniformly over each clip would score within 50 ms (``evaluate.metrics.uniform_guess_accuracy``).")
     return f"## {title}\n\n{text}\n\n{header}\n" + "\n".join(rows) if rows else ""
 
 
