@@ -177,6 +177,18 @@ def test_the_pretrained_targets_read_breakdowns_copies_speaker_counts_and_the_an
     assert not any("pocketsphinx" in row for row in _targets(results, "tiny").splitlines())  # no anchor stored
 
 
+def test_the_probe_table_sets_the_probe_beside_the_models_own_answer():
+    from framestamp.reproduce.report import _probe_table
+
+    probe = {"split": "test", "mode": "probe", "n": 4,
+             "metrics": {"answered": 0.75, "accuracy": {"0.05": 0.5, "0.1": 0.75}, "chance_accuracy": {"0.05": 0.02}}}
+    own = {"split": "test", "mode": "one", "n": 4, "metrics": {"accuracy": {"0.05": 0.0}}}
+    rows = _probe_table({"words-token": {"evaluations": [own, probe]}, "words-ihp": {"evaluations": [own]}}).splitlines()
+    assert "| words-token | 4 | 75.0% | 50.0% | 75.0% | 0.0% | 2.0% |" in rows
+    assert not any(row.startswith("| words-ihp") for row in rows)  # no probe evaluation: no row
+    assert _probe_table({"words-ihp": {"evaluations": [own]}}) == ""
+
+
 def test_fit_and_event_class_tables():
     from framestamp.corpus.pools import held_out_families
     from framestamp.corpus.sources import event_classes

@@ -17,7 +17,8 @@ class EvalSpec:
     split: str
     # "one", "all", "presence" (a present and an absent single-occurrence question per clip), or a
     # standard metric of what the user-facing API returns for whole clips (``reproduce.run.STANDARD_MODES``):
-    # "diarize" (DER, JER, speaker count) or "events_f1" (event-based F1); ``limit`` then counts clips.
+    # "diarize" (DER, JER, speaker count) or "events_f1" (event-based F1); ``limit`` then counts clips;
+    # "probe": the match probe read as an answer to the "one" questions (``evaluate.probe_reading``).
     mode: str
     limit: int | None = None
     # Also report accuracy by these groupings of the questions (``reproduce.run.GROUPINGS``): "time"
@@ -137,6 +138,11 @@ ROBUSTNESS = (EvalSpec("test", "nonspeech", 100), EvalSpec("test", "presence_lon
               EvalSpec("test", "late_words", 200))  # fmt: skip
 
 
+# Where the hidden states place the asked word (models trained with the match loss): for a token
+# twin, whether its thinker found the word when its written time misses.
+PROBE = (EvalSpec("test", "probe", 400),)
+
+
 def _pretrained(*experiments: Experiment) -> tuple[Experiment, ...]:
     return tuple(replace(e, preset="tiny") for e in experiments)
 
@@ -147,10 +153,10 @@ def _pretrained(*experiments: Experiment) -> tuple[Experiment, ...]:
 PRETRAINED = _pretrained(
     # Words: clips of at most 5 s until the thinker matches the asked word to the audio, then
     # every clip length, with absent questions, non-speech clips and augmented audio.
-    Experiment("words-ihp-short", STAGE),
-    Experiment("words-ihp", WORDS + (FIT,) + AS_USERS_FILES + ROBUSTNESS, "words"),  # continues words-ihp-short
-    Experiment("words-token-short", STAGE),
-    Experiment("words-token", WORDS + (FIT,) + AS_USERS_FILES + ROBUSTNESS, "words-token"),  # continues words-token-short
+    Experiment("words-ihp-short", STAGE + PROBE),
+    Experiment("words-ihp", WORDS + (FIT,) + PROBE + AS_USERS_FILES + ROBUSTNESS, "words"),  # continues words-ihp-short
+    Experiment("words-token-short", STAGE + PROBE),
+    Experiment("words-token", WORDS + (FIT,) + PROBE + AS_USERS_FILES + ROBUSTNESS, "words-token"),  # continues words-token-short
     Experiment("words-all", ALL, "words-all", init_from="words-ihp-short"),
     Experiment("words-all-token", ALL, "words-all-token", init_from="words-ihp-short"),
     # Speakers and events fine-tune the word model's backbone with a fresh head; frame and token

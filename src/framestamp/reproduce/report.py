@@ -90,6 +90,7 @@ def write_report(results_dir: Path, quick: bool = False, preset: str = SHIPPED_P
         notes.read_text().strip() if notes.is_file() else "",
         _single_table(results, "test", "Single occurrence, in-distribution test split"),
         _single_table(results, "test_long", "Single occurrence, long clips (10-60 s, test_long split)"),
+        _probe_table(results),
         _all_table(results),
         _matching_table(results),
         _anchor_table(results, anchor, preset),
@@ -471,6 +472,27 @@ def _section(title: str, rows: list[str], columns: tuple[str, ...], text: str) -
         return ""
     header = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns)
     return f"## {title}\n\n{text}\n\n{header}\n" + "\n".join(rows)
+
+
+def _probe_table(results: dict) -> str:
+    """The match probe read as an answer beside each model's own answer to the same test questions."""
+    rows = []
+    for name, record in evaluated(results, "test", "probe"):
+        m, own = record["metrics"], evaluation(results[name], "test", "one")
+        answer = "-" if own is None else _percent(own["metrics"]["accuracy"]["0.05"])
+        rows.append(f"| {name} | {record['n']} | {_percent(m['answered'])} | {_percent(m['accuracy']['0.05'])} | "
+                    f"{_percent(m['accuracy']['0.1'])} | {answer} | {_percent(m['chance_accuracy']['0.05'])} |")  # fmt: skip
+    return _section(
+        "Where the hidden states place the word (the match probe read as an answer)", rows,
+        ("experiment", "questions", "answered", "probe, 50 ms", "probe, 100 ms", "model's answer, 50 ms",
+         "chance, 50 ms"),
+        "Models trained with the match loss carry a linear probe on the hidden states their head reads, trained to "
+        "say at every audio token whether the asked word is heard there; it never answers. Read as an answer "
+        "(`evaluate.probe_reading`: the middle of the first token of the k-th run of tokens it calls heard; a "
+        "token spans 40 ms) on the same single questions as the test table, it shows whether a model's thinker "
+        "found the word: for a token baseline answering near chance, a probe that finds it means only writing "
+        "the time as text failed.",
+    )  # fmt: skip
 
 
 def _length_table(results: dict) -> str:

@@ -43,6 +43,9 @@ STANDARD_MODES = ("diarize", "events_f1")
 # Checks of answers on input unlike the test clips (``evaluate.robustness``), after "presence" in a
 # plan so that they decide with the calibrated threshold.
 ROBUSTNESS_MODES = ("nonspeech", "presence_long", "late_words")
+# The match probe of a model trained with the match loss, read as an answer to the single questions
+# (``evaluate.probe_reading``): where its hidden states place the asked word.
+PROBE_MODE = "probe"
 # Speaker turns: pyannote's collar is the full width around each reference boundary, so 0.5 is
 # NIST's +-0.25 s; overlapping speech is scored.
 DER_COLLAR_S = 0.5
@@ -183,6 +186,18 @@ def evaluate_experiment(
             console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} (present, absent: {len(items)} queries)")
             metrics = run_presence(model, items, threshold=presence_threshold(model.config))
             summary["evaluations"].append({"split": spec.split, "mode": spec.mode, "n": len(items), "metrics": metrics})
+            continue
+        if spec.mode == PROBE_MODE:
+            if model.match_probe is None:
+                console.print(f"[bold]skip[/] {spec.mode} of {experiment.name}: trained without the match loss")
+                continue
+            from ..evaluate.probe_reading import probe_reading
+
+            items = evaluation_items(clips, "one", seed=0, limit=spec.limit)  # the "one" evaluation's questions
+            console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} (match probe read as an answer, "
+                          f"{len(items)} queries)")  # fmt: skip
+            summary["evaluations"].append({"split": spec.split, "mode": spec.mode, "n": len(items),
+                                           "metrics": probe_reading(model, items)})  # fmt: skip
             continue
         if spec.mode in ROBUSTNESS_MODES:
             console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} ({spec.mode}, {spec.limit} questions)")
