@@ -173,7 +173,14 @@ def test_the_pretrained_targets_read_breakdowns_copies_speaker_counts_and_the_an
     assert ("| all word starts within 50 ms, above pocketsphinx alignment given the transcript: `words-all` | 90.0% "
             "| 87% | yes |") in rows
     assert "| all word starts, count inferred (Hungarian) within 50 ms: `words-all` | 90.0% | 95% | **no** |" in rows
-    assert not any("long clips" in row or "event" in row for row in rows)  # not evaluated: no row
+    assert not any("long clips" in row or "event" in row or "non-speech" in row for row in rows)  # not evaluated
+    results["words-ihp"]["evaluations"] += [
+        {"split": "test", "mode": "nonspeech", "metrics": {"false_present": 0.01}},
+        {"split": "test", "mode": "late_words", "metrics": {"accuracy_drop_late": 0.125}},
+    ]  # fmt: skip
+    rows = _targets(results, "tiny", anchor).splitlines()
+    assert "| a word called present in non-speech of 10 s to 60 min: `words-ihp` | 1.0% | <= 2% | yes |" in rows
+    assert any("after 30 s" in row and "| 12.5 points | <= 10 points | **no** |" in row for row in rows)
     assert not any("pocketsphinx" in row for row in _targets(results, "tiny").splitlines())  # no anchor stored
 
 
@@ -187,6 +194,28 @@ def test_the_probe_table_sets_the_probe_beside_the_models_own_answer():
     assert "| words-token | 4 | 75.0% | 50.0% | 75.0% | 0.0% | 2.0% |" in rows
     assert not any(row.startswith("| words-ihp") for row in rows)  # no probe evaluation: no row
     assert _probe_table({"words-ihp": {"evaluations": [own]}}) == ""
+
+
+def test_the_robustness_section_shows_each_check():
+    from framestamp.reproduce.report import _robustness_section
+
+    def balanced(value):
+        return {"balanced_accuracy": value, "present_recall": 0.9, "absent_recall": 0.5}
+
+    records = [
+        {"split": "test", "mode": "nonspeech", "n": 3, "total_audio_s": 7200.0, "metrics": {"false_present": 1 / 3},
+         "by_kind": {"tone": {"n": 1, "false_present": 1.0}}, "by_length": {"10-60 s": {"n": 3, "false_present": 1 / 3}}},
+        {"split": "test", "mode": "presence_long", "short": balanced(0.8), "long": balanced(0.7),
+         "metrics": {"balanced_accuracy_drop": 0.1}},
+        {"split": "test", "mode": "late_words", "by_group": {"first said in the first 30 s": {"n": 2, "accuracy": {"0.05": 1.0}},
+                                                              "first said after 30 s": {"n": 2, "accuracy": {"0.05": 0.5}}},
+         "metrics": {"accuracy_drop_late": 0.5}},
+    ]  # fmt: skip
+    text = _robustness_section({"words-ihp": {"evaluations": records}})
+    assert "| words-ihp | 3 | 2.0 h | 33.3% | tone 100.0% of 1, 10-60 s 33.3% of 3 |" in text
+    assert "| words-ihp | 80.0% | 70.0% | 90.0% | 50.0% | 10.0 |" in text
+    assert "| words-ihp | 2 / 2 | 100.0% | 50.0% | 50.0 |" in text
+    assert _robustness_section({"words-ihp": {"evaluations": []}}) == ""
 
 
 def test_fit_and_event_class_tables():

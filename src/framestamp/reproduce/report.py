@@ -98,6 +98,7 @@ def write_report(results_dir: Path, quick: bool = False, preset: str = SHIPPED_P
         _events_f1_table(results),
         _presence_table(results),
         _fit_table(results),
+        _robustness_section(results),
         _event_class_table(results),
         *(_grouped_table(results, *breakdown) for breakdown in BREAKDOWNS),
         _length_table(results),
@@ -493,6 +494,41 @@ def _probe_table(results: dict) -> str:
         "found the word: for a token baseline answering near chance, a probe that finds it means only writing "
         "the time as text failed.",
     )  # fmt: skip
+
+
+def _robustness_section(results: dict) -> str:
+    """The checks on input unlike the test clips (``evaluate.robustness``), a table each."""
+    nonspeech, presence, late = [], [], []
+    for name, record in evaluated(results, "test", "nonspeech"):
+        groups = {**record.get("by_kind", {}), **record.get("by_length", {})}
+        cells = ", ".join(f"{group} {_percent(g['false_present'])} of {g['n']}" for group, g in groups.items())
+        nonspeech.append(f"| {name} | {record['n']} | {record['total_audio_s'] / 3600:.1f} h | "
+                         f"{_percent(record['metrics']['false_present'])} | {cells} |")  # fmt: skip
+    for name, record in evaluated(results, "test", "presence_long"):
+        short, long = record["short"], record["long"]
+        presence.append(f"| {name} | {_percent(short['balanced_accuracy'])} | {_percent(long['balanced_accuracy'])} | "
+                        f"{_percent(long['present_recall'])} | {_percent(long['absent_recall'])} | "
+                        f"{record['metrics']['balanced_accuracy_drop'] * 100:.1f} |")  # fmt: skip
+    for name, record in evaluated(results, "test", "late_words"):
+        early, later = record["by_group"].values()
+        late.append(f"| {name} | {early['n']} / {later['n']} | {_percent(early['accuracy']['0.05'])} | "
+                    f"{_percent(later['accuracy']['0.05'])} | {record['metrics']['accuracy_drop_late'] * 100:.1f} |")
+    parts = [
+        _section("Robustness: non-speech", nonspeech,
+                 ("experiment", "clips", "audio", "called present", "by kind and length"),
+                 "A question about a word on silence, tones, noise and music of 10 s to 60 min (`evaluate.robustness`): "
+                 "any \"present\" is wrong; decided with the model's calibrated threshold, through the windowed path "
+                 "users run."),
+        _section("Robustness: presence on long recordings", presence,
+                 ("experiment", "balanced acc., test clips", "balanced acc., 20-120 s", "present called present",
+                  "absent called absent", "points lost"),
+                 "Present and absent questions about recordings of 20-120 s (test clips joined end to end) against "
+                 "the same kind of questions on the test clips."),
+        _section("Robustness: words first said late in 2-minute recordings", late,
+                 ("experiment", "questions (early / late)", "first 30 s, 50 ms", "after 30 s, 50 ms", "points lost"),
+                 "Single questions on 2-minute recordings about words first said in the first 30 s and after it."),
+    ]  # fmt: skip
+    return "\n\n".join(p for p in parts if p)
 
 
 def _length_table(results: dict) -> str:
