@@ -49,15 +49,17 @@ class BackboneInputs:
     def attention_mask(self) -> torch.Tensor:
         return self.model_kwargs["attention_mask"]
 
-    def to(self, device: torch.device | str) -> "BackboneInputs":
-        move = lambda t: t.to(device) if t is not None else None  # noqa: E731
-        return BackboneInputs(
-            {k: move(v) for k, v in self.model_kwargs.items()},
-            move(self.audio_start),
-            move(self.n_audio_tokens),
-            move(self.labels),
-            move(self.position_gaps),
-        )
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> "BackboneInputs":
+        return self._map(lambda t: t.to(device, non_blocking=non_blocking))
+
+    def pin_memory(self) -> "BackboneInputs":
+        """The batch in page-locked memory, for an asynchronous copy to a GPU."""
+        return self._map(lambda t: t.pin_memory())
+
+    def _map(self, apply) -> "BackboneInputs":
+        each = lambda t: apply(t) if t is not None else None  # noqa: E731
+        return BackboneInputs({k: each(v) for k, v in self.model_kwargs.items()}, each(self.audio_start),
+                              each(self.n_audio_tokens), each(self.labels), each(self.position_gaps))  # fmt: skip
 
 
 @dataclass
@@ -122,6 +124,15 @@ class Backbone(nn.Module, abc.ABC):
             waveforms: float32 mono audio at 16 kHz, one array per clip.
             answers: answer texts for the token loss (teacher forcing), or None.
         """
+
+    def cached_tower_states(self, inputs: BackboneInputs) -> dict[str, np.ndarray]:
+        """The frozen audio tower's outputs for the clips of ``inputs`` that its cache holds on disk
+        ({cache key: array}), read where a batch is prepared (``train.pipeline``); empty for a
+        backbone without such a cache."""
+        return {}
+
+    def keep_tower_states(self, states: dict[str, np.ndarray]) -> None:
+        """Hold ``cached_tower_states``' arrays in the tower cache's memory for the next forward."""
 
     @abc.abstractmethod
     def _decoder_hidden_states(

@@ -28,6 +28,7 @@ from transformers.utils import logging as transformers_logging
 
 from ..audio import SAMPLE_RATE_HZ
 from ..errors import CheckpointError
+from .base import BackboneInputs
 from .registry import register
 from .tiny_thinker import TinyConfig, TinyThinkerBackbone, build_thinker_config, build_tokenizer, default_vocabulary
 from .tower import TRAINABLE_ALWAYS, TowerCache, attach_cached_forward, default_cache_dir, freeze_tower, frozen_names
@@ -145,6 +146,26 @@ class WhisperTinyBackbone(TinyThinkerBackbone):
                 cache.write_disk(key, states.to(torch.float16).cpu().numpy())
                 computed += 1
         return computed
+
+    def cached_tower_states(self, inputs: BackboneInputs) -> dict[str, np.ndarray]:
+        """The on-disk cache's frozen-tower outputs for the clips of ``inputs``, keyed as the tower's
+        forward keys them (each row's features up to its length)."""
+        cache = self.tower_cache
+        if cache is None or cache.directory is None:
+            return {}
+        features, lengths = inputs.model_kwargs["input_features"], inputs.model_kwargs["feature_attention_mask"].sum(-1)
+        found = {}
+        for row, n in zip(features, lengths.tolist()):
+            key = cache.key(row[:, :n])
+            value = cache.look_up(key)
+            if value is not None:
+                found[key] = value
+        return found
+
+    def keep_tower_states(self, states: dict[str, np.ndarray]) -> None:
+        if self.tower_cache is not None:
+            for key, value in states.items():
+                self.tower_cache.keep(key, value)
 
     def reuse_frozen_outputs(self) -> None:
         """Keep the frozen tower's output per window in memory (up to ``INFERENCE_CACHE_BYTES``), so

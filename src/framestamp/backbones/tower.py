@@ -78,6 +78,19 @@ class TowerCache:
         self.misses += 1
         return None
 
+    def look_up(self, key: str) -> np.ndarray | None:
+        """The entry from memory or disk, without keeping it or counting a hit (a batch-preparing
+        worker reads; the training process keeps)."""
+        if key in self._memory:
+            return self._memory[key]
+        path = self._path(key)
+        return np.load(path) if path is not None and path.is_file() else None
+
+    def keep(self, key: str, value: np.ndarray) -> None:
+        """Hold an entry in memory only (one read from disk by another process)."""
+        if key not in self._memory:
+            self._remember(key, np.ascontiguousarray(value, dtype=np.float16))
+
     def put(self, key: str, value: np.ndarray) -> None:
         value = np.ascontiguousarray(value, dtype=np.float16)
         self._remember(key, value)

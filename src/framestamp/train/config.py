@@ -150,6 +150,10 @@ class TrainConfig(Config):
     epochs: float | None = option(None, "passes over the training clips; sets max_steps = "
                                         "ceil(epochs x clips / effective batch)")
     max_minutes: float | None = option(None, "stop after this much wall time (checkpointing first)")
+    loader_workers: int = option(
+        0, "processes that prepare micro-batches (features, tokens, cached tower outputs) ahead of the step "
+           "(train.pipeline); 0: in the training process. The batches are the same whatever the number"
+    )  # fmt: skip
     tower_cache: bool = option(True, "pre-trained presets with a frozen audio tower: cache its output per clip on "
                                      "disk ($FRAMESTAMP_CACHE/tower), so each clip is encoded once")
     checkpoint_every: int = option(500, "steps between checkpoints")
@@ -177,6 +181,8 @@ class TrainConfig(Config):
         if self.aux_match_weight > 0 and not self.model.match_probe:  # the probe must exist before the optimizer
             self.model = ModelConfig.from_dict(self.model.to_dict() | {"match_probe": True})
         objective(self.objective)  # raises ValueError naming the registered objectives
+        if self.loader_workers < 0:
+            raise ValueError(f"loader_workers must be >= 0, got {self.loader_workers}")
         for name in ("batch_size", "grad_accumulation", "max_steps", "checkpoint_every", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

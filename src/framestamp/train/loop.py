@@ -35,6 +35,7 @@ from .checkpoint import (
 )  # fmt: skip
 from .config import DataConfig, TrainConfig
 from .objectives import LossModule
+from .pipeline import MicroBatches, micro_batches
 
 FINAL_DIR = "final"
 HF_SCHEDULES = {"cosine": "cosine", "constant": "constant_with_warmup"}  # lr_schedule -> transformers name
@@ -175,6 +176,8 @@ def train(config: TrainConfig, clips: Sequence[Clip] | None = None, resume: bool
     if checkpoint is not None and sharded:
         accelerator.load_state(str(checkpoint / SHARDED_STATE_DIR))
     sampler = QuerySampler(clips, config.data, config.seed, accelerator.process_index, accelerator.num_processes)
+    dataset = MicroBatches(sampler, model.backbone, config, accumulation, max_steps)
+    batches = iter(micro_batches(dataset, start_step, config.loader_workers, pin_memory=torch.cuda.is_available()))
     if accelerator.is_main_process:
         output_dir.mkdir(parents=True, exist_ok=True)
         config.save(output_dir / "config.yaml")
@@ -185,7 +188,7 @@ def train(config: TrainConfig, clips: Sequence[Clip] | None = None, resume: bool
     progress = tqdm(range(start_step, max_steps), initial=start_step, total=max_steps,
                     desc="train", disable=not accelerator.is_main_process)  # fmt: skip
     for step in progress:
-        losses = optimisation_step(module, optimizer, scheduler, sampler, step, config, accelerator)
+        losses = optimisation_step(module, optimizer, scheduler, batches, step, config, accelerator)
         minutes = (time.monotonic() - started) / 60
         out_of_time = config.max_minutes is not None and any_process(accelerator, minutes >= config.max_minutes)
         if (step + 1) % config.log_every == 0 or step + 1 == max_steps or out_of_time:
@@ -201,16 +204,17 @@ def train(config: TrainConfig, clips: Sequence[Clip] | None = None, resume: bool
     return final
 
 
-def optimisation_step(module, optimizer, scheduler, sampler, step, config, accelerator) -> dict[str, float]:
-    """Accumulate the micro-batches of ``step``, clip, step; return losses averaged over the global batch."""
+def optimisation_step(module, optimizer, scheduler, batches, step, config, accelerator) -> dict[str, float]:
+    """Accumulate the micro-batches of ``step`` (the next ones of ``batches``: ``train.pipeline``),
+    clip, step; return losses averaged over the global batch."""
     accumulation = accelerator.gradient_accumulation_steps
     totals: dict[str, torch.Tensor] = {}
     for micro in range(accumulation):
-        items = sampler.batch(step, config.batch_size, micro, accumulation)
+        batch = next(batches)
         # Gradients are synchronised across processes on the last micro-batch only; the loss is
         # divided by ``accumulation`` inside ``backward``.
         with accelerator.accumulate(module):
-            losses = module(items)
+            losses = module(batch)
             accelerator.backward(losses["loss"])
         for name, value in losses.items():
             totals[name] = totals.get(name, 0.0) + value.detach().float() / accumulation

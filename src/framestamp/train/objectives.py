@@ -15,22 +15,24 @@ from ..losses import binary_frame_loss
 from ..model import FrameStampModel
 from ..objectives import objective
 from .batches import Item, frame_targets, identity_targets, match_targets
+from .pipeline import PreparedBatch, prepare_batch
 from .config import TrainConfig
 
 
-def batch_loss(model: FrameStampModel, items: Sequence[Item], config: TrainConfig) -> dict[str, torch.Tensor]:
+def batch_loss(
+    model: FrameStampModel, items: Sequence[Item], config: TrainConfig, inputs: BackboneInputs | None = None
+) -> dict[str, torch.Tensor]:  # fmt: skip
     """Forward one batch and return its losses; ``"loss"`` is the one to minimise.
 
     The objective (:mod:`framestamp.objectives`) gives its loss terms; the auxiliary identity
     loss is added with ``config.aux_identity_weight`` (as ``"aux"``) and the auxiliary match loss
     with ``config.aux_match_weight`` (as ``"match"``); a weight of 0 leaves its term out.
+    ``inputs``: ``items`` already tokenized (``train.pipeline``), None to tokenize them here.
     """
     method = objective(config.objective)
-    answers = [item.query.answer_text() for item in items] if method.needs_text else None
-    # Log-mel features are computed with torch on the CPU: a CPU autocast region (mixed precision
-    # on a CPU run) would hand them back in bfloat16, which the feature extractor cannot return.
-    with torch.autocast("cpu", enabled=False):
-        inputs = model.prepare([item.query.question for item in items], [item.clip.audio for item in items], answers)
+    if inputs is None:
+        inputs = prepare_batch(model.backbone, items, method.needs_text).inputs
+    inputs = inputs.to(model.backbone.device, non_blocking=True)
     if any(item.position_gap_s for item in items):
         gaps = [round(item.position_gap_s * model.backbone.token_rate_hz) for item in items]
         inputs = replace(inputs, position_gaps=torch.tensor(gaps, device=inputs.audio_start.device))
@@ -61,9 +63,10 @@ class LossModule(nn.Module):
         self.model = model
         self.config = config
 
-    def forward(self, items: Sequence[Item]) -> dict[str, torch.Tensor]:
-        """``batch_loss`` of ``items``."""
-        return batch_loss(self.model, items, self.config)
+    def forward(self, batch: PreparedBatch) -> dict[str, torch.Tensor]:
+        """``batch_loss`` of a prepared micro-batch (its cached tower outputs held for the forward)."""
+        self.model.backbone.keep_tower_states(batch.tower_states)
+        return batch_loss(self.model, batch.items, self.config, batch.inputs)
 
 
 def identity_loss(
