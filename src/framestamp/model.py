@@ -32,6 +32,7 @@ from .config import Config, option, register_config
 from .decoding import HeadKind, head_kind
 from .errors import CheckpointError, ConfigError
 from .head import FrameHead, frames_per_token_for
+from .inference.stages import stage
 from .lora import ADAPTER_DIR, has_lora, load_lora, save_lora
 from .tasks import MODES
 
@@ -125,14 +126,16 @@ class FrameStampModel(nn.Module):
         self, questions: Sequence[str], waveforms: Sequence[np.ndarray], answers: Sequence[str] | None = None
     ) -> BackboneInputs:
         """Tokenize a batch (see ``Backbone.prepare``) onto the model's device."""
-        return self.backbone.prepare(questions, waveforms, answers).to(self.backbone.device)
+        with stage("features"):
+            return self.backbone.prepare(questions, waveforms, answers).to(self.backbone.device)
 
     def forward(self, inputs: BackboneInputs, need_logits: bool = False) -> FrameScores:
         """One backbone pass and the head: frame scores of the batch."""
-        out = self.backbone(
-            inputs, layer=self.config.layer, bidirectional_audio=self.config.bidirectional_audio, need_logits=need_logits
-        )
-        logits, mask = self.head(out.audio_hidden, out.audio_mask)
+        with stage("forward"):
+            out = self.backbone(inputs, layer=self.config.layer, bidirectional_audio=self.config.bidirectional_audio,
+                                need_logits=need_logits)  # fmt: skip
+        with stage("head"):
+            logits, mask = self.head(out.audio_hidden, out.audio_mask)
         return FrameScores(logits, mask, self.frame_rate_hz, out)
 
     @torch.no_grad()

@@ -20,7 +20,8 @@ from framestamp.evaluate.metrics import bucket_by_event_count
 CORPUS = "builtin:tiny:0"
 EVENTS = [2, 7, 12]  # buckets 1-5, 6-10, 11-15
 DURATIONS_S = [1.5, 3.0]
-METHODS = {"prepare", "forward", "frame_posterior_mode", "frame_iterative_mode", "token"}
+DECODERS = ("posterior_mode", "iterative_mode")
+METHODS = {"prepare", "forward", "token", *(f"{kind}_{d}" for kind in ("frame", "end_to_end") for d in DECODERS)}
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +60,16 @@ def test_json_holds_every_measurement_and_the_environment(smoke):
             frame = median[f"frame_{decoder}"]
             assert record["ratios"][f"speedup_{decoder}"]["of_medians"] == pytest.approx(median["token"] / frame)
             assert record["ratios"][f"overhead_{decoder}"]["of_medians"] == pytest.approx(frame / median["forward"] - 1)
+            whole = median[f"end_to_end_{decoder}"]  # files in, answers out
+            assert record["ratios"][f"end_to_end_{decoder}"]["of_medians"] == pytest.approx(whole / median["forward"])
+            stages = record["end_to_end_stages"][decoder]
+            assert set(stages) == {"read", "features", "forward", "head", "decoder", "output", "other"}
+            assert all(stages[name] > 0 for name in ("read", "features", "forward", "head", "decoder", "output"))
+            # one timed run: its stages and what falls between them add up to its time
+            assert sum(stages.values()) == pytest.approx(whole, rel=1e-6)
     assert data["models"]["all"]["token_trained"] is False
-    assert set(data["targets"]) == {"speedup", "overhead", "runtime"}
+    assert set(data["targets"]) == {"speedup", "overhead", "end_to_end", "runtime"}
+    assert set(data["targets"]["end_to_end"]) == {f"{m}/{d}" for m in ("one", "all") for d in DECODERS}
 
 
 @pytest.mark.slow
@@ -101,6 +110,7 @@ def test_markdown_and_plot_are_written(smoke):
     _, result = smoke
     text = result.markdown_path.read_text()
     assert "fixed length" in text and "## By number of events" in text and "## By audio length" in text
+    assert "## End to end: WAV files in" in text and text.count("| 3 | all | posterior mode |") == 1
     assert text.count("| 12 | all |") == 1
     assert result.plot_path is not None and result.plot_path.read_bytes()[:4] == b"\x89PNG"
 

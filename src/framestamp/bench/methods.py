@@ -20,6 +20,7 @@ from ..backbones.tiny_thinker import TinyThinkerBackbone
 from ..model import FrameStampModel, ModelConfig, load_backbone
 from ..decoding import DecodeConfig, head_kind
 from ..tasks import parse_answer
+from .end_to_end import EndToEnd
 from .inputs import BenchBatch
 
 SHIPPED_PAIRS = {"one": ("words", "words-token"), "all": ("words-all", "words-all-token")}
@@ -183,6 +184,7 @@ class BatchWork:
     methods: dict[str, Callable[[], object]]
     warmups: dict[str, Callable[[], object]]
     cleanup: Callable[[], None]
+    stages: Callable[[str], dict[str, float]] | None = None  # decoder -> mean seconds per stage, end to end
 
 
 WARMUP_TOKENS = 16
@@ -193,7 +195,8 @@ def batch_methods(pair: ModelPair, batch: BenchBatch, plan: TokenPlan, decoders:
 
     Methods: ``prepare`` (tokenize and featurize, shared by all, timed apart), ``forward``
     (bare backbone pass: the floor), ``frame_<decoder>`` (forward + head + decoder, times out),
-    ``token`` (greedy generation with KV cache + text decoding + answer parsing).
+    ``token`` (greedy generation with KV cache + text decoding + answer parsing), and for a frame
+    model ``end_to_end_<decoder>`` (WAV files in, JSON answers out: ``bench.end_to_end``).
     """
     frame, token = pair.frame, pair.token
     frame_inputs = frame.prepare(batch.questions, batch.waveforms)
@@ -240,7 +243,18 @@ def batch_methods(pair: ModelPair, batch: BenchBatch, plan: TokenPlan, decoders:
     methods = {"prepare": lambda: frame.prepare(batch.questions, batch.waveforms), "forward": run_forward}
     methods |= {f"frame_{decoder}": run_frame(decoder) for decoder in decoders}
     methods["token"] = run_token
-    return BatchWork(methods, {"token": warm_token}, counter.remove)
+    warmups = {"token": warm_token}
+    if frame.head_kind.generates_text:  # an untrained stand-in: the engine would answer in text
+        return BatchWork(methods, warmups, counter.remove)
+    end_to_end = EndToEnd(frame, batch, decoders)
+    methods |= {f"end_to_end_{decoder}": end_to_end.run(decoder) for decoder in decoders}
+    warmups |= {f"end_to_end_{decoder}": end_to_end.run(decoder, timed=False) for decoder in decoders}
+
+    def cleanup():
+        counter.remove()
+        end_to_end.close()
+
+    return BatchWork(methods, warmups, cleanup, end_to_end.stages)
 
 
 def check_fixed_steps(plan: TokenPlan) -> None:

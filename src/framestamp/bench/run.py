@@ -149,10 +149,11 @@ def _measure(pair: ModelPair, batch: BenchBatch, config: BenchConfig, device, lo
     """Time every method on one batch; per-batch and per-query summaries, and the ratios."""
     plan = token_plan(pair, batch, config.fixed_length)
     work = batch_methods(pair, batch, plan, list(config.decoders))
-    fast = {"forward", *(f"frame_{d}" for d in config.decoders)}
+    fast = {"forward", *(f"{kind}_{d}" for kind in ("frame", "end_to_end") for d in config.decoders)}
     repeats = {name: config.frame_repeats if name in fast else config.repeats for name in work.methods}
     try:
         times = time_round_robin(work.methods, repeats, config.warmup, device, work.warmups)
+        stages = {d: work.stages(d) for d in config.decoders} if work.stages else None
     finally:
         work.cleanup()
     check_fixed_steps(plan)
@@ -166,6 +167,12 @@ def _measure(pair: ModelPair, batch: BenchBatch, config: BenchConfig, device, lo
                     for name, values in times.items()},
     }  # fmt: skip
     record["ratios"] = _ratios(times, config.decoders)
+    if stages is not None:
+        # mean seconds per stage of an end-to-end run; "other": its median time not in any stage
+        record["end_to_end_stages"] = {
+            d: stages[d] | {"other": max(record["methods"][f"end_to_end_{d}"]["batch"]["median"] - sum(stages[d].values()), 0.0)}
+            for d in config.decoders
+        }  # fmt: skip
     token_s, forward_s = (record["methods"][name]["batch"]["median"] for name in ("token", "forward"))
     speedups = " / ".join(f"{record['ratios'][f'speedup_{d}']['of_medians']:.1f}x" for d in config.decoders)
     log(f"{batch.sweep} {batch.target:g} {batch.mode}: token {token_s:.3f} s ({plan.regime}, {plan.steps[-1]} steps), "
@@ -184,6 +191,10 @@ def _ratios(times: dict[str, list[float]], decoders) -> dict:
         overhead = [r - 1 for r in paired_ratios(times[frame], times["forward"])]
         ratios[f"overhead_{decoder}"] = {"of_medians": median[frame] / median["forward"] - 1,
                                          "paired": summary(overhead)}  # fmt: skip
+        whole = f"end_to_end_{decoder}"
+        if whole in times:  # what a user waits for against the bare forward
+            ratios[f"end_to_end_{decoder}"] = {"of_medians": median[whole] / median["forward"],
+                                               "paired": summary(paired_ratios(times[whole], times["forward"]))}
     return ratios
 
 

@@ -32,6 +32,7 @@ from ..audio import SAMPLE_RATE_HZ, load_audio, prepare_waveform
 from ..errors import CheckpointError, ConfigError, FramestampError
 from ..tasks import task_named
 from .engine import Ask, Engine, FramestampWarning, InferenceConfig
+from .stages import stage
 from .windows import LongScores
 
 SHIPPED_CHECKPOINTS = (
@@ -341,9 +342,10 @@ class Stamper:
     @staticmethod
     def waveform(audio: AudioInput, sample_rate_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
         """Float32 mono 16 kHz samples of a path or an array (``AudioError`` when unusable)."""
-        if isinstance(audio, (str, Path)):
-            return load_audio(audio)
-        return prepare_waveform(np.asarray(audio), sample_rate_hz)
+        with stage("read"):
+            if isinstance(audio, (str, Path)):
+                return load_audio(audio)
+            return prepare_waveform(np.asarray(audio), sample_rate_hz)
 
     def _generated_timeline(self, audio, questions, words, sample_rate_hz) -> Timeline:
         """The token baseline's "each word" answer (starts only; labelled with the transcript)."""
@@ -434,11 +436,13 @@ class Stamper:
     def _decode_all(self, row: np.ndarray, n_events: int | None) -> tuple[list[float], float]:
         """Every event: times (s) and the count estimate; a given ``n_events`` gives exactly that
         many times (IHP; a binary head gives its top peaks)."""
-        prediction = self.head.decode(row, self.model.frame_rate_hz, "all", n_events, self.config.decode)
+        with stage("decoder"):
+            prediction = self.head.decode(row, self.model.frame_rate_hz, "all", n_events, self.config.decode)
         return [float(t) for t in prediction.times_s], prediction.count_estimate
 
     def _decode_one(self, row: np.ndarray) -> float:
-        return float(self.head.decode(row, self.model.frame_rate_hz, "one", config=self.config.decode).times_s[0])
+        with stage("decoder"):
+            return float(self.head.decode(row, self.model.frame_rate_hz, "one", config=self.config.decode).times_s[0])
 
     def _curve(self, row: np.ndarray) -> np.ndarray:
         """Intensity (events per frame, IHP) or probability (binary) of each frame."""

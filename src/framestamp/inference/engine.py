@@ -34,6 +34,7 @@ from ..decoding import DecodeConfig, Prediction, head_kind, presence_threshold
 from ..errors import FramestampWarning
 from ..frames import frames_to_seconds
 from ..tasks import Task, parse_answer
+from .stages import stage
 from .windows import LongScores, WindowConfig, check_length, plan_windows, score_long
 
 DEFAULT_MAX_NEW_TOKENS = 64
@@ -174,7 +175,8 @@ class Engine:
         return [self._decode(row, ask) for row, ask in zip(rows, asks)]
 
     def _decode(self, row: np.ndarray, ask: Ask) -> Prediction:
-        return self.head.decode(row, self.model.frame_rate_hz, ask.mode, ask.n_events, self.config.decode)
+        with stage("decoder"):
+            return self.head.decode(row, self.model.frame_rate_hz, ask.mode, ask.n_events, self.config.decode)
 
     def _generate(self, questions, waveforms, budget: int) -> list[str]:
         model = self.model
@@ -241,7 +243,8 @@ class Engine:
 
     def _time_in(self, region: np.ndarray, first_frame: int, rate: float) -> float:
         """The single-event time of a part of the timeline, in seconds of the recording."""
-        local = self.head.decode(region, rate, "one", config=self.config.decode).times_s[0]
+        with stage("decoder"):
+            local = self.head.decode(region, rate, "one", config=self.config.decode).times_s[0]
         return float(local + frames_to_seconds(first_frame, rate))
 
     def _kth_across_windows(self, waveform: np.ndarray, ask: Ask) -> Prediction:
