@@ -28,7 +28,8 @@ METHODS = {"prepare", "forward", "token", *(f"{kind}_{d}" for kind in ("frame", 
 def smoke(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     config = BenchConfig(corpus=CORPUS, backbone="tiny", events=EVENTS, durations_s=DURATIONS_S, batch_size=2,
-                         repeats=1, frame_repeats=1, warmup=1, threads=1, output_dir=str(out))  # fmt: skip
+                         repeats=1, frame_repeats=1, warmup=1, threads=1, long_align_s=20.0,
+                         output_dir=str(out))  # fmt: skip
     return config, run_bench(config)
 
 
@@ -68,7 +69,11 @@ def test_json_holds_every_measurement_and_the_environment(smoke):
             # one timed run: its stages and what falls between them add up to its time
             assert sum(stages.values()) == pytest.approx(whole, rel=1e-6)
     assert data["models"]["all"]["token_trained"] is False
-    assert set(data["targets"]) == {"speedup", "overhead", "end_to_end", "runtime"}
+    assert set(data["targets"]) == {"speedup", "overhead", "end_to_end", "long_align", "runtime"}
+    long = data["long_align"]  # 20 s through `framestamp align` in a child process
+    assert 20.0 <= long["audio_s"] < 40.0 and long["words"] > 10 and long["n_predicted"] == long["words"]
+    assert long["wall_s"] > 0 and 100 < long["peak_memory_mib"] < 8192 and 0.0 <= long["accuracy_50ms"] <= 1.0
+    assert data["targets"]["long_align"]["met"] is None  # not an hour: the target is not judged
     assert set(data["targets"]["end_to_end"]) == {f"{m}/{d}" for m in ("one", "all") for d in DECODERS}
 
 
@@ -110,6 +115,7 @@ def test_markdown_and_plot_are_written(smoke):
     _, result = smoke
     text = result.markdown_path.read_text()
     assert "fixed length" in text and "## By number of events" in text and "## By audio length" in text
+    assert "## One long recording through `framestamp align`" in text
     assert "## End to end: WAV files in" in text and text.count("| 3 | all | posterior mode |") == 1
     assert text.count("| 12 | all |") == 1
     assert result.plot_path is not None and result.plot_path.read_bytes()[:4] == b"\x89PNG"

@@ -18,6 +18,8 @@ OVERHEAD_TARGET = 0.10  # head + decoder over the bare forward pass, at 60 s of 
 RUNTIME_TARGET_S = 600.0  # default settings, 2-core CPU
 OVERHEAD_AT_S = 60.0
 END_TO_END_TARGET = 1.25  # files in, answers out, over the bare forward pass, at 60 s of audio (CPU)
+HOUR_S = 3600.0  # one hour of speech through `framestamp align`, on the CPU:
+HOUR_WALL_TARGET_S, HOUR_MEMORY_TARGET_MIB = 120.0, 2048.0  # under 2 minutes, under 2 GB
 MIN_EVENTS_FOR_SPEEDUP = 11
 
 
@@ -61,6 +63,13 @@ def check_targets(data: dict) -> dict:
             value = None if found is None else found["of_medians"]
             result["end_to_end"][f"{mode}/{decoder}"] = {"at_60s": value,
                                                          "met": None if value is None else value <= END_TO_END_TARGET}
+    long = data.get("long_align")
+    hour = long is not None and long["audio_s"] >= HOUR_S
+    result["long_align"] = {
+        "wall_s": None if long is None else long["wall_s"], "peak_memory_mib": None if long is None else long["peak_memory_mib"],
+        "audio_s": None if long is None else long["audio_s"],
+        "met": (long["wall_s"] < HOUR_WALL_TARGET_S and long["peak_memory_mib"] < HOUR_MEMORY_TARGET_MIB) if hour else None,
+    }  # fmt: skip
     wall = data["total_wall_s"]
     default = _is_default(data)
     result["runtime"] = {"total_wall_s": wall, "met": wall <= RUNTIME_TARGET_S if default else None,
@@ -157,6 +166,11 @@ def _target_lines(targets: dict) -> list[str]:
         value = "n/a" if t["at_60s"] is None else f"{t['at_60s']:.2f}x"
         lines.append(f"| end to end (WAV files in, JSON out) over bare forward at 60 s ({key}) <= "
                      f"{END_TO_END_TARGET:g}x | {value} | {met(t['met'])} |")
+    long = targets.get("long_align") or {}
+    if long.get("wall_s") is not None:
+        lines.append(f"| one hour of speech through `framestamp align`: wall < {HOUR_WALL_TARGET_S / 60:g} min, peak memory "
+                     f"< {HOUR_MEMORY_TARGET_MIB / 1024:g} GB | {long['audio_s'] / 60:.1f} min of audio: {long['wall_s']:.1f} s, "
+                     f"{long['peak_memory_mib']:.0f} MiB | {met(long['met'])} |")  # fmt: skip
     runtime = targets["runtime"]
     note = "" if runtime["default_settings"] else " (not the default settings)"
     lines.append(f"| whole benchmark <= {RUNTIME_TARGET_S / 60:g} min at default settings | "
@@ -208,10 +222,21 @@ def markdown(data: dict, plot_path: Path | None) -> str:
         "## By audio length", "",
         *_table([m for mode in config["modes"] for m in _points(data, "duration", mode)], decoders, "seconds"), "",
     ]  # fmt: skip
-    lines += _stage_lines(data)
+    lines += _stage_lines(data) + _long_align_lines(data)
     if plot_path is not None:
         lines += [f"![speed-up]({plot_path.name})", ""]
     return "\n".join(lines)
+
+
+def _long_align_lines(data: dict) -> list[str]:
+    long = data.get("long_align")
+    if long is None:
+        return []
+    return ["## One long recording through `framestamp align` (`bench.long_align`)", "",
+            f"Test clips joined into {long['audio_s'] / 60:.1f} min of audio ({long['words']} words), aligned with its "
+            f"transcript by `framestamp align` in a child process with `{long['model']}`: {long['wall_s']:.1f} s of wall "
+            f"time ({long['seconds_per_audio_hour']:.0f} s per hour of audio), peak memory {long['peak_memory_mib']:.0f} "
+            f"MiB, {long['accuracy_50ms']:.1%} of word starts within 50 ms (Hungarian matching).", ""]  # fmt: skip
 
 
 def _stage_lines(data: dict) -> list[str]:

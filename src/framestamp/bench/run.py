@@ -59,6 +59,8 @@ class BenchConfig(Config):
     threads: int | None = option(None, "torch CPU threads (None: torch's default)")
     device: str = option("cpu", "torch device: cpu, cuda, cuda:1, ...")
     seed: int = option(0, "orders the clips and picks the one-word questions")
+    long_align_s: float = option(3600.0, "length of the recording aligned through `framestamp align` in a child "
+                                         "process (wall time, peak memory, accuracy); 0: skip")
     output_dir: str = option("results/bench", "where bench.json, bench.md and speedup.png go")
 
     def __post_init__(self):
@@ -75,6 +77,8 @@ class BenchConfig(Config):
             raise ValueError("give either a backbone (untrained model) or checkpoints, not both")
         if self.backbone not in (None, "tiny", "tiny-scratch") and self.backbone_path is None:
             raise ValueError(f"backbone {self.backbone!r} needs backbone_path (a hub name or a directory)")
+        if self.long_align_s < 0:
+            raise ValueError(f"long_align_s must be >= 0, got {self.long_align_s}")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be >= 1, got {self.threads}")
 
@@ -112,13 +116,15 @@ def run_bench(config: BenchConfig | None = None, log: Callable[[str], None] | No
         torch.set_num_threads(config.threads)
     try:
         environment = collect_environment(device, config)
-        batches = _batches(config)
+        pool = _pool(config)
+        batches = _batches(config, pool)
         loader = ModelLoader(device, config.seed)
         pairs = {mode: loader.pair(mode, config.frame_checkpoint, config.token_checkpoint, config.backbone,
                                    config.backbone_path) for mode in config.modes}  # fmt: skip
         log(f"bench: {len(batches)} batches of {config.batch_size} on {device}, torch threads "
             f"{torch.get_num_threads()}, load average {environment['load_average_start']}")
         measurements = [_measure(pairs[b.mode], b, config, device, log) for b in batches]
+        long_align = _long_align(pairs, pool, config, log)
         environment["load_average_end"] = _load_average()
     finally:
         torch.set_num_threads(threads_before)
@@ -127,16 +133,35 @@ def run_bench(config: BenchConfig | None = None, log: Callable[[str], None] | No
         "environment": environment,
         "models": {mode: pair.describe() for mode, pair in pairs.items()},
         "measurements": measurements,
+        "long_align": long_align,
         "total_wall_s": time.perf_counter() - started,
     }
     return write_outputs(data, Path(config.output_dir))
 
 
-def _batches(config: BenchConfig) -> list[BenchBatch]:
+def _pool(config: BenchConfig) -> list:
     from ..data import load_subset
 
     pool = load_subset(config.corpus, "words", config.split)
-    pool = [pool[i] for i in range(len(pool))]
+    return [pool[i] for i in range(len(pool))]
+
+
+def _long_align(pairs: dict[str, ModelPair], pool: list, config: BenchConfig, log) -> dict | None:
+    """The long recording through ``framestamp align`` (``bench.long_align``), with the frame model
+    of "all" questions (else the first mode's); None when skipped or that model answers in text."""
+    from .long_align import time_long_align
+
+    pair = pairs.get("all") or next(iter(pairs.values()))
+    if config.long_align_s <= 0 or pair.frame.head_kind.generates_text or config.device != "cpu":
+        return None
+    record = time_long_align(pair.frame, pool, config.long_align_s, config.seed, config.threads)
+    record["model"] = pair.frame_source
+    log(f"long align: {record['audio_s']:.0f} s of audio in {record['wall_s']:.1f} s, peak "
+        f"{record['peak_memory_mib']:.0f} MiB, {record['accuracy_50ms']:.1%} of word starts within 50 ms")
+    return record
+
+
+def _batches(config: BenchConfig, pool: list) -> list[BenchBatch]:
     try:
         events = build_batches(pool, "events", config.events, config.modes, config.batch_size, config.seed)
         durations = build_batches(pool, "duration", config.durations_s, config.modes, config.batch_size, config.seed)
