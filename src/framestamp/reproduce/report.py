@@ -646,6 +646,13 @@ def training_data_text(config: dict) -> str:
         text += f", a gap of up to {config['data']['max_position_gap_s']:g} s of positions between question and audio"
     if config["data"].get("joined_share"):
         text += f", {config['data']['joined_share']:.0%} of clips followed by another (targets in the first)"
+    if config["data"].get("crop_words"):
+        low, high = config["data"]["crop_words"]
+        text += f", each cut to a run of {low}-{high} consecutive words"
+    if config["data"].get("nonspeech_share"):
+        text += f", {config['data']['nonspeech_share']:.0%} non-speech clips"
+    if config["data"].get("augment_share"):
+        text += f", {config['data']['augment_share']:.0%} of clips augmented (docs/augmentation.md)"
     if config.get("init_from"):
         text += f"; continues `{Path(config['init_from']).parent.name}`"
     elif config["model"].get("backbone_path"):

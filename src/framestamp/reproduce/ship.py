@@ -15,6 +15,12 @@ from ..objectives import objective
 from .report import training_data_text
 
 CARD_NAME = "README.md"
+# How each backbone preset's audio side came to be, as a model card says it.
+BACKBONE_TEXT = {
+    "tiny-scratch": "trained from scratch, its audio tower included",
+    "tiny": "hearing through OpenAI's Whisper tiny.en encoder (MIT), frozen and not stored here: it is rebuilt "
+            "from the pinned package its `backbone/audio_tower.json` names when the checkpoint loads",
+}
 
 
 def ship(
@@ -126,13 +132,14 @@ def model_card(experiment: Experiment, summary: dict, stages: list[str] = (), pa
         + (" (token baseline: the answer is generated as JSON text)." if objective(config["objective"]).head.generates_text else
            " (frame head; timestamps decoded from one forward pass)."),
         "",
-        "- Backbone: `tiny` preset, a Qwen2.5-Omni thinker (`Qwen2_5OmniThinkerForConditionalGeneration`)"
-        f"{size} with a word-level tokenizer, trained from scratch; tied embeddings; "
+        f"- Backbone: `{model['backbone']}` preset, a Qwen2.5-Omni thinker (`Qwen2_5OmniThinkerForConditionalGeneration`)"
+        f"{size} with a word-level tokenizer, {BACKBONE_TEXT.get(model['backbone'], 'trained here')}; tied embeddings; "
         f"bidirectional audio attention: {model['bidirectional_audio']}; head bias init {model['head_bias_init']}.",
         f"- Data: built-in corpus `{data['corpus']}` (seed {data['seed']}), subset `{data['subset']}`, train split, "
         f"{training_data_text(config)}.",
         f"- Training: AdamW lr {config['lr']} ({config.get('lr_schedule', 'cosine')}), batch {config['batch_size']}, auxiliary identity loss weight "
-        f"{config['aux_identity_weight']}, {steps_trained(summary, ' steps')} in {train.get('minutes', 0):.1f} min "
+        f"{config['aux_identity_weight']}, match loss weight {config.get('aux_match_weight', 0.0)}, "
+        f"{steps_trained(summary, ' steps')} in {train.get('minutes', 0):.1f} min "
         f"(last session) on {config['threads']} CPU thread(s), seed {config['seed']}.",
         *stages,
         *([f"- Recipe: these weights and scores come from an earlier version of the `{experiment.recipe}` recipe: "
@@ -162,8 +169,9 @@ def model_card(experiment: Experiment, summary: dict, stages: list[str] = (), pa
                       f"present when P(N >= 1) >= {m['threshold']}): {m['present_recall']:.1%} of present and "
                       f"{m['absent_recall']:.1%} of absent ones called right (balanced accuracy "
                       f"{m['balanced_accuracy']:.1%}, AUC {m['auc']:.3f})."]  # fmt: skip
-    lines += ["", "Limits: trained on synthetic (espeak-ng) and one real voice's speech, the built-in event "
-              "classes and voices; expect lower accuracy on other audio. English only."]
+    lines += ["", "Limits: trained on the built-in corpus's synthetic and recorded speech and event classes "
+              "(docs/corpus.md); expect lower accuracy on other audio. English only; a question about a word outside "
+              "the word-level vocabulary is not answered meaningfully."]
     return "\n".join(lines) + "\n"
 
 
