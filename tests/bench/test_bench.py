@@ -229,5 +229,7 @@ def test_cli_defaults_are_the_config_defaults(monkeypatch, tmp_path):
     result = CliRunner().invoke(app, ["bench"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert seen["config"] == BenchConfig() == BenchConfig.from_dict(BenchConfig().to_dict())
+    CliRunner().invoke(app, ["bench", "--long-align-s", "0"], catch_exceptions=False)
+    assert seen["config"].long_align_s == 0.0
     result = CliRunner().invoke(app, ["bench", "--modes", "all,sometimes"])
     assert result.exit_code != 0 and "sometimes" in str(result.exception)

@@ -89,9 +89,13 @@ def bench(
     warmup: Annotated[int, typer.Option(help="untimed runs of every method first")] = 1,
     threads: Annotated[int | None, typer.Option(help="torch CPU threads (default: torch's)")] = None,
     device: Annotated[str, typer.Option(help="torch device")] = "cpu",
+    long_align_s: Annotated[float, typer.Option(
+        help="seconds of audio aligned through `framestamp align` in a child process (wall, peak memory); 0: skip")
+    ] = 3600.0,
     output_dir: Annotated[Path, typer.Option(help="where the JSON, table and plot go")] = Path("results/bench"),
 ) -> None:  # fmt: skip
-    """Wall time of the frame method vs generated timestamps and the bare forward pass (JSON, table, plot)."""
+    """Wall time of the frame method vs generated timestamps and the bare forward pass, end to end from
+    files, and one long recording through `framestamp align` (JSON, table, plot)."""
     from ..bench import BenchConfig, run_bench
     from ..errors import ConfigError
 
@@ -102,7 +106,8 @@ def bench(
             events=[int(x) for x in events.split(",") if x.strip()],
             durations_s=[float(x) for x in durations.split(",") if x.strip()],
             modes=[x.strip() for x in modes.split(",") if x.strip()], batch_size=batch_size, repeats=repeats,
-            frame_repeats=frame_repeats, warmup=warmup, threads=threads, device=device, output_dir=str(output_dir),
+            frame_repeats=frame_repeats, warmup=warmup, threads=threads, device=device, long_align_s=long_align_s,
+            output_dir=str(output_dir),
         )  # fmt: skip
     except ValueError as error:
         raise ConfigError(f"bench: {error}") from None
