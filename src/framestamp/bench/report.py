@@ -7,6 +7,7 @@ Targets are checked as ratios measured in the same run, never as absolute times.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +69,8 @@ def check_targets(data: dict) -> dict:
     result["long_align"] = {
         "wall_s": None if long is None else long["wall_s"], "peak_memory_mib": None if long is None else long["peak_memory_mib"],
         "audio_s": None if long is None else long["audio_s"],
-        "met": (long["wall_s"] < HOUR_WALL_TARGET_S and long["peak_memory_mib"] < HOUR_MEMORY_TARGET_MIB) if hour else None,
+        "met": (long["wall_s"] < HOUR_WALL_TARGET_S and (long["peak_memory_mib"] or math.inf) < HOUR_MEMORY_TARGET_MIB)
+        if hour else None,
     }  # fmt: skip
     wall = data["total_wall_s"]
     default = _is_default(data)
@@ -170,7 +172,7 @@ def _target_lines(targets: dict) -> list[str]:
     if long.get("wall_s") is not None:
         lines.append(f"| one hour of speech through `framestamp align`: wall < {HOUR_WALL_TARGET_S / 60:g} min, peak memory "
                      f"< {HOUR_MEMORY_TARGET_MIB / 1024:g} GB | {long['audio_s'] / 60:.1f} min of audio: {long['wall_s']:.1f} s, "
-                     f"{long['peak_memory_mib']:.0f} MiB | {met(long['met'])} |")  # fmt: skip
+                     f"{_mib(long['peak_memory_mib'])} | {met(long['met'])} |")  # fmt: skip
     runtime = targets["runtime"]
     note = "" if runtime["default_settings"] else " (not the default settings)"
     lines.append(f"| whole benchmark <= {RUNTIME_TARGET_S / 60:g} min at default settings | "
@@ -228,6 +230,10 @@ def markdown(data: dict, plot_path: Path | None) -> str:
     return "\n".join(lines)
 
 
+def _mib(value: float | None) -> str:
+    return "not measured (no /proc)" if value is None else f"{value:.0f} MiB"
+
+
 def _long_align_lines(data: dict) -> list[str]:
     long = data.get("long_align")
     if long is None:
@@ -235,8 +241,8 @@ def _long_align_lines(data: dict) -> list[str]:
     return ["## One long recording through `framestamp align` (`bench.long_align`)", "",
             f"Test clips joined into {long['audio_s'] / 60:.1f} min of audio ({long['words']} words), aligned with its "
             f"transcript by `framestamp align` in a child process with `{long['model']}`: {long['wall_s']:.1f} s of wall "
-            f"time ({long['seconds_per_audio_hour']:.0f} s per hour of audio), peak memory {long['peak_memory_mib']:.0f} "
-            f"MiB, {long['accuracy_50ms']:.1%} of word starts within 50 ms (Hungarian matching).", ""]  # fmt: skip
+            f"time ({long['seconds_per_audio_hour']:.0f} s per hour of audio), peak memory {_mib(long['peak_memory_mib'])}, "
+            f"{long['accuracy_50ms']:.1%} of word starts within 50 ms (Hungarian matching).", ""]  # fmt: skip
 
 
 def _stage_lines(data: dict) -> list[str]:

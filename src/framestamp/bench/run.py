@@ -156,8 +156,9 @@ def _long_align(pairs: dict[str, ModelPair], pool: list, config: BenchConfig, lo
         return None
     record = time_long_align(pair.frame, pool, config.long_align_s, config.seed, config.threads)
     record["model"] = pair.frame_source
-    log(f"long align: {record['audio_s']:.0f} s of audio in {record['wall_s']:.1f} s, peak "
-        f"{record['peak_memory_mib']:.0f} MiB, {record['accuracy_50ms']:.1%} of word starts within 50 ms")
+    peak = "n/a" if record["peak_memory_mib"] is None else f"{record['peak_memory_mib']:.0f} MiB"
+    log(f"long align: {record['audio_s']:.0f} s of audio in {record['wall_s']:.1f} s, peak {peak}, "
+        f"{record['accuracy_50ms']:.1%} of word starts within 50 ms")
     return record
 
 
