@@ -46,6 +46,21 @@ def test_the_readme_quotes_the_bench_cells_it_names():
     assert cells and all(f"| {cell} |" in bench for cell in cells)
 
 
+def test_the_speed_block_adds_end_to_end_and_the_long_recording_when_measured():
+    from framestamp.reproduce.published import speed_table
+
+    bench = json.loads((RESULTS / "bench" / "bench.json").read_text())
+    plain = speed_table(bench, "bench")
+    assert "end to end" not in plain  # a bench from before they were measured
+    for m in bench["measurements"]:
+        m["ratios"] |= {f"end_to_end_{d}": {"of_medians": 1.5} for d in bench["config"]["decoders"]}
+    bench["long_align"] = {"audio_s": 3600.0, "wall_s": 90.0, "peak_memory_mib": 700.0, "accuracy_50ms": 0.8}
+    text = speed_table(bench, "bench")
+    assert text.startswith(plain)
+    assert "- end to end (WAV files in, JSON answers out) over the bare forward, 60 s, `all` questions: 1.50x / 1.50x." in text
+    assert "- 60.0 min of speech through `framestamp align`: 90.0 s, peak memory 700 MiB, 80.0% of word starts" in text
+
+
 def test_render_replaces_blocks_and_inline_values_and_refuses_unknown_ones():
     text = "a <!-- published:n -->1<!-- /published:n --> b\n<!-- published:t -->\nold\n<!-- /published:t -->\n"
     out = render(text, {"n": "2", "t": "| x |\n|---|"})

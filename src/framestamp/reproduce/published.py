@@ -350,6 +350,7 @@ def speed_table(bench: dict, folder: str) -> str:
             " / ".join(f"{ratios[f'speedup_{d}']['of_medians']:.1f}x" for d in decoders),
             " / ".join(f"{ratios[f'overhead_{d}']['of_medians']:+.1%}" for d in decoders),
         ])  # fmt: skip
+    lines_after = _end_to_end_lines(bench, decoders)
     models = "; ".join(_bench_models(bench, mode) for mode in bench["models"])
     device = env["device_name"] or f"{env['cpu_model']}, {env['cpu_count']} cores"
     first = next(iter(bench["models"].values()))
@@ -364,7 +365,25 @@ def speed_table(bench: dict, folder: str) -> str:
         lines.append(f"- {decoder.replace('_', ' ')}: median speed-up over the all-word buckets of "
                      f"{MIN_EVENTS_FOR_SPEEDUP}+ words {t['median_11_plus']:.1f}x (the bench's target: "
                      f"{SPEEDUP_TARGET:g}x), Spearman with the number of words {t['spearman_with_events']:+.2f}.")  # fmt: skip
-    return "\n".join(lines)
+    return "\n".join(lines + lines_after)
+
+
+def _end_to_end_lines(bench: dict, decoders) -> list[str]:
+    """What a user waits for at the longest duration (files in, answers out, against the bare
+    forward), and the long recording through ``framestamp align``, when the bench measured them."""
+    lines = []
+    longest = max((m["target"] for m in bench["measurements"] if m["sweep"] == "duration"), default=None)
+    for m in bench["measurements"]:
+        if m["sweep"] == "duration" and m["target"] == longest and f"end_to_end_{decoders[0]}" in m["ratios"]:
+            ratios = " / ".join(f"{m['ratios'][f'end_to_end_{d}']['of_medians']:.2f}x" for d in decoders)
+            lines.append(f"- end to end (WAV files in, JSON answers out) over the bare forward, {longest:g} s, "
+                         f"`{m['mode']}` questions: {ratios}.")  # fmt: skip
+    long = bench.get("long_align")
+    if long is not None:
+        peak = "not measured" if long["peak_memory_mib"] is None else f"{long['peak_memory_mib']:.0f} MiB"
+        lines.append(f"- {long['audio_s'] / 60:.1f} min of speech through `framestamp align`: {long['wall_s']:.1f} s, "
+                     f"peak memory {peak}, {long['accuracy_50ms']:.1%} of word starts within 50 ms.")  # fmt: skip
+    return lines
 
 
 def _bench_models(bench: dict, mode: str) -> str:
