@@ -26,19 +26,18 @@ def _accuracy(summary: dict, split: str, mode: str, tolerance_s: float, copy: st
 
 @dataclass(frozen=True)
 class Measured:
-    """One target's row: the measured value (None: not evaluated) and whether it meets the goal."""
+    """One target's row: the measured value and whether it meets the goal."""
 
     what: str
     experiment: str
-    value: float | None
+    value: float
     goal: float
     met: bool | None  # None: a baseline, shown for comparison and held to nothing
     unit: str  # "%" (a share) or "points" (percentage points lost)
+    at_most: bool = False  # the goal is an upper bound
 
     def shown_value(self) -> str:
-        return "-" if self.value is None else _show(self.value, self.unit)
-
-    at_most: bool = False
+        return _show(self.value, self.unit)
 
     def shown_goal(self) -> str:
         goal = f"{self.goal * 100:g} points" if self.unit == "points" else f"{self.goal:.0%}"
@@ -106,7 +105,7 @@ def copy_loss(experiment: str, copy: str, tolerance_s: float, goal_points: float
 
     def measure(summary):
         clean, copied = _accuracy(summary, "test", "one", tolerance_s), _accuracy(summary, "test", "one", tolerance_s, copy)
-        return None if clean is None or copied is None else max(clean - copied, 0.0)
+        return None if clean is None or copied is None else clean - copied  # negative: the copies did better
 
     def describe(summary):
         copied = _accuracy(summary, "test", "one", tolerance_s, copy)
