@@ -61,6 +61,22 @@ def test_position_gaps_leave_the_questions_as_they_were(tiny_words):
         DataConfig(max_position_gap_s=-1.0)
 
 
+def test_grouping_by_length_sorts_a_steps_items_and_keeps_them(tiny_words):
+    plain = QuerySampler(tiny_words, DataConfig(corpus="tiny", modes=["one", "all"]), seed=3)
+    data = DataConfig(corpus="tiny", modes=["one", "all"], group_by_length=True)
+    grouped = QuerySampler(tiny_words, data, seed=3)
+    for step in range(5):
+        items = grouped.batch(step, 8)
+        assert sorted(keys(items)) == sorted(keys(plain.batch(step, 8)))  # the same items
+        lengths = [len(item.clip.audio) for item in items]
+        assert lengths == sorted(lengths)
+        # two micro-batches of 4: the shorter half, then the longer
+        assert keys(grouped.batch(step, 4, 0, 2)) + keys(grouped.batch(step, 4, 1, 2)) == keys(items)
+    assert keys(QuerySampler(tiny_words, data, seed=3).batch(4, 8)) == keys(grouped.batch(4, 8))  # resumable
+    drawn = [[len(item.clip.audio) for item in plain.batch(step, 8)] for step in range(5)]
+    assert any(lengths != sorted(lengths) for lengths in drawn)  # the drawn order was not sorted already
+
+
 def test_joined_clips_ask_only_about_the_first_clip(tiny_words):
     data = DataConfig(corpus="tiny", modes=["one", "all"], joined_share=0.5, absent_share=0.3)
     sampler = QuerySampler(tiny_words, data, seed=3)

@@ -135,6 +135,8 @@ class QuerySampler:
         if self.data.max_position_gap_s > 0:
             gaps = np.random.default_rng([self.seed, step, 2]).uniform(0.0, self.data.max_position_gap_s, size)
             items = [replace(item, position_gap_s=float(gap)) for item, gap in zip(items, gaps)]
+        if self.data.group_by_length:  # stable: items of equal length keep their drawn order
+            items = sorted(items, key=lambda item: len(item.clip.audio))
         return items
 
     def _cropped(self, clip: Clip, rng: np.random.Generator) -> Clip:

@@ -49,6 +49,11 @@ class DataConfig(Config):
     )  # fmt: skip
     order: str = option("random", "random: every item drawn independently (with replacement); "
                                   "epochs: each pass visits every clip once, in a shuffled order")
+    group_by_length: bool = option(
+        False, "speed: sort a step's items by clip length before they are split into micro-batches and "
+               "processes, so each micro-batch pads to a closer length (the step's items are the same; "
+               "no effect with one micro-batch on one process)"
+    )  # fmt: skip
     crop_words: list | None = option(
         None, "curriculum: [min, max] words; each words clip is cut to a random run of that many consecutive "
               "words (cut in the pauses around them) before its question is drawn, so fewer words compete "
