@@ -125,6 +125,22 @@ def test_kth_occurrence_counts_each_window_in_the_part_it_owns(k, expected):
     assert answer.times_s == [pytest.approx(expected)] and answer.present
 
 
+@pytest.mark.parametrize("clicks, expected", [([60.0, 90.0], 60.005), ([26.0, 40.0], 26.005), ([], None)])
+def test_the_first_occurrence_asks_each_window_one_question(clicks, expected):
+    from framestamp.inference.api import Stamper
+    from framestamp.inference.engine import InferenceConfig
+
+    model, asked = OrdinalClickModel(), []
+    score = model.score
+    model.score = lambda questions, waveforms: asked.extend(questions) or score(questions, waveforms)
+    answer = Stamper(model, InferenceConfig(progress=False)).locate(clicks_at(100.0, clicks), word="apple")
+    assert len(asked) == 4 and len(set(asked)) == 1  # 4 windows, the 1st-occurrence question each
+    if expected is None:
+        assert not answer.present
+    else:
+        assert answer.times_s == [pytest.approx(expected)] and answer.present
+
+
 def test_events_per_class_count_over_the_whole_recording_like_locate():
     from framestamp.inference.api import Stamper
     from framestamp.inference.engine import InferenceConfig

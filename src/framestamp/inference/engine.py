@@ -207,15 +207,17 @@ class Engine:
         """The 1st..``max_k``-th occurrence of ``subject`` over the whole recording, in time order.
 
         Every window is asked for its 1st..K-th occurrence (K = ``max_k``, plus ``ORDINAL_SLACK``
-        when there are several windows: a window's first occurrences may lie in the part of the
-        timeline its neighbour owns). In the part it owns, a window's occurrences are the present
+        when there are several windows and ``max_k`` > 1: a window's first occurrences may lie in
+        the part of the timeline its neighbour owns, and were counted there. For the 1st occurrence
+        no slack is needed: the windows are read in time order and the first present one answers,
+        so no window before it holds one in the part it owns). In the part it owns, a window's occurrences are the present
         ones (local P(present)) from the first present one on, each later than the one before by
         more than the decoding tolerance; the first absent one after them ends the window's list
         (in the first window, a missing 1st occurrence means no later one either).
         With ``ends``, each occurrence's end comes from the "end" question of the same rank, decoded
         in the same part of the timeline.
         """
-        asked = max_k + (ORDINAL_SLACK if self.n_windows(waveform) > 1 else 0)
+        asked = max_k + (ORDINAL_SLACK if max_k > 1 and self.n_windows(waveform) > 1 else 0)
         questions = [task.question(subject, j, b) for j in range(1, asked + 1)
                      for b in ((boundary, "end") if ends else (boundary,))]  # fmt: skip
         long = self.scores(waveform, questions)
