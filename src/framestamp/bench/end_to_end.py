@@ -20,7 +20,8 @@ import soundfile as sf
 
 from ..audio import SAMPLE_RATE_HZ, load_audio
 from ..decoding import DecodeConfig
-from ..inference.engine import Ask, Engine, InferenceConfig
+from ..evaluate.run import ask_of
+from ..inference.engine import Engine, InferenceConfig
 from ..inference.stages import STAGES, StageTimes, stage, timing_stages
 from ..model import FrameStampModel
 from .inputs import BenchBatch
@@ -36,7 +37,8 @@ class EndToEnd:
             path = Path(self._folder.name) / f"{index}.wav"
             sf.write(path, clip.audio, SAMPLE_RATE_HZ, subtype="PCM_16")
             self.paths.append(path)
-        self.asks = [_ask(query, batch.mode) for query in batch.queries]
+        # every word start of a known transcript: the count is given, as `align` does
+        self.asks = [ask_of(query, known_count=True) for query in batch.queries]
         self.engines = {d: Engine(model, InferenceConfig(decode=DecodeConfig(multi=d), progress=False)) for d in decoders}
         self.totals = {d: StageTimes() for d in decoders}
         self.runs = dict.fromkeys(decoders, 0)
@@ -66,12 +68,6 @@ class EndToEnd:
 
     def close(self) -> None:
         self._folder.cleanup()
-
-
-def _ask(query, mode: str) -> Ask:
-    if mode == "all":  # every word start of a known transcript: the count is given, as `align` does
-        return Ask(query.question, "all", n_events=len(query.targets_s), boundary=query.boundary)
-    return Ask(query.question, "one", task=query.task, subject=query.subject, k=query.k, boundary=query.boundary)
 
 
 def _answer(prediction) -> dict:

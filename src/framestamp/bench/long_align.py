@@ -4,7 +4,7 @@ accuracy.
 Test clips are joined end to end into one recording of about ``seconds`` (one hour by default),
 written as a 16-bit WAV; ``framestamp align FILE --transcript "..." -f json`` runs in a child
 process with the bench's frame model (saved to a folder for it); its wall time, its peak
-resident memory (``getrusage`` of the child) and the share of word starts it places within 50 ms
+resident memory (reported by the child itself: ``REPORTING_PEAK``) and the share of word starts it places within 50 ms
 of the truth (Hungarian matching, ``evaluate.metrics.all_events_metrics``) are recorded.
 """
 

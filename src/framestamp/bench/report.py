@@ -64,14 +64,12 @@ def check_targets(data: dict) -> dict:
             value = None if found is None else found["of_medians"]
             result["end_to_end"][f"{mode}/{decoder}"] = {"at_60s": value,
                                                          "met": None if value is None else value <= END_TO_END_TARGET}
-    long = data.get("long_align")
-    hour = long is not None and long["audio_s"] >= HOUR_S
-    result["long_align"] = {
-        "wall_s": None if long is None else long["wall_s"], "peak_memory_mib": None if long is None else long["peak_memory_mib"],
-        "audio_s": None if long is None else long["audio_s"],
-        "met": (long["wall_s"] < HOUR_WALL_TARGET_S and (long["peak_memory_mib"] or math.inf) < HOUR_MEMORY_TARGET_MIB)
-        if hour else None,
-    }  # fmt: skip
+    long = data.get("long_align") or {}
+    result["long_align"] = {key: long.get(key) for key in ("wall_s", "peak_memory_mib", "audio_s")}
+    result["long_align"]["met"] = (
+        long["wall_s"] < HOUR_WALL_TARGET_S and (long["peak_memory_mib"] or math.inf) < HOUR_MEMORY_TARGET_MIB
+        if long.get("audio_s", 0.0) >= HOUR_S else None
+    )  # fmt: skip
     wall = data["total_wall_s"]
     default = _is_default(data)
     result["runtime"] = {"total_wall_s": wall, "met": wall <= RUNTIME_TARGET_S if default else None,

@@ -41,7 +41,7 @@ def probe_answers(model: FrameStampModel, items: Sequence[EvalItem], batch_size:
     for first in range(0, len(items), batch_size):
         batch = items[first : first + batch_size]
         inputs = model.prepare([i.query.question for i in batch], [i.clip.audio for i in batch])
-        out = model.backbone(inputs, layer=model.config.layer, bidirectional_audio=model.config.bidirectional_audio)
+        out = model(inputs).backbone  # the hidden states the head (and the probe) read
         probe = model.match_probe
         logits = probe(out.audio_hidden.to(probe.weight.dtype)).squeeze(-1).float()
         for row, item in enumerate(batch):

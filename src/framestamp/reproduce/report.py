@@ -110,16 +110,18 @@ def write_report(results_dir: Path, quick: bool = False, preset: str = SHIPPED_P
     return path
 
 
-BACKBONES = {
-    "tiny-scratch": "Tiny Qwen2.5-Omni thinker (~1.65 M parameters) and audio tower, trained from scratch",
-    "tiny": "Tiny Qwen2.5-Omni thinker hearing through the frozen Whisper tiny.en encoder (docs/pretrained-tower.md)",
+# How each backbone preset's audio side came to be (the report's header, the model cards).
+AUDIO_SIDE = {
+    "tiny-scratch": "trained from scratch, its audio tower included",
+    "tiny": "hearing through OpenAI's Whisper tiny.en encoder (MIT), frozen and not stored in checkpoints: it is "
+            "rebuilt from the pinned package `backbone/audio_tower.json` names (docs/pretrained-tower.md)",
 }
 
 
 def _header(quick: bool, preset: str) -> str:
     return (
         f"# framestamp reproduction{' (quick)' if quick else ''}: preset `{preset}`\n\n"
-        f"{BACKBONES.get(preset, preset)}, on the built-in corpus; "
+        f"Tiny Qwen2.5-Omni thinker {AUDIO_SIDE.get(preset, f'of preset {preset}')}, on the built-in corpus; "
         "frame heads (IHP, binary, joint) against the token baseline with the same data, budget and "
         "auxiliary identity loss. Every number below was measured by `framestamp reproduce"
         f"{' --quick' if quick else ''}` on this machine: {platform.processor() or platform.machine()}, "
@@ -127,11 +129,6 @@ def _header(quick: bool, preset: str) -> str:
         "Accuracy = fraction of questions answered within the tolerance; a missing or unparseable "
         "answer counts as wrong with an absolute error of half the clip."
     )
-
-
-def _accuracy(results: dict, name: str, split: str, mode: str, tolerance_s: float) -> float | None:
-    record = evaluation(results[name], split, mode) if name in results else None
-    return None if record is None else record["metrics"]["accuracy"][str(tolerance_s)]
 
 
 def _targets(results: dict, preset: str, anchor: dict | None = None) -> str:

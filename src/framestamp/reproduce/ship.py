@@ -12,15 +12,9 @@ from ..inference.api import shipped_checkpoints_dir
 from .plan import FULL, Experiment
 from .published import checkpoint_parameters, long_clip_range, recipe_drift, steps_trained
 from ..objectives import objective
-from .report import training_data_text
+from .report import AUDIO_SIDE, training_data_text
 
 CARD_NAME = "README.md"
-# How each backbone preset's audio side came to be, as a model card says it.
-BACKBONE_TEXT = {
-    "tiny-scratch": "trained from scratch, its audio tower included",
-    "tiny": "hearing through OpenAI's Whisper tiny.en encoder (MIT), frozen and not stored here: it is rebuilt "
-            "from the pinned package its `backbone/audio_tower.json` names when the checkpoint loads",
-}
 
 
 def ship(
@@ -133,7 +127,7 @@ def model_card(experiment: Experiment, summary: dict, stages: list[str] = (), pa
            " (frame head; timestamps decoded from one forward pass)."),
         "",
         f"- Backbone: `{model['backbone']}` preset, a Qwen2.5-Omni thinker (`Qwen2_5OmniThinkerForConditionalGeneration`)"
-        f"{size} with a word-level tokenizer, {BACKBONE_TEXT.get(model['backbone'], 'trained here')}; tied embeddings; "
+        f"{size} with a word-level tokenizer, {AUDIO_SIDE.get(model['backbone'], 'trained here')}; tied embeddings; "
         f"bidirectional audio attention: {model['bidirectional_audio']}; head bias init {model['head_bias_init']}.",
         f"- Data: built-in corpus `{data['corpus']}` (seed {data['seed']}), subset `{data['subset']}`, train split, "
         f"{training_data_text(config)}.",

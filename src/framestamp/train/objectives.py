@@ -15,7 +15,7 @@ from ..losses import binary_frame_loss
 from ..model import FrameStampModel
 from ..objectives import objective
 from .batches import Item, frame_targets, identity_targets, match_targets
-from .pipeline import PreparedBatch, prepare_batch
+from .pipeline import PreparedBatch, tokenize
 from .config import TrainConfig
 
 
@@ -31,7 +31,7 @@ def batch_loss(
     """
     method = objective(config.objective)
     if inputs is None:
-        inputs = prepare_batch(model.backbone, items, method.needs_text).inputs
+        inputs = tokenize(model.backbone, items, method.needs_text)
     inputs = inputs.to(model.backbone.device, non_blocking=True)
     if any(item.position_gap_s for item in items):
         gaps = [round(item.position_gap_s * model.backbone.token_rate_hz) for item in items]

@@ -63,12 +63,17 @@ class MicroBatches(Dataset):
 
 def prepare_batch(backbone, items: Sequence[Item], needs_text: bool) -> PreparedBatch:
     """Tokenize ``items`` on the CPU and read the frozen-tower outputs the disk cache holds for them."""
+    inputs = tokenize(backbone, items, needs_text)
+    return PreparedBatch(list(items), inputs, backbone.cached_tower_states(inputs))
+
+
+def tokenize(backbone, items: Sequence[Item], needs_text: bool) -> BackboneInputs:
+    """The backbone's batch of ``items`` on the CPU (with the answer text when ``needs_text``)."""
     answers = [item.query.answer_text() for item in items] if needs_text else None
     # Log-mel features are computed with torch on the CPU: a CPU autocast region (mixed precision
     # on a CPU run) would hand them back in bfloat16, which the feature extractor cannot return.
     with torch.autocast("cpu", enabled=False):
-        inputs = backbone.prepare([item.query.question for item in items], [item.clip.audio for item in items], answers)
-    return PreparedBatch(list(items), inputs, backbone.cached_tower_states(inputs))
+        return backbone.prepare([item.query.question for item in items], [item.clip.audio for item in items], answers)
 
 
 def _as_is(batch: PreparedBatch) -> PreparedBatch:
