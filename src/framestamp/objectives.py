@@ -44,6 +44,11 @@ class Objective:
         raise NotImplementedError
 
 
+def answer_loss(out, labels: torch.Tensor) -> torch.Tensor:
+    """``token_loss`` of a backbone output's LM logits, which start at ``out.logits_from``."""
+    return token_loss(out.logits, labels[:, out.logits_from :])
+
+
 _OBJECTIVES: dict[str, Objective] = {}
 
 
@@ -87,7 +92,7 @@ class TokenObjective(Objective):
     name, head_name, needs_text, needs_frames = "token", "none", True, False
 
     def losses(self, scores, counts, labels, joint_weight):
-        token = token_loss(scores.backbone.logits, labels)
+        token = answer_loss(scores.backbone, labels)
         return {"token": token, "objective": token}
 
 
@@ -96,6 +101,6 @@ class JointObjective(Objective):
     name, head_name, needs_text = "joint", "ihp", True
 
     def losses(self, scores, counts, labels, joint_weight):
-        token = token_loss(scores.backbone.logits, labels)
+        token = answer_loss(scores.backbone, labels)
         ihp = ihp_nll(scores.logits, counts, scores.mask, reduction="mean")
         return {"token": token, "ihp": ihp, "objective": joint_loss(token, ihp, joint_weight)}

@@ -1,4 +1,5 @@
-"""The auxiliary identity loss read at an inner layer (``TrainConfig.aux_identity_layer``)."""
+"""The auxiliary identity loss read at an inner layer (``TrainConfig.aux_identity_layer``) and on the
+open text side (its sampled softmax), and the token objective's LM logits on the answer span."""
 
 import numpy as np
 import pytest
@@ -9,7 +10,10 @@ from framestamp.errors import ConfigError
 from framestamp.train.batches import QuerySampler
 from framestamp.train.config import TrainConfig
 from framestamp.train.loop import build_model
+from framestamp.losses import token_loss
+from framestamp.train.batches import identity_targets
 from framestamp.train.objectives import batch_loss
+from framestamp.train.pipeline import tokenize
 
 
 
@@ -74,3 +78,55 @@ def test_an_inner_layer_trains_the_layers_below_it_only(tmp_path):
 def test_a_layer_the_backbone_does_not_have_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="aux_identity_layer 9"):
         identity_gradients(config(tmp_path, aux_identity_layer=9))
+
+
+# ----- the open text side ---------------------------------------------------------------
+OPEN_SIZES = {"text_width": 64, "text_layers": 1, "text_heads": 2, "text_kv_heads": 1, "ffn_width": 128}
+
+
+def open_config(tmp_path, **overrides):
+    model = {"backbone": "tiny", "text_pieces": 1024, "thinker_sizes": OPEN_SIZES}
+    return config(tmp_path, **({"model": model} | overrides))
+
+
+@pytest.fixture(scope="module")
+def open_model(tmp_path_factory):
+    torch.manual_seed(0)
+    return build_model(open_config(tmp_path_factory.mktemp("open")).model).train()
+
+
+def open_items(cfg):
+    return QuerySampler(toy_clips(), cfg.data, seed=0).batch(0, 4)
+
+
+def test_the_heard_word_is_named_by_its_first_piece_as_spelt_in_running_text(open_model, tmp_path):
+    batch = open_items(open_config(tmp_path))
+    tokenizer = open_model.backbone.tokenizer
+    inputs = tokenize(open_model.backbone, batch, False)
+    targets = identity_targets(batch, inputs.n_audio_tokens, open_model.backbone.token_rate_hz, tokenizer,
+                               tokenizer.pad_token_id)  # fmt: skip
+    apple = tokenizer(" apple", add_special_tokens=False)["input_ids"][0]
+    assert tokenizer.convert_ids_to_tokens(apple) == "Ġapp"  # "apple" is 2 of the first 1024 pieces
+    assert apple in targets[0].tolist()  # said at 0.30-0.50 s of every toy clip
+
+
+def test_a_sampled_softmax_over_the_whole_vocabulary_is_the_full_softmax(open_model, tmp_path):
+    vocabulary = len(open_model.backbone.tokenizer)
+    batch = open_items(open_config(tmp_path))
+    full = batch_loss(open_model, batch, open_config(tmp_path))["aux"]
+    everything = batch_loss(open_model, batch, open_config(tmp_path, aux_identity_candidates=vocabulary))["aux"]
+    sampled = batch_loss(open_model, batch, open_config(tmp_path, aux_identity_candidates=16))["aux"]
+    torch.testing.assert_close(everything, full)
+    assert torch.isfinite(sampled) and float(sampled.detach()) < float(full.detach())  # fewer classes to lose to
+
+
+def test_the_token_objective_reads_the_lm_head_on_the_answer_span_only(open_model, tmp_path):
+    cfg = open_config(tmp_path, objective="token")
+    batch = open_items(cfg)
+    inputs = tokenize(open_model.backbone, batch, True)
+    out = open_model.backbone(inputs, need_logits=True)
+    first_label = int((inputs.labels != -100).any(0).nonzero()[0])
+    assert out.logits_from == first_label - 1
+    assert out.logits.shape[1] == inputs.labels.shape[1] - out.logits_from
+    full_logits = open_model.backbone.lm_head(out.all_hidden[-1])
+    torch.testing.assert_close(batch_loss(open_model, batch, cfg)["token"], token_loss(full_logits, inputs.labels))

@@ -70,9 +70,11 @@ class BackboneOutput:
         audio_hidden: ``[B, N, H]`` hidden states of the audio tokens (zero-padded).
         audio_mask: ``[B, N]`` True where a real audio token is.
         hidden: ``[B, S, H]`` hidden states of the whole sequence at the chosen layer.
-        logits: ``[B, S, V]`` LM logits of the last layer when asked for, else None.
+        logits: ``[B, S - logits_from, V]`` LM logits of the last layer when asked for, else None.
         all_hidden: ``[B, S, H]`` hidden states of every layer: the input embeddings first, the
             last layer's (after the final norm) last.
+        logits_from: the first position ``logits`` cover: with answer labels, the one before the
+            first labelled token (positions before it predict no label), else 0.
     """
 
     audio_hidden: torch.Tensor
@@ -80,6 +82,7 @@ class BackboneOutput:
     hidden: torch.Tensor
     logits: torch.Tensor | None = None
     all_hidden: tuple[torch.Tensor, ...] = ()
+    logits_from: int = 0
 
 
 @dataclass(frozen=True)
@@ -150,13 +153,19 @@ class Backbone(nn.Module, abc.ABC):
         """The norm the last layer's hidden states pass through before the LM head."""
         raise NotImplementedError(f"{self.family}: reading an inner layer through the LM head is not implemented")
 
-    def read_out(self, hidden: torch.Tensor, layer: int, n_layers: int) -> torch.Tensor:
+    def read_out(self, hidden: torch.Tensor, layer: int, n_layers: int, ids: torch.Tensor | None = None) -> torch.Tensor:
         """LM logits of the hidden states of ``layer`` (an index into the ``n_layers`` of
         ``BackboneOutput.all_hidden``): the last layer's go to the LM head as they are, an inner
-        layer's through the final norm first (the "logit lens")."""
+        layer's through the final norm first (the "logit lens"). ``ids``: the logits of those
+        vocabulary entries only (``[..., len(ids)]``, a sampled softmax), else of all."""
         if layer % n_layers != n_layers - 1:
             hidden = self.final_norm(hidden)
-        return self.lm_head(hidden)
+        if ids is None:
+            return self.lm_head(hidden)
+        head = self.lm_head
+        rows = head.rows(ids) if hasattr(head, "rows") else head.weight[ids]
+        logits = hidden @ rows.to(hidden.dtype).T
+        return logits if getattr(head, "bias", None) is None else logits + head.bias[ids]
 
     @abc.abstractmethod
     def generate(self, inputs: BackboneInputs, max_new_tokens: int, bidirectional_audio: bool = False) -> list[str]:
@@ -225,12 +234,22 @@ class Backbone(nn.Module, abc.ABC):
         all_hidden = self._decoder_hidden_states(inputs, attention_mask, position_ids)
         hidden = all_hidden[layer]
         audio_hidden, audio_mask = gather_audio_states(hidden, inputs.audio_start, inputs.n_audio_tokens)
-        logits = self.lm_head(all_hidden[-1]) if need_logits else None
-        return BackboneOutput(audio_hidden, audio_mask, hidden, logits, tuple(all_hidden))
+        logits_from = answer_span_start(inputs.labels)
+        logits = self.lm_head(all_hidden[-1][:, logits_from:]) if need_logits else None
+        return BackboneOutput(audio_hidden, audio_mask, hidden, logits, tuple(all_hidden), logits_from)
 
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
+
+
+def answer_span_start(labels: torch.Tensor | None) -> int:
+    """The position before the first labelled token of any row (0 without labels): LM logits are
+    needed from there on, which spares the LM head the prompt and the audio block."""
+    if labels is None:
+        return 0
+    labelled = (labels != IGNORE_INDEX).any(0).nonzero()
+    return max(int(labelled[0]) - 1, 0) if len(labelled) else 0
 
 
 def gather_audio_states(

@@ -155,13 +155,14 @@ class Qwen25OmniBackbone(Backbone):
             allowed = audio_bidirectional_mask(inputs)
             attention = {"full_attention": mask_for_attention(allowed, implementation, self.model.dtype)}
         positions = self._position_ids(inputs)
-        out = self.model(**dict(inputs.model_kwargs, attention_mask=attention, position_ids=positions), use_cache=True)
+        out = self.model.model(**dict(inputs.model_kwargs, attention_mask=attention, position_ids=positions),
+                               use_cache=True)  # fmt: skip
         mask, cache = inputs.attention_mask, out.cache
         next_positions = positions[..., -1:] + 1
         finished = torch.zeros(mask.shape[0], dtype=torch.bool, device=mask.device)
         generated = []
         for step in range(max_new_tokens):
-            logits = out.logits[:, -1].float()
+            logits = self.lm_head(out.last_hidden_state[:, -1]).float()  # the next token's only
             if step < min_new_tokens:
                 logits[:, end_id] = -torch.inf
             token = torch.where(finished, torch.full_like(finished, end_id, dtype=torch.long), logits.argmax(-1))
@@ -170,8 +171,8 @@ class Qwen25OmniBackbone(Backbone):
             if bool(finished.all()) or step == max_new_tokens - 1:
                 break
             mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
-            out = self.model(input_ids=token[:, None], attention_mask=mask, position_ids=next_positions,
-                             cache=cache, use_cache=True)  # fmt: skip
+            out = self.model.model(input_ids=token[:, None], attention_mask=mask, position_ids=next_positions,
+                                   cache=cache, use_cache=True)  # fmt: skip
             cache, next_positions = out.cache, next_positions + 1
         return torch.stack(generated, dim=1) if generated else mask[:, :0]
 

@@ -14,6 +14,7 @@ from transformers import Qwen2_5OmniThinkerForConditionalGeneration, WhisperFeat
 
 from ..audio import SAMPLE_RATE_HZ
 from .registry import register
+from ..errors import ConfigError
 from .tiny_thinker import TinyConfig, TinyThinkerBackbone, build_thinker_config, build_tokenizer, default_vocabulary
 
 
@@ -38,3 +39,10 @@ class ScratchTinyBackbone(TinyThinkerBackbone):
         torch.manual_seed(seed)
         model = Qwen2_5OmniThinkerForConditionalGeneration(build_thinker_config(tokenizer, sizes))
         return cls(model.eval(), tokenizer, build_feature_extractor())
+
+    @classmethod
+    def create_options(cls, config) -> dict:
+        if config.text_pieces is not None:
+            raise ConfigError("text_pieces (the open vocabulary) needs the tiny preset: its piece embeddings come "
+                              "with the Whisper tiny.en weights; tiny-scratch reads the corpus's words")  # fmt: skip
+        return super().create_options(config)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Iterable
 
+from torch import nn
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers
 from transformers import PreTrainedTokenizerFast, Qwen2_5OmniThinkerConfig, Qwen2_5OmniThinkerForConditionalGeneration
 
@@ -107,14 +108,17 @@ def build_thinker_config(tokenizer: PreTrainedTokenizerFast, sizes: TinyConfig) 
         ),
         audio_token_index=ids("<|AUDIO|>"), image_token_index=ids("<|IMAGE|>"), video_token_index=ids("<|VIDEO|>"),
         audio_start_token_id=ids("<|audio_bos|>"), audio_end_token_id=ids("<|audio_eos|>"),
-        user_token_id=ids("user"), vision_start_token_id=ids("<|vision_bos|>"),
+        user_token_id=tokenizer("user", add_special_tokens=False)["input_ids"][0], vision_start_token_id=ids("<|vision_bos|>"),
         vision_end_token_id=ids("<|vision_eos|>"), tie_word_embeddings=sizes.tie_embeddings,
     )  # fmt: skip
 
 
 def tie_embeddings(model: Qwen2_5OmniThinkerForConditionalGeneration) -> None:
-    """Share the input embedding with the LM head (the thinker does not do it by itself)."""
-    model.lm_head.weight = model.model.language_model.embed_tokens.weight
+    """Share the input embedding with the LM head (the thinker does not do it by itself); the open
+    text side (:mod:`framestamp.backbones.whisper_text`) ties its own."""
+    embedding = model.model.language_model.embed_tokens
+    if isinstance(embedding, nn.Embedding):
+        model.lm_head.weight = embedding.weight
 
 
 class TinyThinkerBackbone(Qwen25OmniBackbone):

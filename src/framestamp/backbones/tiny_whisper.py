@@ -12,6 +12,10 @@ clip (:mod:`framestamp.backbones.tower`).
 A checkpoint does not store the frozen tower again: ``audio_tower.json`` records its source,
 package, version and hash, and loading rebuilds it from the installed package (a missing or
 different package is one clear error with the pip command).
+
+With ``text_pieces`` the thinker reads any text (the open vocabulary,
+:mod:`framestamp.backbones.whisper_text`): Whisper's BPE pieces, embedded by Whisper's frozen
+decoder token embeddings, rebuilt from the same package on loading (``text_pieces.json``).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from typing import Iterable
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
 from transformers import AutoTokenizer, Qwen2_5OmniThinkerForConditionalGeneration, WhisperFeatureExtractor
 from transformers.utils import logging as transformers_logging
 
@@ -30,11 +36,16 @@ from ..audio import SAMPLE_RATE_HZ
 from ..errors import CheckpointError
 from .base import BackboneInputs
 from .registry import register
-from .tiny_thinker import TinyConfig, TinyThinkerBackbone, build_thinker_config, build_tokenizer, default_vocabulary
+from .tiny_thinker import (
+    PAD, SPECIAL_TOKENS, TinyConfig, TinyThinkerBackbone, build_thinker_config, build_tokenizer, default_vocabulary,
+)
+from .whisper_text import TextSpec, attach_piece_embeddings, piece_embeddings, table_hash, whisper_tokenizer
 from .tower import TRAINABLE_ALWAYS, TowerCache, attach_cached_forward, default_cache_dir, freeze_tower, frozen_names
 from .whisper_weights import CTRANSLATE2_PACKAGE, PIP_COMMAND, load_tower_state, tower_hash
 
 TOWER_FILE = "audio_tower.json"
+TEXT_FILE, TEXT_WEIGHTS = "text_pieces.json", "text_pieces.safetensors"
+TEXT_PREFIX = "model.language_model.embed_tokens."  # the open text side's weights in the thinker's state dict
 TOWER_PREFIX = "model.audio_tower."  # the tower's parameters in the thinker's state dict
 WHISPER_TINY_EN = dict(d_model=384, encoder_layers=4, encoder_attention_heads=6, encoder_ffn_dim=1536,
                        num_mel_bins=80, max_source_positions=1500)  # fmt: skip
@@ -74,9 +85,13 @@ class WhisperTinyBackbone(TinyThinkerBackbone):
 
     family = "tiny"
 
-    def __init__(self, model, tokenizer, feature_extractor, tower: TowerSpec, system_prompt: str | None = None):
+    def __init__(
+        self, model, tokenizer, feature_extractor, tower: TowerSpec, system_prompt: str | None = None,
+        text: TextSpec | None = None,
+    ):  # fmt: skip
         super().__init__(model, tokenizer, feature_extractor, system_prompt=system_prompt)
         self.tower = tower
+        self.text = text
         self.tower_cache: TowerCache | None = None
         freeze_tower(self.audio_tower, tower.trainable_layers)
         if tower.trainable_layers == 0:
@@ -89,23 +104,33 @@ class WhisperTinyBackbone(TinyThinkerBackbone):
     @classmethod
     def create(
         cls, words: Iterable[str] | None = None, sizes: TinyConfig = TinyConfig(), seed: int = 0,
-        tower_source: str = "package", trainable_layers: int = 0,
+        tower_source: str = "package", trainable_layers: int = 0, text_pieces: int | None = None,
     ) -> "WhisperTinyBackbone":  # fmt: skip
-        """A fresh thinker (vocabulary covering ``words``) around the pre-trained tower."""
-        tokenizer = build_tokenizer(default_vocabulary() if words is None else words)
+        """A fresh thinker around the pre-trained tower, reading the corpus's ``words`` (word-level
+        tokenizer) or, with ``text_pieces``, any text through Whisper's first ``text_pieces`` pieces."""
+        text = None
+        if text_pieces is None:
+            tokenizer = build_tokenizer(default_vocabulary() if words is None else words)
+        else:
+            tokenizer = whisper_tokenizer(text_pieces, [PAD] + SPECIAL_TOKENS[2:], pad=PAD, eos="<|im_end|>")
         torch.manual_seed(seed)
         model = Qwen2_5OmniThinkerForConditionalGeneration(thinker_config(tokenizer, sizes))
+        if text_pieces is not None:
+            table = piece_embeddings(text_pieces)
+            attach_piece_embeddings(model, table)
+            text = TextSpec(pieces=text_pieces, hash=table_hash(table))
         state = load_tower_state(tower_source)
         _load_tower(model, state)
         spec = TowerSpec(source=str(tower_source), hash=tower_hash(state), trainable_layers=trainable_layers)
-        return cls(model.eval(), tokenizer, whisper_feature_extractor(), spec)
+        return cls(model.eval(), tokenizer, whisper_feature_extractor(), spec, text=text)
 
     @classmethod
     def create_options(cls, config) -> dict:
         """``create``'s keyword arguments from a ``ModelConfig``: the thinker's sizes, the tower's
         source and its trainable layers."""
         return super().create_options(config) | {"tower_source": config.tower_source,
-                                                 "trainable_layers": config.tower_trainable_layers}  # fmt: skip
+                                                 "trainable_layers": config.tower_trainable_layers,
+                                                 "text_pieces": config.text_pieces}  # fmt: skip
 
     def enable_tower_cache(
         self, directory: str | Path | None = None, memory_only: bool = False, max_memory_bytes: int = 2 << 30,
@@ -175,15 +200,21 @@ class WhisperTinyBackbone(TinyThinkerBackbone):
             self.enable_tower_cache(memory_only=True, max_memory_bytes=INFERENCE_CACHE_BYTES)
 
     def save_pretrained(self, directory: str | Path, state_dict: dict | None = None) -> None:
-        """The thinker without its frozen tower weights, the tokenizer, the features and ``audio_tower.json``."""
+        """The thinker without its frozen tower weights (nor, on the open text side, the frozen piece
+        embeddings), the tokenizer, the features, ``audio_tower.json`` (and ``text_pieces.json``)."""
         directory = Path(directory)
         frozen = {TOWER_PREFIX + name for name in frozen_names(self.audio_tower)}
         state = self.model.state_dict() if state_dict is None else state_dict
         state = {name: value for name, value in state.items() if name not in frozen}
+        text_side = {name.removeprefix(TEXT_PREFIX): state.pop(name).contiguous() for name in list(state)
+                     if name.startswith(TEXT_PREFIX)}  # fmt: skip
         self.model.save_pretrained(directory, state_dict=state)
         self.tokenizer.save_pretrained(directory)
         self.feature_extractor.save_pretrained(directory)
         (directory / TOWER_FILE).write_text(json.dumps(asdict(self.tower), indent=2) + "\n")
+        if self.text is not None:
+            (directory / TEXT_FILE).write_text(json.dumps(asdict(self.text), indent=2) + "\n")
+            save_file(text_side, directory / TEXT_WEIGHTS)
 
     @classmethod
     def from_pretrained(cls, name_or_path, **kwargs) -> "WhisperTinyBackbone":
@@ -208,8 +239,33 @@ class WhisperTinyBackbone(TinyThinkerBackbone):
             transformers_logging.set_verbosity(verbosity)
         trained = frozenset(_trainable_names(model.model.audio_tower, tower.trainable_layers))
         _load_tower(model, {n: v for n, v in state.items() if n not in trained}, trained)
+        text = _load_text_side(model, directory)
         return cls(model.eval(), AutoTokenizer.from_pretrained(directory), WhisperFeatureExtractor.from_pretrained(directory),
-                   tower)  # fmt: skip
+                   tower, text=text)  # fmt: skip
+
+
+def _load_text_side(model, directory: Path) -> TextSpec | None:
+    """Rebuild the open text side a checkpoint records (``text_pieces.json``), its frozen piece
+    embeddings from the package, its trained weights from the checkpoint; None for a word-level one."""
+    if not (directory / TEXT_FILE).is_file():
+        return None
+    text = TextSpec(**json.loads((directory / TEXT_FILE).read_text()))
+    table = piece_embeddings(text.pieces, text.source)
+    if table_hash(table) != text.hash:
+        raise CheckpointError(f"the piece embeddings from {text.source!r} are not the ones this checkpoint was trained "
+                              f"with (hash {table_hash(table)}, expected {text.hash}): {PIP_COMMAND}")  # fmt: skip
+    dtype = model.model.language_model.embed_tokens.weight.dtype
+    embedding = attach_piece_embeddings(model, table)
+    try:
+        stored = load_file(directory / TEXT_WEIGHTS)
+    except (OSError, SafetensorError) as error:
+        raise CheckpointError(f"{directory / TEXT_WEIGHTS}: cannot read the open text side's weights ({error})") from None
+    missing, unexpected = embedding.load_state_dict(stored, strict=False)
+    if missing or unexpected:
+        raise CheckpointError(f"{directory}: the open text side's weights do not fit (missing {missing}, "
+                              f"unexpected {unexpected})")  # fmt: skip
+    embedding.to(dtype)
+    return text
 
 
 def _load_tower(model, state: dict, trained: frozenset = frozenset()) -> None:

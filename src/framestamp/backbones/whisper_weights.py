@@ -510,6 +510,12 @@ def load_tower_state(
     return {n: (v if dtype is None else v.to(dtype)) for n, v in _to_tower(iter(state.items()))}
 
 
+def decoder_token_embeddings() -> torch.Tensor:
+    """``[51864, 384]`` Whisper tiny.en's decoder token embeddings (fp16, as stored) from the pinned package."""
+    variables = read_ctranslate2(locate_package_model() / "model.bin")
+    return torch.from_numpy(np.array(_weight(variables, "decoder/embeddings/weight")))
+
+
 def tower_hash(state: Mapping[str, torch.Tensor], length: int = 16) -> str:
     """Short sha256 over sorted names, dtypes, shapes and bytes (stable across runs and sources
     that give equal tensors in equal dtypes)."""

@@ -125,11 +125,11 @@ def generation_length(model: FrameStampModel, min_new_tokens: int | None):
 
 
 class StepCounter:
-    """Counts decoder forward calls of a generating model: one per generated token."""
+    """Counts LM-head calls of a generating model: one per generated token."""
 
     def __init__(self, model: FrameStampModel):
         self.count = 0
-        self._handle = model.backbone.model.register_forward_hook(self._hook)
+        self._handle = model.backbone.lm_head.register_forward_hook(self._hook)
 
     def _hook(self, *_):
         self.count += 1

@@ -214,7 +214,8 @@ def identity_targets(
 ) -> torch.Tensor:
     """``[B, N]`` id of what is heard at each audio token (the auxiliary identity loss).
 
-    Words and events: the first token of the segment's label; speakers: the digit of the
+    Words and events: the first token of the segment's label as spelt in running text (after a
+    space: a byte-level BPE spells a word there as in a question about it); speakers: the digit of the
     speaker's onset order (1st speaker -> "1"); no segment: ``silence_id``; padding: -100.
     """
     n_max = int(n_audio_tokens.max())
@@ -272,7 +273,7 @@ def _heard_ids(clip: Clip, times_s: np.ndarray, tokenizer, silence_id: int) -> n
     ids = np.full(len(times_s), silence_id, dtype=np.int64)
     labels = _segment_token_labels(clip)
     for segment, label in zip(clip.segments, labels):
-        token = tokenizer(label, add_special_tokens=False)["input_ids"][:1] or [silence_id]
+        token = tokenizer(" " + label, add_special_tokens=False)["input_ids"][:1] or [silence_id]
         inside = (times_s >= segment.start_s) & (times_s < segment.end_s)
         ids[inside] = token[0]
     return ids

@@ -135,6 +135,11 @@ class TrainConfig(Config):
             "the input embeddings and every decoder layer: 0 = the audio tower's output as the thinker gets it, "
             "-1 = the last layer, the one the head reads by default); an inner layer goes through the final norm"
     )  # fmt: skip
+    aux_identity_candidates: int | None = option(
+        None, "classes the identity loss scores at each audio token: None = the whole vocabulary; N = the ids heard "
+              "in the batch plus N others drawn at random (a sampled softmax, for large vocabularies such as the "
+              "open text side's pieces)"
+    )  # fmt: skip
     aux_match_weight: float = option(
         0.0, "weight of the per-audio-token match loss: a linear probe on the head's hidden states says whether "
              "the asked subject is heard at each audio token (class-balanced BCE; every occurrence, whole spans); "
@@ -181,6 +186,8 @@ class TrainConfig(Config):
             self.data = DataConfig.from_dict(self.data)
         if isinstance(self.lora, dict):
             self.lora = LoraSettings.from_dict(self.lora)
+        if self.aux_identity_candidates is not None and self.aux_identity_candidates < 0:
+            raise ValueError(f"aux_identity_candidates must be >= 0 or None, got {self.aux_identity_candidates}")
         if not self.aux_match_weight >= 0:
             raise ValueError(f"aux_match_weight must be >= 0, got {self.aux_match_weight}")
         if self.aux_match_weight > 0 and not self.model.match_probe:  # the probe must exist before the optimizer

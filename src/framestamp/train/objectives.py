@@ -41,7 +41,8 @@ def batch_loss(
     losses = method.losses(scores, counts, inputs.labels, config.joint_weight)
     total = losses.pop("objective")
     if config.aux_identity_weight > 0:
-        losses["aux"] = identity_loss(model, items, scores.backbone, inputs, config.aux_identity_layer)
+        losses["aux"] = identity_loss(model, items, scores.backbone, inputs, config.aux_identity_layer,
+                                      config.aux_identity_candidates)  # fmt: skip
         total = total + config.aux_identity_weight * losses["aux"]
     if config.aux_match_weight > 0:
         out = scores.backbone
@@ -70,10 +71,16 @@ class LossModule(nn.Module):
 
 
 def identity_loss(
-    model: FrameStampModel, items, out: BackboneOutput, inputs: BackboneInputs, layer: int = -1
+    model: FrameStampModel, items, out: BackboneOutput, inputs: BackboneInputs, layer: int = -1,
+    candidates: int | None = None,
 ) -> torch.Tensor:  # fmt: skip
     """Cross-entropy of the LM head, reading the audio tokens' hidden states of ``layer``, against
-    the id of what is heard at each audio token."""
+    the id of what is heard at each audio token.
+
+    ``candidates``: None scores the whole vocabulary; N scores the ids heard in the batch and N
+    more drawn uniformly from the vocabulary with a generator seeded by the batch's targets (a
+    resumed run draws the same).
+    """
     backbone = model.backbone
     n_layers = len(out.all_hidden)
     if not -n_layers <= layer < n_layers:
@@ -82,8 +89,30 @@ def identity_loss(
         items, inputs.n_audio_tokens, backbone.token_rate_hz, backbone.tokenizer, backbone.tokenizer.pad_token_id
     )
     audio_hidden, _ = gather_audio_states(out.all_hidden[layer], inputs.audio_start, inputs.n_audio_tokens)
-    logits = backbone.read_out(audio_hidden, layer, n_layers).float()
+    if candidates is None:
+        logits = backbone.read_out(audio_hidden, layer, n_layers).float()
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
+    ids, targets = sampled_classes(targets, len(backbone.tokenizer), candidates)
+    logits = backbone.read_out(audio_hidden, layer, n_layers, ids).float()
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
+
+
+def sampled_classes(targets: torch.Tensor, vocabulary: int, n_others: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The classes a sampled softmax scores: the ids in ``targets`` (-100 ignored) and ``n_others``
+    more drawn without replacement from the rest of ``range(vocabulary)``, with a generator seeded
+    by the targets; and ``targets`` renumbered as positions in that list (-100 kept)."""
+    valid = targets[targets != -100]
+    heard = torch.unique(valid.cpu())
+    generator = torch.Generator().manual_seed(int(valid.sum()) if valid.numel() else 0)
+    rest = torch.ones(vocabulary, dtype=torch.bool)
+    rest[heard] = False
+    others = rest.nonzero().squeeze(1)
+    others = others[torch.randperm(len(others), generator=generator)[:n_others]]
+    ids = torch.cat([heard, others.sort().values])
+    position = torch.full((vocabulary,), -100, dtype=torch.long)
+    position[ids] = torch.arange(len(ids))
+    renumbered = torch.where(targets != -100, position.to(targets.device)[targets.clamp(min=0)], targets)
+    return ids.to(targets.device), renumbered
 
 
 def match_loss(
