@@ -35,7 +35,7 @@ ROWS_PER_SHARD = 1000
 ROWS_PER_ROW_GROUP = 32
 DEFAULT_OUT = Path(os.environ.get("FRAMESTAMP_CACHE", Path.home() / ".cache" / "framestamp")) / "corpus"
 ALIGNMENTS_FILE = "pocketsphinx-alignments.json"
-_SPLIT_CODES = {"train": 0, "dev": 1, "test": 2, "test_long": 3}
+_SPLIT_CODES = {"train": 0, "dev": 1, "test": 2, "test_long": 3, "test_unseen": 4}
 
 _WORKER_POOLS = None  # the Pools of a worker process
 
@@ -74,7 +74,7 @@ def build_corpus(
         config = SIZES[size]
     out = Path(out) if out is not None else DEFAULT_OUT
     _check_sources(config)
-    versions = _versions()
+    versions = _versions(config)
     digest = settings_hash(config, seed, versions)
     root = out / f"{size}-seed{seed}-{digest[:12]}"
     if (root / "settings.json").exists() and not force:
@@ -126,8 +126,10 @@ def _check_sources(config: CorpusConfig) -> None:
                 sources.require(effect.package, effect.path)
 
 
-def _versions() -> dict:
+def _versions(config: CorpusConfig) -> dict:
     from importlib.metadata import version
+
+    from framestamp.corpus import lexicon
 
     from framestamp.corpus.espeak import Synthesizer
     from framestamp.corpus.sources import source_versions
@@ -137,8 +139,9 @@ def _versions() -> dict:
     from framestamp.corpus.sources import package_version
 
     packages = [FESTIVAL[0], FLITE[0]] + [package for package, _, _ in FESTIVAL_VOICES.values()]
+    words = {lexicon.WORDFREQ[0]: lexicon.version()} if config.open_word_share > 0 else {}
     return {"espeak-ng": Synthesizer.version(), "pocketsphinx": version("pocketsphinx"), **source_versions(),
-            **{p: package_version(p) for p in sorted(packages)}}
+            **{p: package_version(p) for p in sorted(packages)}, **words}
 
 
 def _alignments(config: CorpusConfig, cache_dir: Path) -> dict:
@@ -169,7 +172,7 @@ def _make_row(task: tuple) -> dict:
     clip_id = f"{subset}-{split}-{index:06d}"
     pool = POOL_OF_SPLIT[split]
     if subset == "words":
-        return make_words_row(pools, pool, spec, rng, clip_id)
+        return make_words_row(pools, pool, spec, rng, clip_id, unseen=split == "test_unseen")
     if subset == "events":
         return make_events_row(pools, pool, spec, rng, clip_id)
     config = pools.config

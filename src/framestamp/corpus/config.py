@@ -22,7 +22,10 @@ CORPUS_VERSION = 4
 
 # Splits draw sentences and recordings from three disjoint pools; test_long reuses the test pool
 # (it differs from test only in clip length), so every split is disjoint from train and dev.
-POOL_OF_SPLIT = {"train": "train", "dev": "dev", "test": "test", "test_long": "test"}
+POOL_OF_SPLIT = {"train": "train", "dev": "dev", "test": "test", "test_long": "test", "test_unseen": "test"}
+# Settings added after CORPUS_VERSION 4 that enter the settings hash only when set, so that the
+# builds made before them keep their names.
+_LATER_SETTINGS = {"open_word_share": 0.0}
 POOL_FRACTIONS = {"train": 0.8, "dev": 0.1, "test": 0.1}
 
 
@@ -86,6 +89,10 @@ class CorpusConfig(Config):
                 "share the effect files; backgrounds stay disjoint either way)"})
     train_max_duration_s: float | None = field(default=None, metadata={
         "help": "cap on train clip durations (length-generalisation studies)"})
+    open_word_share: float = field(default=0.0, metadata={
+        "help": "share of the grammar's content words replaced by frequent English words "
+                "(framestamp.corpus.lexicon); > 0 also holds some of those out of train and dev, and the "
+                "words subset may have a test_unseen split made of them (0: the grammar's words alone)"})
 
     def __post_init__(self):
         for subset in SUBSETS:  # split specs read from a file arrive as mappings
@@ -98,6 +105,10 @@ class CorpusConfig(Config):
             raise ValueError(f"unknown subsets {sorted(unknown)}; expected some of {SUBSETS}")
         if not 1 <= self.max_speakers <= 10:
             raise ValueError("max_speakers must be within 1..10")
+        if not 0 <= self.open_word_share <= 1:
+            raise ValueError(f"open_word_share must be within [0, 1], got {self.open_word_share}")
+        if self.open_word_share == 0 and "test_unseen" in self.words:
+            raise ValueError("a test_unseen split needs an open corpus (open_word_share > 0)")
         if not 0 <= self.real_speech_fraction <= 1 or not 0 <= self.conversation_fraction <= 1:
             raise ValueError("fractions must be within [0, 1]")
         engines = ("espeak", "festival", "flite")
@@ -117,8 +128,10 @@ class CorpusConfig(Config):
         return specs
 
     def to_dict(self) -> dict:
-        """Plain JSON-able settings (split specs as dicts)."""
-        return json.loads(json.dumps(asdict(self)))
+        """Plain JSON-able settings (split specs as dicts); settings added after version 4 only
+        when they differ from their default."""
+        values = json.loads(json.dumps(asdict(self)))
+        return {k: v for k, v in values.items() if k not in _LATER_SETTINGS or v != _LATER_SETTINGS[k]}
 
 
 SIZES = {
@@ -134,6 +147,12 @@ SIZES = {
         events=_splits(300, 50, 100, 50, 10.0, 10.0),
     ),
     "default": CorpusConfig(),
+    # The default corpus with half the content words from ordinary English, some held out of
+    # training and asked about in test_unseen (the open-vocabulary models).
+    "open": CorpusConfig(
+        words=_splits(4000, 200, 400, 200, 1.0, 20.0) | {"test_unseen": SplitSpec(400, 1.0, 20.0)},
+        open_word_share=0.5,
+    ),
     "large": CorpusConfig(
         words=_splits(20000, 500, 1000, 500, 1.0, 20.0),
         speakers=_splits(15000, 500, 1000, 500, 5.0, 12.0),

@@ -27,7 +27,8 @@ from framestamp.corpus.sources import (
     voice_prompts,
 )
 from framestamp.corpus.signal import add_at, rms, speech_regions
-from framestamp.corpus.text import make_sentence, split_of
+from framestamp.corpus.lexicon import lexicon
+from framestamp.corpus.text import OpenFill, make_sentence, split_of
 from framestamp.corpus.voices import distinct_voices, espeak_speaker_id
 from framestamp.audio import SAMPLE_RATE_HZ, resample
 
@@ -71,22 +72,37 @@ class Pools:
         self.alignments = alignments or {}
         self._babble: dict[tuple[str, int], tuple[np.ndarray, list[str]]] = {}
 
-    def sentence(self, rng: np.random.Generator, pool: str, reuse: tuple[str, ...] = ()) -> str:
-        """A sentence of the pool (rejection sampling on the text hash)."""
+    def sentence(self, rng: np.random.Generator, pool: str, reuse: tuple[str, ...] = (), unseen: bool = False) -> str:
+        """A sentence of the pool (rejection sampling on the text hash); in an open corpus its content
+        words are partly open words training hears, or, ``unseen``, all held-out ones."""
+        fill = self.fill(unseen)
         for attempt in range(1000):
-            text = make_sentence(rng, reuse if attempt < 20 else ())
+            text = make_sentence(rng, reuse if attempt < 20 else (), fill)
             if split_of(text, POOL_FRACTIONS) == pool:
                 return text
         raise RuntimeError("could not draw a sentence for pool " + pool)
 
+    def fill(self, unseen: bool = False) -> OpenFill | None:
+        """The open fill of sentences (None: the grammar alone); ``unseen``: every content word a
+        held-out word (the words subset's ``test_unseen`` split)."""
+        share = self.config.open_word_share
+        if unseen and share <= 0:
+            raise ValueError("a test_unseen split needs an open corpus (open_word_share > 0)")
+        if share <= 0:
+            return None
+        return OpenFill(lexicon(held_out=True), 1.0) if unseen else OpenFill(lexicon(held_out=False), share)
+
     @cached_property
     def english(self) -> dict[str, list[tuple[Prompt, list]]]:
-        """Pool -> aligned English prompts [(prompt, word times)], by transcript hash."""
+        """Pool -> aligned English prompts [(prompt, word times)], by transcript hash (in an open
+        corpus, train and dev keep only prompts without a held-out word)."""
         pools: dict[str, list] = {p: [] for p in POOLS}
+        held_out = frozenset(lexicon(held_out=True)) if self.config.open_word_share > 0 else frozenset()
         for prompt in english_prompts():
             words = self.alignments.get(prompt.name)
-            if words:
-                pools[split_of(prompt.text, POOL_FRACTIONS)].append((prompt, words))
+            pool = split_of(prompt.text, POOL_FRACTIONS)
+            if words and not (pool != "test" and held_out.intersection(w for w, _, _ in words)):
+                pools[pool].append((prompt, words))
         return pools
 
     @cached_property

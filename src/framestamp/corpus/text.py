@@ -9,6 +9,7 @@ same sentence never lands in two splits, whatever the seed.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -79,20 +80,43 @@ def vocabulary() -> tuple[str, ...]:
     return tuple(sorted(words))
 
 
-def _noun_phrase(rng: np.random.Generator, reuse: list[str]) -> list[str]:
-    noun = reuse.pop() if reuse else str(rng.choice(NOUNS))
+# Slots an open fill may give a word of ordinary English (the last word of a place: "the <noun>").
+CONTENT_SLOTS = frozenset({"VERB", "INTRANS", "PLACE", "ADV", "NAME", "PLURAL", "ADJ"})
+
+
+@dataclass(frozen=True)
+class OpenFill:
+    """Content words drawn from ``words`` instead of the grammar's, each with probability ``share``
+    (:mod:`framestamp.corpus.lexicon`)."""
+
+    words: tuple[str, ...]
+    share: float
+
+    def __call__(self, rng: np.random.Generator, word: str) -> str:
+        return str(rng.choice(self.words)) if rng.random() < self.share else word
+
+
+def _noun_phrase(rng: np.random.Generator, reuse: list[str], fill: OpenFill | None) -> list[str]:
+    noun = reuse.pop() if reuse else None
+    if noun is None:
+        noun = str(rng.choice(NOUNS))
+        noun = fill(rng, noun) if fill else noun
     words = [str(rng.choice(DETERMINERS))]
     if rng.random() < 0.5:
-        words.append(str(rng.choice(ADJECTIVES)))
+        adjective = str(rng.choice(ADJECTIVES))
+        words.append(fill(rng, adjective) if fill else adjective)
     return words + [noun]
 
 
-def make_sentence(rng: np.random.Generator, reuse: tuple[str, ...] = ()) -> str:
+def make_sentence(rng: np.random.Generator, reuse: tuple[str, ...] = (), fill: OpenFill | None = None) -> str:
     """One sentence, capitalised and punctuated, e.g. "The old dog slept near the river."
 
     Args:
         rng: random generator.
         reuse: nouns to use first (to repeat words of earlier sentences in a clip).
+        fill: content words of ordinary English in place of some of the grammar's ("The old
+            harbour contacted near the tunnel."); None: the grammar's words alone, and the same
+            random draws as before open fills existed.
     """
     pending = list(reuse)
     templates = [t for t in TEMPLATES if "NP" in t] if reuse else TEMPLATES
@@ -100,9 +124,12 @@ def make_sentence(rng: np.random.Generator, reuse: tuple[str, ...] = ()) -> str:
     words: list[str] = []
     for slot in template:
         if slot == "NP":
-            words += _noun_phrase(rng, pending)
+            words += _noun_phrase(rng, pending, fill)
         elif slot in _SLOTS:
-            words += str(rng.choice(_SLOTS[slot])).split()
+            drawn = str(rng.choice(_SLOTS[slot])).split()
+            if fill and slot in CONTENT_SLOTS:
+                drawn[-1] = fill(rng, drawn[-1])
+            words += drawn
         else:
             words.append(slot)
     text = " ".join(words).replace(" ,", ",")

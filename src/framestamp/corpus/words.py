@@ -32,12 +32,17 @@ _PAUSE_S = (0.15, 1.2)
 _TAIL_S = (0.1, 0.8)
 
 
-def make_words_row(pools: Pools, pool: str, spec: SplitSpec, rng: np.random.Generator, clip_id: str) -> dict:
-    """One row of the words subset (corpus schema) for a clip of the given pool and spec."""
+def make_words_row(
+    pools: Pools, pool: str, spec: SplitSpec, rng: np.random.Generator, clip_id: str, unseen: bool = False
+) -> dict:  # fmt: skip
+    """One row of the words subset (corpus schema) for a clip of the given pool and spec; ``unseen``:
+    synthetic speech whose content words are all held out of training (``test_unseen``)."""
     target_s = rng.uniform(spec.min_duration_s, spec.max_duration_s)
-    real = pools.english[pool] and rng.random() < pools.config.real_speech_fraction
-    make = _real_clip if real else _synthetic_clip
-    audio, words, texts, provenance = make(pools, pool, spec, target_s, rng)
+    real = not unseen and pools.english[pool] and rng.random() < pools.config.real_speech_fraction
+    if real:
+        audio, words, texts, provenance = _real_clip(pools, pool, spec, target_s, rng)
+    else:
+        audio, words, texts, provenance = _synthetic_clip(pools, pool, spec, target_s, rng, unseen)
     audio = finish(audio, rng)
     return {
         "id": clip_id,
@@ -87,18 +92,22 @@ def _assemble(pieces, rate_hz: int, spec: SplitSpec, target_s: float, rng: np.ra
     return np.concatenate(chunks), words, texts, layout
 
 
-def _synthetic_pieces(pools: Pools, pool: str, voice, rng: np.random.Generator, aligned: set | None = None):
-    """Endless (audio, words, text) sentences of one voice (any engine); nouns sometimes repeat.
-    A sentence without word times (Flite's fallback aligner failed) is skipped (another is
-    drawn); sentences whose times come from forced alignment are added to ``aligned``."""
+def _synthetic_pieces(
+    pools: Pools, pool: str, voice, rng: np.random.Generator, aligned: set | None = None, unseen: bool = False
+):  # fmt: skip
+    """Endless (audio, words, text) sentences of one voice (any engine); nouns (and open words)
+    sometimes repeat. A sentence without word times (Flite's fallback aligner failed) is skipped
+    (another is drawn); sentences whose times come from forced alignment are added to ``aligned``."""
     previous: list[str] = []
     rate = native_rate(voice)
+    fill = pools.fill(unseen)
+    repeatable = set(NOUNS) | set(fill.words if fill else ())
     while True:
         reuse = ()
-        nouns = [w for w in previous if w in NOUNS]
+        nouns = [w for w in previous if w in repeatable]
         if nouns and rng.random() < pools.config.repeat_word_prob:
             reuse = (str(rng.choice(nouns)),)
-        text = pools.sentence(rng, pool, reuse)
+        text = pools.sentence(rng, pool, reuse, unseen)
         utterance = synthesize(text, voice)
         if utterance is None:
             continue
@@ -129,13 +138,15 @@ SOURCES = {
 }
 
 
-def _synthetic_clip(pools: Pools, pool: str, spec: SplitSpec, target_s: float, rng: np.random.Generator):
+def _synthetic_clip(
+    pools: Pools, pool: str, spec: SplitSpec, target_s: float, rng: np.random.Generator, unseen: bool = False
+):  # fmt: skip
     config = pools.config
     engine = draw_engine(rng, config.engine_weights)
     voice = draw_voice(rng, engine, pool, config.held_out_voices)
     rate = native_rate(voice)
     aligned: set[str] = set()
-    pieces = _synthetic_pieces(pools, pool, voice, rng, aligned)
+    pieces = _synthetic_pieces(pools, pool, voice, rng, aligned, unseen)
     audio, words, texts, layout = _assemble(_take(pieces, 200), rate, spec, target_s, rng)
     provenance = {
         "source": SOURCES[engine],
