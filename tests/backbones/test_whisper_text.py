@@ -118,3 +118,30 @@ def test_the_sampled_softmax_keeps_every_heard_class_and_draws_the_same_others_a
     assert torch.equal(ids, again)
     everything, _ = sampled_classes(targets, 301, 1000)
     assert sorted(everything.tolist()) == list(range(301))
+
+
+def test_a_word_level_model_moves_to_the_open_side_keeping_what_it_learnt(tmp_path):
+    from framestamp.train.config import TrainConfig
+    from framestamp.train.loop import starting_model
+
+    closed = FrameStampModel(WhisperTinyBackbone.create(["apple", "dog"], sizes=SIZES, seed=0), ModelConfig(backbone="tiny"))
+    closed.save_pretrained(tmp_path / "closed")
+    old_rows = closed.backbone.model.model.language_model.embed_tokens.weight.detach()
+    old_ids = closed.backbone.tokenizer.convert_tokens_to_ids(["<|AUDIO|>", "<|im_start|>"])
+    run = {"init_from": str(tmp_path / "closed"), "objective": "ihp", "model": {"backbone": "tiny", "text_pieces": PIECES}}
+    moved = starting_model(TrainConfig.from_dict(run), torch.float32)
+    backbone = moved.backbone
+    assert moved.config.text_pieces == PIECES and backbone.text.pieces == PIECES
+    new_ids = backbone.tokenizer.convert_tokens_to_ids(["<|AUDIO|>", "<|im_start|>"])
+    assert backbone.model.config.audio_token_index == new_ids[0] >= PIECES
+    embedding = backbone.model.model.language_model.embed_tokens
+    torch.testing.assert_close(embedding(torch.tensor(new_ids)), old_rows[old_ids])
+    torch.testing.assert_close(backbone.model.model.audio_tower.proj.weight, closed.backbone.model.model.audio_tower.proj.weight)
+    question = ["When does the 1st occurrence of the word 'zebra' occur?"]
+    audio = [0.1 * np.random.default_rng(1).standard_normal(16_000).astype(np.float32)]
+    scores = moved(moved.prepare(question, audio))
+    assert scores.logits.shape[1] == 100 and torch.isfinite(scores.logits).all()
+    moved.save_pretrained(tmp_path / "moved")
+    with pytest.raises(ConfigError, match="only move a word-level model"):
+        starting_model(TrainConfig.from_dict(run | {"init_from": str(tmp_path / "moved"),
+                                                    "model": {"backbone": "tiny", "text_pieces": 1024}}), torch.float32)

@@ -33,7 +33,7 @@ from transformers import AutoTokenizer, Qwen2_5OmniThinkerForConditionalGenerati
 from transformers.utils import logging as transformers_logging
 
 from ..audio import SAMPLE_RATE_HZ
-from ..errors import CheckpointError
+from ..errors import CheckpointError, ConfigError
 from .base import BackboneInputs
 from .registry import register
 from .tiny_thinker import (
@@ -49,6 +49,9 @@ TEXT_PREFIX = "model.language_model.embed_tokens."  # the open text side's weigh
 TOWER_PREFIX = "model.audio_tower."  # the tower's parameters in the thinker's state dict
 WHISPER_TINY_EN = dict(d_model=384, encoder_layers=4, encoder_attention_heads=6, encoder_ffn_dim=1536,
                        num_mel_bins=80, max_source_positions=1500)  # fmt: skip
+# Token ids the thinker's config holds (they move when the text side changes).
+_TOKEN_ID_FIELDS = ("audio_token_index", "image_token_index", "video_token_index", "audio_start_token_id",
+                    "audio_end_token_id", "user_token_id", "vision_start_token_id", "vision_end_token_id")  # fmt: skip
 INFERENCE_CACHE_BYTES = 256 << 20  # the tower's outputs kept while answering: about 450 windows of 30 s
 ONE_WINDOW_PER_30_S = 1500  # n_window: attention chunks of 3,000 mel frames (30 s), as Whisper was trained
 
@@ -131,6 +134,41 @@ class WhisperTinyBackbone(TinyThinkerBackbone):
         return super().create_options(config) | {"tower_source": config.tower_source,
                                                  "trainable_layers": config.tower_trainable_layers,
                                                  "text_pieces": config.text_pieces}  # fmt: skip
+
+    def read_text_in_pieces(self, pieces: int) -> None:
+        """Swap a word-level text side for the open one (Whisper's first ``pieces`` pieces), keeping
+        everything else as trained: the thinker's layers, the tower's projection, the head.
+
+        What the thinker learnt to read carries over where it can: the special tokens keep their
+        trained rows, and the projection starts as the least-squares map from Whisper's row of each
+        vocabulary word that is one piece (spelt as in running text) to that word's trained
+        embedding, so the words the thinker knew read about as before.
+        """
+        if self.text is not None:
+            raise ConfigError(f"this backbone already reads text in {self.text.pieces} pieces")
+        old_tokenizer, old_embedding = self.tokenizer, self.model.model.language_model.embed_tokens.weight.detach()
+        tokenizer = whisper_tokenizer(pieces, [PAD] + SPECIAL_TOKENS[2:], pad=PAD, eos="<|im_end|>")
+        config, ids = self.model.config, thinker_config(tokenizer, TinyConfig())
+        for name in _TOKEN_ID_FIELDS:
+            setattr(config, name, getattr(ids, name))
+        config.text_config.vocab_size, config.text_config.pad_token_id = len(tokenizer), tokenizer.pad_token_id
+        table = piece_embeddings(pieces)
+        embedding = attach_piece_embeddings(self.model, table)
+        with torch.no_grad():
+            specials = [PAD] + SPECIAL_TOKENS[2:]
+            rows = tokenizer.convert_tokens_to_ids(specials)
+            embedding.special[torch.tensor(rows) - pieces] = old_embedding[old_tokenizer.convert_tokens_to_ids(specials)]
+            words, pieces_of = [], []
+            for word, old_id in old_tokenizer.get_vocab().items():
+                spelt = tokenizer(" " + word, add_special_tokens=False)["input_ids"]
+                if word.isalpha() and len(spelt) == 1:
+                    words.append(old_id)
+                    pieces_of.append(spelt[0])
+            if len(words) >= table.shape[1]:
+                solution = torch.linalg.lstsq(table[pieces_of], old_embedding[words].float()).solution
+                embedding.projection.weight.copy_(solution.T)
+        embedding.to(old_embedding.dtype)
+        self.tokenizer, self.text = tokenizer, TextSpec(pieces=pieces, hash=table_hash(table))
 
     def enable_tower_cache(
         self, directory: str | Path | None = None, memory_only: bool = False, max_memory_bytes: int = 2 << 30,

@@ -138,6 +138,14 @@ def starting_model(config: TrainConfig, dtype: torch.dtype) -> FrameStampModel:
         raise ConfigError(f"init_from {config.init_from} is a {model.config.backbone} model with a "
                           f"{model.config.head_objective!r} head; this run trains a {config.model.backbone} "
                           f"model with a {head.name!r} head")
+    pieces = config.model.text_pieces
+    if pieces != model.config.text_pieces:  # the one model setting a continued run may change
+        if pieces is None or model.config.text_pieces is not None or not hasattr(model.backbone, "read_text_in_pieces"):
+            raise ConfigError(f"init_from {config.init_from} reads text in {model.config.text_pieces or 'words'}; "
+                              f"a run can only move a word-level model to the open text side, not to "
+                              f"text_pieces {pieces}")  # fmt: skip
+        model.backbone.read_text_in_pieces(pieces)
+        model.config = replace(model.config, text_pieces=pieces)
     return model
 
 
