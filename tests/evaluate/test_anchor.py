@@ -139,11 +139,15 @@ def _results(tmp_path: Path, anchor: dict | None) -> Path:
 
 
 def test_report_shows_the_anchor_beside_the_frame_model(tmp_path):
-    from framestamp.reproduce.report import ANCHOR, load_results, write_report
+    from framestamp.evaluate.anchor import anchor_file_name
+    from framestamp.reproduce.report import ANCHOR, load_anchor, load_results, write_report
 
     assert ANCHOR == ANCHOR_NAME
     results_dir = _results(tmp_path, _anchor_json())
-    assert set(load_results(results_dir)) == {"words-all"}  # the anchor is no experiment
+    unseen = results_dir / "metrics" / f"{anchor_file_name('test_unseen')}.json"
+    unseen.write_text(json.dumps(_anchor_json() | {"split": "test_unseen"}))
+    assert set(load_results(results_dir)) == {"words-all"}  # the anchors are no experiments
+    assert load_anchor(results_dir, "test_unseen")["split"] == "test_unseen" and anchor_file_name() == ANCHOR_NAME
     text = write_report(results_dir).read_text()
     section = text[text.index("## Anchor: forced alignment given the transcript") :].split("\n## ")[0]
     rows = [row for row in section.splitlines() if row.startswith("| ")]

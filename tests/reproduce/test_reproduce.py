@@ -35,10 +35,12 @@ def test_an_unknown_preset_or_experiment_is_a_config_error(tmp_path):
         reproduce(results_dir=tmp_path, runs_dir=tmp_path, only=("words-ihp-long",), preset="tiny")
 
 
-def test_every_breakdown_the_plan_asks_for_exists():
+def test_every_breakdown_the_plans_ask_for_exists():
+    from framestamp.reproduce.plan import PLANS
     from framestamp.reproduce.run import GROUPINGS
 
-    asked = {grouping for experiment in FULL for spec in experiment.evals for grouping in spec.by}
+    experiments = [e for experiments in PLANS.values() for e in experiments]
+    asked = {grouping for experiment in experiments for spec in experiment.evals for grouping in spec.by}
     assert asked == set(GROUPINGS)  # each is used, and each used one exists
 
 
@@ -337,7 +339,8 @@ def test_every_table_shows_experiments_of_its_plan(preset):
     names, tables = {e.name for e in PLANS[preset]}, TABLES[preset]
     for field in fields(tables):
         shown = getattr(tables, field.name)
-        assert set(shown) <= names, (field.name, set(shown) - names)
+        shown = {name for pair in shown for name in pair} if field.name == "open_vocabulary" else set(shown)
+        assert shown <= names, (field.name, shown - names)
     assert tables.single and tables.long and tables.retention
 
 
@@ -371,3 +374,32 @@ def test_a_finished_experiment_is_evaluated_again_only_when_its_model_is_newer_o
     os.utime(metrics, (0, 0))  # now the metrics are older than the model: evaluated again
     reproduce_run.run_step(step, tmp_path / "results", console)
     assert evaluated == [1, 1]
+
+
+def test_the_open_vocabulary_section_sets_new_words_beside_the_closed_namesake():
+    from framestamp.reproduce.report import _open_vocabulary_section
+
+    def one(split, accuracy, n=4, corpus=None, by_word=None):
+        record = {"split": split, "mode": "one", "n": n, "metrics": {"accuracy": {"0.05": accuracy}}}
+        return record | ({"corpus": corpus} if corpus else {}) | ({"by_word": by_word} if by_word else {})
+
+    def group(accuracy, n):
+        return {"n": n, "accuracy": {"0.05": accuracy}}
+
+    open_model = {"evaluations": [
+        one("test", 0.8, by_word={"seen word": group(0.8, 4)}),
+        one("test_unseen", 0.5, by_word={"seen word": group(1.0, 1), "new word": group(0.25, 4)}),
+        one("test", 0.7, corpus="default"),
+        {"split": "test_unseen", "mode": "presence", "n": 8, "metrics": {"balanced_accuracy": 0.875}},
+    ]}  # fmt: skip
+    closed = {"evaluations": [one("test", 0.75)]}
+    aligned = {"evaluations": [{"split": "test_unseen", "corpus": "open", "mode": "all", "n": 3,
+                                "metrics": {"accuracy": {"0.05": 0.9}}}]}  # fmt: skip
+    anchor = {"groups": {"all": {"n": 3, "variants": {"aligner": {"metrics": {"accuracy": {"0.05": 0.95}}}}}}}
+    results = {"words-open": open_model, "words-ihp": closed, "words-all": aligned}
+    lines = _open_vocabulary_section(results, (("words-open", "words-ihp"), ("words-token-open", "words-token")),
+                                     anchor).splitlines()  # fmt: skip
+    assert "| words-open | words-ihp | 80% (4) | 25% (4) | 100% (1) | 70% (4) | 75% (4) | 87.5% |" in lines
+    assert not any(line.startswith("| words-token-open") for line in lines)  # not evaluated: no row
+    assert "| words-all | 3 | 90.0% |" in lines and "| pocketsphinx, given the transcript | 3 | 95.0% |" in lines
+    assert _open_vocabulary_section({"words-ihp": closed}, (("words-open", "words-ihp"),), None) == ""

@@ -34,7 +34,9 @@ thread, one core), divided by the seconds of audio aligned, retries included; lo
 reported apart.
 
 Run ``python -m framestamp.evaluate.anchor`` to write ``results/metrics/anchor-pocketsphinx.json``
-(``--help`` for the options); ``reproduce.report`` shows it beside ``words-all``.
+(``--help`` for the options); ``reproduce.report`` shows it beside ``words-all``. With ``--split
+test_unseen --corpus open`` it aligns the open corpus's clips of held-out words instead
+(``anchor-pocketsphinx-test_unseen.json``).
 """
 
 from __future__ import annotations
@@ -270,7 +272,7 @@ def frame_model_by_group(items: Sequence[EvalItem], checkpoint: str | Path = REC
 
 def anchor_summary(
     items: Sequence[EvalItem], corpus: str, aligner: Aligner | None = None,
-    frame_checkpoint: str | Path | None = RECIPE,
+    frame_checkpoint: str | Path | None = RECIPE, split: str = SPLIT,
 ) -> dict:  # fmt: skip
     """Everything ``results/metrics/anchor-pocketsphinx.json`` holds."""
     aligner = aligner or Aligner()
@@ -279,7 +281,7 @@ def anchor_summary(
         "pocketsphinx": aligner.version(),
         "corpus": corpus,
         "recipe": RECIPE,
-        "split": SPLIT,
+        "split": split,
         "mode": MODE,
         "seed": SEED,
         "n_clips": len(items),
@@ -293,6 +295,11 @@ def anchor_summary(
     if frame_checkpoint is not None:
         summary["frame_model"] = frame_model_by_group(items, frame_checkpoint)
     return summary
+
+
+def anchor_file_name(split: str = SPLIT) -> str:
+    """The anchor's metrics file name (without ``.json``) for ``split``: ``ANCHOR_NAME`` for test."""
+    return ANCHOR_NAME if split == SPLIT else f"{ANCHOR_NAME}-{split}"
 
 
 def corpus_name(recipe: str = RECIPE, corpus: str | None = None) -> str:
@@ -313,15 +320,18 @@ def main(argv: Sequence[str] | None = None) -> Path:
     parser.add_argument("--results-dir", default="results", help="writes <dir>/metrics/anchor-pocketsphinx.json")
     parser.add_argument("--corpus", default=None, help="override the recipe's corpus (a size, or a build directory)")
     parser.add_argument("--limit", type=int, default=LIMIT, help="questions (clips), as reproduce asks")
+    parser.add_argument("--split", default=SPLIT, help="the corpus split whose clips are aligned (e.g. the open "
+                                                       "corpus's test_unseen, with --corpus open)")
     parser.add_argument("--frame-checkpoint", default=RECIPE,
                         help="frame model to break down by group on the same clips ('' to skip)")  # fmt: skip
     args = parser.parse_args(argv)
     import torch
 
     torch.set_num_threads(1)
-    items = anchor_items(limit=args.limit, corpus=args.corpus)
-    summary = anchor_summary(items, corpus_name(corpus=args.corpus), frame_checkpoint=args.frame_checkpoint or None)
-    path = Path(args.results_dir) / "metrics" / f"{ANCHOR_NAME}.json"
+    items = anchor_items(split=args.split, limit=args.limit, corpus=args.corpus)
+    summary = anchor_summary(items, corpus_name(corpus=args.corpus), frame_checkpoint=args.frame_checkpoint or None,
+                             split=args.split)  # fmt: skip
+    path = Path(args.results_dir) / "metrics" / f"{anchor_file_name(args.split)}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(jsonable(summary), indent=1) + "\n")
     for group, record in summary["groups"].items():

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from ..evaluate.metrics import MATCHINGS, TOLERANCES_S
-from .plan import FULL, PLANS
+from .plan import FULL, PLANS, TABLES
 
 FIGURES_DIR = "figures"
 HEADLINE_TOLERANCES = (0.02, 0.05, 0.1, 0.2)
@@ -44,12 +44,14 @@ BREAKDOWNS = (
 def load_results(results_dir: Path) -> dict[str, dict]:
     """{experiment name: summary} of every ``metrics/*.json`` (the anchor's left out: see ``load_anchor``)."""
     paths = sorted((results_dir / "metrics").glob("*.json"))
-    return {p.stem: json.loads(p.read_text()) for p in paths if p.stem != ANCHOR}
+    return {p.stem: json.loads(p.read_text()) for p in paths if not p.stem.startswith(ANCHOR)}
 
 
-def load_anchor(results_dir: Path) -> dict | None:
-    """The forced-alignment anchor's results (``python -m framestamp.evaluate.anchor``), None without them."""
-    path = results_dir / "metrics" / f"{ANCHOR}.json"
+def load_anchor(results_dir: Path, split: str = "test") -> dict | None:
+    """The forced-alignment anchor's results on ``split`` (``python -m framestamp.evaluate.anchor``),
+    None without them."""
+    name = ANCHOR if split == "test" else f"{ANCHOR}-{split}"
+    path = results_dir / "metrics" / f"{name}.json"
     return json.loads(path.read_text()) if path.is_file() else None
 
 
@@ -60,18 +62,20 @@ def is_baseline(summary: dict) -> bool:
     return objective(summary.get("config", {}).get("objective", "ihp")).head.generates_text
 
 
-def evaluation(summary: dict, split: str, mode: str, key: str = "evaluations", copy: str | None = None) -> dict | None:
+def evaluation(
+    summary: dict, split: str, mode: str, key: str = "evaluations", copy: str | None = None, corpus: str | None = None
+) -> dict | None:  # fmt: skip
     """The record of ``summary[key]`` for ``split`` and ``mode`` on the clips as built, or on their
-    ``copy`` (``evaluate.copies``); None when there is none."""
-    return next((e for e in summary.get(key, ())
-                 if e["split"] == split and e["mode"] == mode and e.get("copy") == copy), None)  # fmt: skip
+    ``copy`` (``evaluate.copies``), of the run's own corpus or of ``corpus``; None when there is none."""
+    return next((e for e in summary.get(key, ()) if e["split"] == split and e["mode"] == mode
+                 and e.get("copy") == copy and e.get("corpus") == corpus), None)  # fmt: skip
 
 
-def evaluated(results: dict, split: str, mode: str, key: str = "evaluations"):
+def evaluated(results: dict, split: str, mode: str, key: str = "evaluations", corpus: str | None = None):
     """(experiment name, evaluation record) of every experiment evaluated on ``split`` in ``mode``
-    (records under ``key``: "evaluations", or ``STANDARD_EVALUATIONS``)."""
+    (records under ``key``: "evaluations", or ``STANDARD_EVALUATIONS``), of its own corpus or ``corpus``."""
     for name, summary in results.items():
-        record = evaluation(summary, split, mode, key)
+        record = evaluation(summary, split, mode, key, corpus=corpus)
         if record is not None:
             yield name, record
 
@@ -91,6 +95,7 @@ def write_report(results_dir: Path, quick: bool = False, preset: str = SHIPPED_P
         _single_table(results, "test", "Single occurrence, in-distribution test split"),
         _single_table(results, "test_long", "Single occurrence, long clips (10-60 s, test_long split)"),
         _probe_table(results),
+        _open_vocabulary_section(results, TABLES[preset].open_vocabulary, load_anchor(results_dir, "test_unseen")),
         _all_table(results),
         _matching_table(results),
         _anchor_table(results, anchor, preset),
@@ -470,6 +475,56 @@ def _section(title: str, rows: list[str], columns: tuple[str, ...], text: str) -
         return ""
     header = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns)
     return f"## {title}\n\n{text}\n\n{header}\n" + "\n".join(rows)
+
+
+def _open_vocabulary_section(results: dict, pairs: tuple[tuple[str, str], ...], anchor: dict | None) -> str:
+    """Seen and new words (docs/open-vocabulary.md): each open-vocabulary model beside its closed
+    namesake of the same budget, and every word start of clips of new words."""
+    rows = []
+    for open_name, closed_name in pairs:
+        if open_name not in results:
+            continue
+        summary, closed = results[open_name], results.get(closed_name, {})
+        own, unseen = evaluation(summary, "test", "one"), evaluation(summary, "test_unseen", "one")
+        closed_questions = evaluation(summary, "test", "one", corpus="default")
+        closed_own = evaluation(closed, "test", "one")
+        presence = evaluation(summary, "test_unseen", "presence")
+        cells = [
+            _cell(own.get("by_word", {}), "seen word", 0.05) if own else "",
+            _cell(unseen.get("by_word", {}), "new word", 0.05) if unseen else "",
+            _cell(unseen.get("by_word", {}), "seen word", 0.05) if unseen else "",
+            _accuracy_cell(closed_questions), _accuracy_cell(closed_own),
+            _percent(presence["metrics"].get("balanced_accuracy")) if presence else "",
+        ]
+        rows.append(f"| {open_name} | {closed_name} | " + " | ".join(cells) + " |")
+    table = _section(
+        "Open vocabulary: words heard in training and words never heard (accuracy within 50 ms, questions)", rows,
+        ("open model", "closed namesake", "seen words, test", "new words, test_unseen", "seen words, test_unseen",
+         "closed test questions", "closed namesake, same questions", "present/absent, test_unseen"),
+        "The open models read any text in Whisper's BPE pieces and trained their second stage on the open corpus, "
+        "where 15% of its frequent English words are never said in training (docs/open-vocabulary.md). *New "
+        "words*: questions about those; *closed test questions*: the closed models' own test split (grammar words "
+        "only), answered by the open model, beside its closed namesake, which continued the same first stage "
+        "for the same steps; *present/absent*: balanced accuracy on present and absent questions about new words.",
+    )  # fmt: skip
+    aligned = evaluated(results, "test_unseen", "all", corpus="open")
+    rows = [f"| {name} | {record['n']} | {_percent(record['metrics']['accuracy']['0.05'])} |" for name, record in aligned]
+    if anchor is not None:
+        m = anchor["groups"]["all"]["variants"]["aligner"]["metrics"]
+        rows.append(f"| pocketsphinx, given the transcript | {anchor['groups']['all']['n']} | "
+                    f"{_percent(m['accuracy']['0.05'])} |")  # fmt: skip
+    starts = _section(
+        "Every word start on clips of new words (test_unseen, Hungarian-matched within 50 ms)", rows,
+        ("system", "clips", "starts within 50 ms"),
+        "The all-words models' question names no word; here they place every word start of clips whose content "
+        "words were never said in training, beside forced alignment told the words.",
+    )  # fmt: skip
+    return "\n\n".join(part for part in (table, starts) if part)
+
+
+def _accuracy_cell(record: dict | None) -> str:
+    """"accuracy within 50 ms (questions)" of an evaluation record, empty without one."""
+    return "" if record is None else f"{record['metrics']['accuracy']['0.05']:.0%} ({record['n']})"
 
 
 def _probe_table(results: dict) -> str:

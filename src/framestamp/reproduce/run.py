@@ -163,9 +163,10 @@ def evaluate_experiment(
 
     model = FrameStampModel.from_pretrained(final)
     summary = {"recipe": experiment.recipe, "config": config.to_dict(), "evaluations": []}
-    split_clips = cache(lambda split: training_clips(replace(config.data, max_duration_s=None), split=split))
+    split_clips = cache(lambda split, corpus=None: training_clips(
+        replace(config.data, max_duration_s=None, corpus=corpus or config.data.corpus), split=split))
     for spec in experiment.evals:
-        clips = split_clips(spec.split)
+        clips = split_clips(spec.split, spec.corpus)
         if spec.copy is not None:
             from ..evaluate.copies import as_copy
 
@@ -248,7 +249,16 @@ GROUPINGS: dict[str, tuple[Callable[[EvalItem], str], tuple[str, ...] | None]] =
     ),
     "source": (lambda item: item.clip.provenance.get("source", "unknown"), None),
     "voice": (lambda item: voice_heard(item), ("seen voice", "new voice")),
+    "word": (lambda item: word_heard(item), ("seen word", "new word")),
 }
+
+
+def word_heard(item: EvalItem) -> str:
+    """"new word" when the asked word is one the open corpus holds out of training
+    (:mod:`framestamp.corpus.lexicon`), else "seen word"."""
+    from ..corpus.lexicon import lexicon
+
+    return "new word" if item.query.subject in frozenset(lexicon(held_out=True)) else "seen word"
 
 
 def voice_heard(item: EvalItem) -> str:
@@ -268,7 +278,8 @@ def voice_heard(item: EvalItem) -> str:
 def describe(spec: EvalSpec, result: EvalResult) -> dict:
     """Metrics, timings and a few raw predictions of one evaluation."""
     record = {
-        "split": spec.split, "mode": spec.mode, "n": len(result.items), "metrics": jsonable(result.metrics),
+        "split": spec.split, **({"corpus": spec.corpus} if spec.corpus else {}), "mode": spec.mode,
+        "n": len(result.items), "metrics": jsonable(result.metrics),
         "median_seconds_per_query": result.median_seconds_per_query,
         "max_clip_s": max((i.clip.duration_s for i in result.items), default=0.0),
     }  # fmt: skip
