@@ -199,6 +199,7 @@ def test_pair_ends_takes_the_earliest_unused_end_after_each_start():
 @pytest.mark.parametrize("kwargs, message", [
     (dict(), "exactly one"), (dict(word="a", event="b"), "exactly one"), (dict(question="  "), "empty"),
     (dict(word=" "), "empty"), (dict(word="a", occurrence=0), "counted from 1"), (dict(speaker=0), "counted from 1"),
+    (dict(word="?!"), "no letter or digit"), (dict(word="new york"), "one word at a time"),
 ])  # fmt: skip
 def test_bad_questions_are_question_errors(kwargs, message):
     with pytest.raises(QuestionError, match=message):
@@ -212,6 +213,8 @@ def test_every_needs_a_free_question():
 
 def test_questions_use_the_task_templates():
     assert build_question(word="apple", occurrence=2) == "When does the 2nd occurrence of the word 'apple' occur?"
+    assert build_question(word=' "Kubernetes," ') == "When does the 1st occurrence of the word 'kubernetes' occur?"
+    assert build_question(word="don't") == "When does the 1st occurrence of the word 'don't' occur?"
     assert build_question(speaker=1, end=True) == "When does the 1st speaker stop speaking?"
     assert build_question(event="bark", end=True) == "When does the 1st occurrence of the event 'bark' end?"
 

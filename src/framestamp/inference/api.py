@@ -151,7 +151,23 @@ def build_ask(
         subject = subject.strip()
         if not subject:
             raise QuestionError(f"the {task.name} is empty")
+        if task.name == "word":
+            subject = spoken_word(subject)
     return Ask(task.question(subject, k, boundary), "one", task=task, subject=subject, k=k, boundary=boundary)
+
+
+def spoken_word(word: str) -> str:
+    """``word`` as the corpus writes what is said (lowercase, no punctuation around it): the form the
+    models were asked about in training. One word only: nothing to ask about, or a phrase, is a
+    ``QuestionError``."""
+    from ..corpus.text import tokens
+
+    spoken = tokens(word)
+    if not spoken:
+        raise QuestionError(f"{word!r} has no letter or digit to listen for")
+    if len(spoken) > 1:
+        raise QuestionError(f"ask about one word at a time ({word!r} is {len(spoken)} words: {', '.join(spoken)})")
+    return spoken[0]
 
 
 def build_question(
