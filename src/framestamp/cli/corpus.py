@@ -26,7 +26,9 @@ Size = Enum("Size", {name: name for name in SIZES}, type=str)
 
 @corpus_app.command("build")
 def build(
-    size: Annotated[Size, typer.Option(help="Named size: tiny (tests), small, default (training), open (default with words of ordinary English, some held out: the open-vocabulary models), large.")] = "default",
+    size: Annotated[Size, typer.Option(help="Named size: tiny (tests), small, default (training), open (default "
+                                            "with words of ordinary English, some held out: the open-vocabulary "
+                                            "models), large.")] = "default",
     seed: Annotated[int, typer.Option(help="Random seed; same settings and seed give identical files.")] = 0,
     out: Annotated[Optional[Path], typer.Option(help="Cache root (default $FRAMESTAMP_CACHE/corpus or ~/.cache/framestamp/corpus).")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Processes generating clips (the output does not depend on it).")] = 1,
