@@ -301,9 +301,12 @@ class Stamper:
         """Start (and, with ``ends``, end) of every word, from the "each word" questions.
 
         With a ``transcript`` the number of words is known and exactly that many are decoded,
-        labelled with the transcript's words in order.
+        labelled with the transcript's words in order, written as the corpus writes what is said
+        (lowercase, punctuation around words dropped: "Hello, world!" is 2 words, "hello" and "world").
         """
-        words = transcript.split() if transcript is not None else None
+        from ..corpus.text import tokens
+
+        words = tokens(transcript) if transcript is not None else None
         if words is not None and not words:
             raise QuestionError("the transcript has no words")
         self._need_every("aligning every word", "a model trained on 'each word' questions, such as 'words-all'")
