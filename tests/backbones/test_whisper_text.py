@@ -134,6 +134,7 @@ def test_a_word_level_model_moves_to_the_open_side_keeping_what_it_learnt(tmp_pa
     assert moved.config.text_pieces == PIECES and backbone.text.pieces == PIECES
     new_ids = backbone.tokenizer.convert_tokens_to_ids(["<|AUDIO|>", "<|im_start|>"])
     assert backbone.model.config.audio_token_index == new_ids[0] >= PIECES
+    assert backbone.model.generation_config.pad_token_id == backbone.tokenizer.pad_token_id
     embedding = backbone.model.model.language_model.embed_tokens
     torch.testing.assert_close(embedding(torch.tensor(new_ids)), old_rows[old_ids])
     torch.testing.assert_close(backbone.model.model.audio_tower.proj.weight, closed.backbone.model.model.audio_tower.proj.weight)

@@ -152,6 +152,8 @@ class WhisperTinyBackbone(TinyThinkerBackbone):
         for name in _TOKEN_ID_FIELDS:
             setattr(config, name, getattr(ids, name))
         config.text_config.vocab_size, config.text_config.pad_token_id = len(tokenizer), tokenizer.pad_token_id
+        if self.model.generation_config is not None:
+            self.model.generation_config.pad_token_id = tokenizer.pad_token_id
         table = piece_embeddings(pieces)
         embedding = attach_piece_embeddings(self.model, table)
         with torch.no_grad():
