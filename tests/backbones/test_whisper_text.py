@@ -38,6 +38,7 @@ def test_any_word_is_spelt_in_pieces_and_a_quoted_word_as_in_running_text(model)
     assert "Ġtable" in question and "able" not in question  # not the contraction 't + able
     assert pieces(model, "the TABLE") == pieces(model, "the table")  # lowercased
     assert pieces(model, "don't")[-1] == "'t"  # a contraction stays one
+    assert pieces(model, "'table' first")[:2] == ["'", "Ġtable"]  # a quote opening the text too
     assert getattr(model.backbone.tokenizer, "unk_token_id", None) is None
     weird = pieces(model, "zyxqé 3.5 km")
     assert weird and all(p is not None for p in weird)
@@ -120,6 +121,7 @@ def test_the_sampled_softmax_keeps_every_heard_class_and_draws_the_same_others_a
     assert sorted(everything.tolist()) == list(range(301))
 
 
+@pytest.mark.filterwarnings("ignore:only .* words of the vocabulary are one piece")
 def test_a_word_level_model_moves_to_the_open_side_keeping_what_it_learnt(tmp_path):
     from framestamp.train.config import TrainConfig
     from framestamp.train.loop import starting_model
@@ -146,3 +148,30 @@ def test_a_word_level_model_moves_to_the_open_side_keeping_what_it_learnt(tmp_pa
     with pytest.raises(ConfigError, match="only move a word-level model"):
         starting_model(TrainConfig.from_dict(run | {"init_from": str(tmp_path / "moved"),
                                                     "model": {"backbone": "tiny", "text_pieces": 1024}}), torch.float32)
+
+
+def test_the_map_starts_where_the_words_the_thinker_knew_read_as_before(tmp_path):
+    """With the shipped vocabulary (hundreds of words that are one piece) the map starts as the
+    least-squares fit: each such word's piece reads close to the word's trained row."""
+    from framestamp.backbones.tiny_thinker import default_vocabulary
+
+    closed = WhisperTinyBackbone.create(sizes=SIZES, seed=0)
+    old = {w: closed.model.model.language_model.embed_tokens.weight[i].detach().clone()
+           for w, i in closed.tokenizer.get_vocab().items()}  # fmt: skip
+    closed.read_text_in_pieces(8192)  # the recipes' count (fewer pieces: fewer words are one piece)
+    one_piece = [w for w in default_vocabulary() if w.isalpha()
+                 and len(closed.tokenizer(" " + w, add_special_tokens=False)["input_ids"]) == 1]  # fmt: skip
+    assert len(one_piece) > 384
+    ids = torch.tensor([closed.tokenizer(" " + w, add_special_tokens=False)["input_ids"][0] for w in one_piece])
+    with torch.no_grad():
+        new = closed.model.model.language_model.embed_tokens(ids)
+    before = torch.stack([old[w] for w in one_piece])
+    cosine = torch.nn.functional.cosine_similarity(new, before).mean()
+    assert cosine > 0.5, cosine  # a map left at random gives about 0
+
+
+def test_too_few_one_piece_words_leave_the_map_at_random_and_say_so():
+    closed = WhisperTinyBackbone.create(["apple", "dog"], sizes=SIZES, seed=0)
+    with pytest.warns(UserWarning, match="starts at random"):
+        closed.read_text_in_pieces(PIECES)
+

@@ -7,11 +7,10 @@ import torch
 
 from framestamp.data.examples import Clip, Segment
 from framestamp.errors import ConfigError
-from framestamp.train.batches import QuerySampler
+from framestamp.losses import token_loss
+from framestamp.train.batches import QuerySampler, identity_targets
 from framestamp.train.config import TrainConfig
 from framestamp.train.loop import build_model
-from framestamp.losses import token_loss
-from framestamp.train.batches import identity_targets
 from framestamp.train.objectives import batch_loss
 from framestamp.train.pipeline import tokenize
 

@@ -153,7 +153,9 @@ class Backbone(nn.Module, abc.ABC):
         """The norm the last layer's hidden states pass through before the LM head."""
         raise NotImplementedError(f"{self.family}: reading an inner layer through the LM head is not implemented")
 
-    def read_out(self, hidden: torch.Tensor, layer: int, n_layers: int, ids: torch.Tensor | None = None) -> torch.Tensor:
+    def read_out(
+        self, hidden: torch.Tensor, layer: int, n_layers: int, ids: torch.Tensor | None = None
+    ) -> torch.Tensor:  # fmt: skip
         """LM logits of the hidden states of ``layer`` (an index into the ``n_layers`` of
         ``BackboneOutput.all_hidden``): the last layer's go to the LM head as they are, an inner
         layer's through the final norm first (the "logit lens"). ``ids``: the logits of those

@@ -13,8 +13,8 @@ from typing import Iterable
 from transformers import Qwen2_5OmniThinkerForConditionalGeneration, WhisperFeatureExtractor
 
 from ..audio import SAMPLE_RATE_HZ
-from .registry import register
 from ..errors import ConfigError
+from .registry import register
 from .tiny_thinker import TinyConfig, TinyThinkerBackbone, build_thinker_config, build_tokenizer, default_vocabulary
 
 

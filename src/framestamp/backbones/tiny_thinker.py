@@ -20,6 +20,7 @@ from torch import nn
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers
 from transformers import PreTrainedTokenizerFast, Qwen2_5OmniThinkerConfig, Qwen2_5OmniThinkerForConditionalGeneration
 
+from ..tasks.prompts import PROMPT_WORDS
 from .qwen2_5_omni import Qwen25OmniBackbone
 
 PAD, UNK = "<|endoftext|>", "<|unk|>"
@@ -27,15 +28,6 @@ SPECIAL_TOKENS = [
     PAD, UNK, "<|im_start|>", "<|im_end|>", "<|audio_bos|>", "<|AUDIO|>", "<|audio_eos|>",
     "<|IMAGE|>", "<|VIDEO|>", "<|vision_bos|>", "<|vision_eos|>",
 ]  # fmt: skip
-# Words of the prompts and answers every task uses, so the vocabulary never misses them: every
-# word of the question templates (tasks/prompts.py; ordinals are digits then st/nd/rd/th) and the
-# JSON answer keys. Adding one grows the vocabulary, hence the embedding, of newly built models
-# only; saved models keep the tokenizer they were saved with.
-PROMPT_WORDS = (
-    "system user assistant when does the occurrence of word event speaker start end starts ends "
-    "speaking st nd rd th what is are every all words events speakers in this audio clip give "
-    "time times onset onsets offset offsets json start_s end_s occur stop each sound"
-).split()
 
 
 @dataclass(frozen=True)
@@ -108,7 +100,8 @@ def build_thinker_config(tokenizer: PreTrainedTokenizerFast, sizes: TinyConfig) 
         ),
         audio_token_index=ids("<|AUDIO|>"), image_token_index=ids("<|IMAGE|>"), video_token_index=ids("<|VIDEO|>"),
         audio_start_token_id=ids("<|audio_bos|>"), audio_end_token_id=ids("<|audio_eos|>"),
-        user_token_id=tokenizer("user", add_special_tokens=False)["input_ids"][0], vision_start_token_id=ids("<|vision_bos|>"),
+        user_token_id=tokenizer("user", add_special_tokens=False)["input_ids"][0],
+        vision_start_token_id=ids("<|vision_bos|>"),
         vision_end_token_id=ids("<|vision_eos|>"), tie_word_embeddings=sizes.tie_embeddings,
     )  # fmt: skip
 

@@ -21,6 +21,7 @@ decoder token embeddings, rebuilt from the same package on loading (``text_piece
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable
@@ -39,8 +40,8 @@ from .registry import register
 from .tiny_thinker import (
     PAD, SPECIAL_TOKENS, TinyConfig, TinyThinkerBackbone, build_thinker_config, build_tokenizer, default_vocabulary,
 )
-from .whisper_text import TextSpec, attach_piece_embeddings, piece_embeddings, table_hash, whisper_tokenizer
 from .tower import TRAINABLE_ALWAYS, TowerCache, attach_cached_forward, default_cache_dir, freeze_tower, frozen_names
+from .whisper_text import TextSpec, attach_piece_embeddings, piece_embeddings, table_hash, whisper_tokenizer
 from .whisper_weights import CTRANSLATE2_PACKAGE, PIP_COMMAND, load_tower_state, tower_hash
 
 TOWER_FILE = "audio_tower.json"
@@ -155,21 +156,25 @@ class WhisperTinyBackbone(TinyThinkerBackbone):
         if self.model.generation_config is not None:
             self.model.generation_config.pad_token_id = tokenizer.pad_token_id
         table = piece_embeddings(pieces)
-        embedding = attach_piece_embeddings(self.model, table)
+        embedding = attach_piece_embeddings(self.model, table).to(old_embedding.device)
+        old_embedding = old_embedding.float()
         with torch.no_grad():
             specials = [PAD] + SPECIAL_TOKENS[2:]
-            rows = tokenizer.convert_tokens_to_ids(specials)
-            embedding.special[torch.tensor(rows) - pieces] = old_embedding[old_tokenizer.convert_tokens_to_ids(specials)]
+            rows = torch.tensor(tokenizer.convert_tokens_to_ids(specials)) - pieces
+            embedding.special[rows] = old_embedding[old_tokenizer.convert_tokens_to_ids(specials)]
             words, pieces_of = [], []
             for word, old_id in old_tokenizer.get_vocab().items():
                 spelt = tokenizer(" " + word, add_special_tokens=False)["input_ids"]
                 if word.isalpha() and len(spelt) == 1:
                     words.append(old_id)
                     pieces_of.append(spelt[0])
-            if len(words) >= table.shape[1]:
-                solution = torch.linalg.lstsq(table[pieces_of], old_embedding[words].float()).solution
+            if len(words) >= table.shape[1]:  # more words than unknowns per row: a least-squares map
+                solution = torch.linalg.lstsq(embedding.table[pieces_of], old_embedding[words]).solution
                 embedding.projection.weight.copy_(solution.T)
-        embedding.to(old_embedding.dtype)
+            else:
+                warnings.warn(f"only {len(words)} words of the vocabulary are one piece: the map to the thinker's "
+                              f"width starts at random", stacklevel=2)  # fmt: skip
+        embedding.to(self.model.model.language_model.norm.weight.dtype)
         self.tokenizer, self.text = tokenizer, TextSpec(pieces=pieces, hash=table_hash(table))
 
     def enable_tower_cache(
@@ -246,8 +251,7 @@ class WhisperTinyBackbone(TinyThinkerBackbone):
         frozen = {TOWER_PREFIX + name for name in frozen_names(self.audio_tower)}
         state = self.model.state_dict() if state_dict is None else state_dict
         state = {name: value for name, value in state.items() if name not in frozen}
-        text_side = {name.removeprefix(TEXT_PREFIX): state.pop(name).contiguous() for name in list(state)
-                     if name.startswith(TEXT_PREFIX)}  # fmt: skip
+        text_side = _split_off(state, TEXT_PREFIX) if self.text is not None else {}
         self.model.save_pretrained(directory, state_dict=state)
         self.tokenizer.save_pretrained(directory)
         self.feature_extractor.save_pretrained(directory)
@@ -284,6 +288,11 @@ class WhisperTinyBackbone(TinyThinkerBackbone):
                    tower, text=text)  # fmt: skip
 
 
+def _split_off(state: dict, prefix: str) -> dict:
+    """Remove the entries of ``state`` under ``prefix`` and return them, named without it."""
+    return {name.removeprefix(prefix): state.pop(name).contiguous() for name in list(state) if name.startswith(prefix)}
+
+
 def _load_text_side(model, directory: Path) -> TextSpec | None:
     """Rebuild the open text side a checkpoint records (``text_pieces.json``), its frozen piece
     embeddings from the package, its trained weights from the checkpoint; None for a word-level one."""
@@ -299,7 +308,8 @@ def _load_text_side(model, directory: Path) -> TextSpec | None:
     try:
         stored = load_file(directory / TEXT_WEIGHTS)
     except (OSError, SafetensorError) as error:
-        raise CheckpointError(f"{directory / TEXT_WEIGHTS}: cannot read the open text side's weights ({error})") from None
+        raise CheckpointError(f"{directory / TEXT_WEIGHTS}: cannot read the open text side's weights "
+                              f"({error})") from None
     missing, unexpected = embedding.load_state_dict(stored, strict=False)
     if missing or unexpected:
         raise CheckpointError(f"{directory}: the open text side's weights do not fit (missing {missing}, "

@@ -33,7 +33,7 @@ from .whisper_weights import WhisperWeightsError, decoder_token_embeddings, loca
 N_BYTES = 256  # byte-level BPE: ids 0-255 are the bytes, id 256 + r is the piece made by merge r
 WHISPER_PIECES = 50256  # pieces of Whisper's English BPE (its special tokens come after)
 DEFAULT_PIECES = 8192
-OPENING_QUOTE = Regex(r"(?<=\s)'(?=\w)")
+OPENING_QUOTE = Regex(r"(?<!\S)'(?=\w)")  # a quote at the start or after a space, before a word
 
 
 @dataclass(frozen=True)

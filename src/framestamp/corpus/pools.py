@@ -94,15 +94,13 @@ class Pools:
 
     @cached_property
     def english(self) -> dict[str, list[tuple[Prompt, list]]]:
-        """Pool -> aligned English prompts [(prompt, word times)], by transcript hash (in an open
-        corpus, train and dev keep only prompts without a held-out word)."""
+        """Pool -> aligned English prompts [(prompt, word times)], by transcript hash (no prompt
+        holds a held-out word: ``corpus.lexicon`` never holds out a recorded word)."""
         pools: dict[str, list] = {p: [] for p in POOLS}
-        held_out = frozenset(lexicon(held_out=True)) if self.config.open_word_share > 0 else frozenset()
         for prompt in english_prompts():
             words = self.alignments.get(prompt.name)
-            pool = split_of(prompt.text, POOL_FRACTIONS)
-            if words and not (pool != "test" and held_out.intersection(w for w, _, _ in words)):
-                pools[pool].append((prompt, words))
+            if words:
+                pools[split_of(prompt.text, POOL_FRACTIONS)].append((prompt, words))
         return pools
 
     @cached_property

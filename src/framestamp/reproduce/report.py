@@ -508,7 +508,7 @@ def _open_vocabulary_section(results: dict, pairs: tuple[tuple[str, str], ...], 
         "for the same steps; *present/absent*: balanced accuracy on present and absent questions about new words.",
     )  # fmt: skip
     aligned = evaluated(results, "test_unseen", "all", corpus="open")
-    rows = [f"| {name} | {record['n']} | {_percent(record['metrics']['accuracy']['0.05'])} |" for name, record in aligned]
+    rows = [f"| {name} | {r['n']} | {_percent(r['metrics']['accuracy']['0.05'])} |" for name, r in aligned]
     if anchor is not None:
         m = anchor["groups"]["all"]["variants"]["aligner"]["metrics"]
         rows.append(f"| pocketsphinx, given the transcript | {anchor['groups']['all']['n']} | "

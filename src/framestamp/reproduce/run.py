@@ -256,9 +256,9 @@ GROUPINGS: dict[str, tuple[Callable[[EvalItem], str], tuple[str, ...] | None]] =
 def word_heard(item: EvalItem) -> str:
     """"new word" when the asked word is one the open corpus holds out of training
     (:mod:`framestamp.corpus.lexicon`), else "seen word"."""
-    from ..corpus.lexicon import lexicon
+    from ..corpus.lexicon import held_out_words
 
-    return "new word" if item.query.subject in frozenset(lexicon(held_out=True)) else "seen word"
+    return "new word" if item.query.subject in held_out_words() else "seen word"
 
 
 def voice_heard(item: EvalItem) -> str:

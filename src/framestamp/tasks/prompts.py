@@ -5,6 +5,16 @@ The task families (:mod:`framestamp.tasks.families`) choose among them; call tho
 
 from __future__ import annotations
 
+# Words of the prompts and answers every task uses, so a word-level vocabulary never misses them
+# (``backbones.tiny_thinker``): every word of the templates below (ordinals are digits then
+# st/nd/rd/th) and the JSON answer keys. Adding one grows the vocabulary, hence the embedding, of
+# newly built models only; saved models keep the tokenizer they were saved with.
+PROMPT_WORDS = (
+    "system user assistant when does the occurrence of word event speaker start end starts ends "
+    "speaking st nd rd th what is are every all words events speakers in this audio clip give "
+    "time times onset onsets offset offsets json start_s end_s occur stop each sound"
+).split()
+
 
 def ordinal(k: int) -> str:
     """1 -> '1st', 2 -> '2nd', 11 -> '11th', 23 -> '23rd'."""
