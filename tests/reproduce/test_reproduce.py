@@ -403,3 +403,28 @@ def test_the_open_vocabulary_section_sets_new_words_beside_the_closed_namesake()
     assert not any(line.startswith("| words-token-open") for line in lines)  # not evaluated: no row
     assert "| words-all | 3 | 90.0% |" in lines and "| pocketsphinx, given the transcript | 3 | 95.0% |" in lines
     assert _open_vocabulary_section({"words-ihp": closed}, (("words-open", "words-ihp"),), None) == ""
+
+
+def test_a_corpus_override_leaves_out_evaluations_of_other_corpora_and_missing_splits():
+    from framestamp.reproduce.plan import PLANS, on_one_corpus
+
+    opened = next(e for e in PLANS["tiny"] if e.name == "words-open")
+    assert any(s.corpus for s in opened.evals) and any(s.split == "test_unseen" for s in opened.evals)
+    (small,) = on_one_corpus((opened,), "small")
+    assert small.evals and all(s.corpus is None and s.split != "test_unseen" for s in small.evals)
+    (own,) = on_one_corpus((opened,), "open")
+    assert any(s.split == "test_unseen" for s in own.evals) and all(s.corpus is None for s in own.evals)
+
+
+def test_tables_name_an_experiment_of_the_open_corpus_as_such():
+    from framestamp.evaluate.metrics import TOLERANCES_S
+    from framestamp.reproduce.report import _single_table
+
+    record = {"split": "test", "mode": "one", "n": 4, "median_seconds_per_query": 0.01,
+              "metrics": {"accuracy": {str(t): 0.5 for t in TOLERANCES_S}, "mae_s": 0.1,
+                          "median_ae_s": 0.05, "parse_error_rate": 0.0}}  # fmt: skip
+    results = {name: {"config": {"data": {"corpus": corpus}}, "evaluations": [record]}
+               for name, corpus in (("words-open", "open"), ("words-ihp", "default"))}  # fmt: skip
+    rows = _single_table(results, "test", "test").splitlines()
+    assert any(row.startswith("| words-open (open corpus) | 4 |") for row in rows)
+    assert any(row.startswith("| words-ihp | 4 |") for row in rows)

@@ -35,7 +35,7 @@ reported apart.
 
 Run ``python -m framestamp.evaluate.anchor`` to write ``results/metrics/anchor-pocketsphinx.json``
 (``--help`` for the options); ``reproduce.report`` shows it beside ``words-all``. With ``--split
-test_unseen --corpus open`` it aligns the open corpus's clips of held-out words instead
+test_unseen`` it aligns the open corpus's clips of held-out words instead
 (``anchor-pocketsphinx-test_unseen.json``).
 """
 
@@ -62,6 +62,7 @@ ANCHOR_NAME = "anchor-pocketsphinx"  # results/metrics/<this>.json
 RECIPE = "words-all"  # the frame model the anchor stands beside, and whose test questions it answers
 SPLIT, MODE, SEED, LIMIT = "test", "all", 0, 200  # as reproduce.plan's ALL evaluation
 ONSET_WINDOW_S = 0.05
+OPEN_SPLITS = {"test_unseen": "open"}  # splits only a corpus with open words has, and its size
 VARIANTS = ("aligner", "no_snap", "default_beams")
 GROUPS = ("all", "synthetic", "synthetic_aligned", "recorded")
 RECORDED_SOURCES = ("asterisk",)  # provenance sources of recorded speech (truth from pocketsphinx)
@@ -320,16 +321,17 @@ def main(argv: Sequence[str] | None = None) -> Path:
     parser.add_argument("--results-dir", default="results", help="writes <dir>/metrics/anchor-pocketsphinx.json")
     parser.add_argument("--corpus", default=None, help="override the recipe's corpus (a size, or a build directory)")
     parser.add_argument("--limit", type=int, default=LIMIT, help="questions (clips), as reproduce asks")
-    parser.add_argument("--split", default=SPLIT, help="the corpus split whose clips are aligned (e.g. the open "
-                                                       "corpus's test_unseen, with --corpus open)")
+    parser.add_argument("--split", default=SPLIT, help="the corpus split whose clips are aligned (test_unseen: the "
+                                                       "open corpus's, unless --corpus says otherwise)")
     parser.add_argument("--frame-checkpoint", default=RECIPE,
                         help="frame model to break down by group on the same clips ('' to skip)")  # fmt: skip
     args = parser.parse_args(argv)
     import torch
 
     torch.set_num_threads(1)
-    items = anchor_items(split=args.split, limit=args.limit, corpus=args.corpus)
-    summary = anchor_summary(items, corpus_name(corpus=args.corpus), frame_checkpoint=args.frame_checkpoint or None,
+    corpus = args.corpus or OPEN_SPLITS.get(args.split)
+    items = anchor_items(split=args.split, limit=args.limit, corpus=corpus)
+    summary = anchor_summary(items, corpus_name(corpus=corpus), frame_checkpoint=args.frame_checkpoint or None,
                              split=args.split)  # fmt: skip
     path = Path(args.results_dir) / "metrics" / f"{anchor_file_name(args.split)}.json"
     path.parent.mkdir(parents=True, exist_ok=True)

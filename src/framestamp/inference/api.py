@@ -302,7 +302,7 @@ class Stamper:
 
         With a ``transcript`` the number of words is known and exactly that many are decoded,
         labelled with the transcript's words in order, written as the corpus writes what is said
-        (lowercase, punctuation around words dropped: "Hello, world!" is 2 words, "hello" and "world").
+        (``corpus.text.tokens``: "Hello, world!" is the 2 words "hello" and "world").
         """
         from ..corpus.text import tokens
 

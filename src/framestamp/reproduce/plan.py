@@ -270,6 +270,17 @@ def plan(quick: bool, eval_limit: int | None = None, preset: str | None = None) 
     return tuple(Experiment(r, small, preset=preset) for r in QUICK_RECIPES)
 
 
+def on_one_corpus(experiments: tuple[Experiment, ...], corpus: str) -> tuple[Experiment, ...]:
+    """``experiments`` when every recipe's corpus is overridden by ``corpus`` (toy runs): their
+    evaluations of another corpus's clips, and of the open corpus's own split unless ``corpus`` is
+    it, are left out."""
+    from ..corpus.config import SIZES
+
+    splits = set(SIZES[corpus].words) if corpus in SIZES else {"train", "dev", "test", "test_long"}
+    return tuple(replace(e, evals=tuple(s for s in e.evals if s.corpus is None and s.split in splits))
+                 for e in experiments)  # fmt: skip
+
+
 def experiment_config(
     experiment: Experiment, quick: bool = False, runs_dir: str = "runs", corpus: str | None = None,
     max_steps: int | None = None,

@@ -50,8 +50,9 @@ def load_results(results_dir: Path) -> dict[str, dict]:
 def load_anchor(results_dir: Path, split: str = "test") -> dict | None:
     """The forced-alignment anchor's results on ``split`` (``python -m framestamp.evaluate.anchor``),
     None without them."""
-    name = ANCHOR if split == "test" else f"{ANCHOR}-{split}"
-    path = results_dir / "metrics" / f"{name}.json"
+    from ..evaluate.anchor import anchor_file_name
+
+    path = results_dir / "metrics" / f"{anchor_file_name(split)}.json"
     return json.loads(path.read_text()) if path.is_file() else None
 
 
@@ -147,6 +148,15 @@ def _targets(results: dict, preset: str, anchor: dict | None = None) -> str:
     return "## Targets\n\n| target | measured | target | met |\n|---|---|---|---|\n" + "\n".join(rows)
 
 
+def _label(results: dict, name: str) -> str:
+    """An experiment as the report's tables name it: with "(open corpus)" when its clips (hence its
+    test split) are those of a corpus with open words, not the grammar's alone."""
+    from ..corpus.config import SIZES
+
+    corpus = results[name].get("config", {}).get("data", {}).get("corpus")
+    return f"{name} (open corpus)" if corpus in SIZES and SIZES[corpus].open_word_share > 0 else name
+
+
 def _single_table(results: dict, split: str, title: str) -> str:
     header = "| experiment | n | " + " | ".join(f"acc {t * 1000:g} ms" for t in TOLERANCES_S)
     header += (" | chance 50 ms | MAE (s) | MAE capped (s) | median AE (s) | parse errors | ms / query |\n|---|---|"
@@ -156,7 +166,7 @@ def _single_table(results: dict, split: str, title: str) -> str:
         m = record["metrics"]
         accuracy = " | ".join(f"{m['accuracy'][str(t)]:.1%}" for t in TOLERANCES_S)
         chance = _percent(m.get("chance_accuracy", {}).get("0.05"))
-        rows.append(f"| {name} | {record['n']} | {accuracy} | {chance} | {m['mae_s']:.3g} | {_number(m.get('mae_capped_s'), '{:.3g}')} | "
+        rows.append(f"| {_label(results, name)} | {record['n']} | {accuracy} | {chance} | {m['mae_s']:.3g} | {_number(m.get('mae_capped_s'), '{:.3g}')} | "
                     f"{m['median_ae_s']:.3f} | {m['parse_error_rate']:.1%} | "
                     f"{record['median_seconds_per_query'] * 1000:.1f} |")  # fmt: skip
     text = ("MAE: the paper's mean absolute error (a parsed answer counts at its value, an unparseable one at half "
@@ -396,7 +406,7 @@ def _presence_table(results: dict) -> str:
     rows = []
     for name, record in evaluated(results, "test", "presence"):
         m = record["metrics"]
-        rows.append(f"| {name} | {m['n_present']} / {m['n_absent']} | {m['threshold']:.3g} | {m['present_recall']:.1%} | "
+        rows.append(f"| {_label(results, name)} | {m['n_present']} / {m['n_absent']} | {m['threshold']:.3g} | {m['present_recall']:.1%} | "
                     f"{m['absent_recall']:.1%} | {m['balanced_accuracy']:.1%} | {m['auc']:.3f} |")  # fmt: skip
     return _section(
         "Not there: present and absent questions (test split)", rows,
@@ -419,7 +429,7 @@ def _fit_table(results: dict) -> str:
         if test is None:
             continue
         cells = [f"{r['metrics']['accuracy'][str(t)]:.1%}" for t in (0.05, 0.1) for r in (record, test)]
-        rows.append(f"| {name} | {record['n']} / {test['n']} | " + " | ".join(cells) + " |")
+        rows.append(f"| {_label(results, name)} | {record['n']} / {test['n']} | " + " | ".join(cells) + " |")
     return _section(
         "Fit: training clips against test clips", rows,
         ("experiment", "questions (train / test)", "train, 50 ms", "test, 50 ms", "train, 100 ms", "test, 100 ms"),
@@ -454,7 +464,7 @@ def _grouped_table(results: dict, grouping: str, tolerance_s: float, title: str,
     """Test accuracy within ``tolerance_s`` broken down by ``grouping``: a column per experiment
     evaluated with that breakdown, a row per group (in the order the evaluation stored them)."""
     key = f"by_{grouping}"
-    columns = {name: record[key] for name, record in evaluated(results, "test", "one") if key in record}
+    columns = {_label(results, name): record[key] for name, record in evaluated(results, "test", "one") if key in record}
     groups = dict.fromkeys(group for by in columns.values() for group in by)
     rows = [
         f"| {group} | " + " | ".join(_cell(by, group, tolerance_s) for by in columns.values()) + " |" for group in groups
@@ -533,7 +543,7 @@ def _probe_table(results: dict) -> str:
     for name, record in evaluated(results, "test", "probe"):
         m, own = record["metrics"], evaluation(results[name], "test", "one")
         answer = "-" if own is None else _percent(own["metrics"]["accuracy"]["0.05"])
-        rows.append(f"| {name} | {record['n']} | {_percent(m['answered'])} | {_percent(m['accuracy']['0.05'])} | "
+        rows.append(f"| {_label(results, name)} | {record['n']} | {_percent(m['answered'])} | {_percent(m['accuracy']['0.05'])} | "
                     f"{_percent(m['accuracy']['0.1'])} | {answer} | {_percent(m['chance_accuracy']['0.05'])} |")  # fmt: skip
     return _section(
         "Where the hidden states place the word (the match probe read as an answer)", rows,
@@ -597,7 +607,7 @@ def _length_table(results: dict) -> str:
             merged.update(record.get("by_time", {}))
         if merged:
             cells = [f"{merged[b]['accuracy']['0.05']:.0%} ({merged[b]['n']})" if b in merged else "" for b in buckets]
-            rows.append(f"| {name} | " + " | ".join(cells) + " |")
+            rows.append(f"| {_label(results, name)} | " + " | ".join(cells) + " |")
     if not rows:
         return ""
     header = "| experiment | " + " | ".join(buckets) + " |\n|---|" + "---|" * len(buckets)

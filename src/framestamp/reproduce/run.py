@@ -31,7 +31,7 @@ from ..model import CONFIG_NAME, HEAD_NAME, FrameStampModel
 from ..decoding import presence_threshold
 from ..train.config import TrainConfig
 from ..train.loop import train
-from .plan import FULL, EvalSpec, Experiment, experiment_config, plan, with_prerequisites
+from .plan import FULL, EvalSpec, Experiment, experiment_config, on_one_corpus, plan, with_prerequisites
 from .report import STANDARD_EVALUATIONS
 
 METRICS_DIR = "metrics"
@@ -86,6 +86,8 @@ def reproduce(
     results_dir = Path(results_dir)
     (results_dir / METRICS_DIR).mkdir(parents=True, exist_ok=True)
     experiments = plan(quick, eval_limit, preset)
+    if corpus is not None:
+        experiments = on_one_corpus(experiments, corpus)
     unknown = sorted(set(only) - {e.name for e in experiments})
     if unknown:
         raise ConfigError(f"not in the plan: {', '.join(unknown)}; its experiments: "
@@ -209,7 +211,7 @@ def evaluate_experiment(
         console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} ({spec.mode}, {len(items)} queries{copy})")
         result = run(model, items, batch_size=8)
         summary["evaluations"].append(describe(spec, result))
-        if spec.split == "test" and not model.head_kind.generates_text and figures_dir is not None:
+        if spec.split == "test" and spec.corpus is None and not model.head_kind.generates_text and figures_dir:
             from .report import plot_intensity_examples
 
             plot_intensity_examples(model, items, figures_dir / f"intensity_{experiment.name}_{spec.mode}.png")
@@ -500,6 +502,7 @@ def reevaluate_shipped(
         config = TrainConfig.from_dict(stored["config"]) if "config" in stored else experiment_config(experiment)
         if corpus is not None:
             config = replace(config, data=replace(config.data, corpus=corpus))
+            experiment = on_one_corpus((experiment,), corpus)[0]
         if eval_limit is not None:
             experiment = replace(experiment, evals=tuple(replace(s, limit=eval_limit) for s in experiment.evals))
         started = time.monotonic()
