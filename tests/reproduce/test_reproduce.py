@@ -428,3 +428,30 @@ def test_tables_name_an_experiment_of_the_open_corpus_as_such():
     rows = _single_table(results, "test", "test").splitlines()
     assert any(row.startswith("| words-open (open corpus) | 4 |") for row in rows)
     assert any(row.startswith("| words-ihp | 4 |") for row in rows)
+
+
+def test_open_vocabulary_targets_read_new_words_the_closed_namesake_and_the_unseen_anchor():
+    from framestamp.reproduce.targets import measured_targets
+
+    def one(split, accuracy, corpus=None, by_word=None):
+        record = {"split": split, "mode": "one", "n": 4, "metrics": {"accuracy": {"0.05": accuracy}}}
+        return record | ({"corpus": corpus} if corpus else {}) | ({"by_word": by_word} if by_word else {})
+
+    new_words = {"new word": {"n": 4, "accuracy": {"0.05": 0.75}}}
+    results = {
+        "words-open": {"evaluations": [one("test_unseen", 0.7, by_word=new_words), one("test", 0.6, "default")]},
+        "words-ihp": {"evaluations": [one("test", 0.65)]},
+        "words-all": {"evaluations": [{"split": "test_unseen", "corpus": "open", "mode": "all", "n": 3,
+                                       "metrics": {"accuracy": {"0.05": 0.92}}}]},
+    }  # fmt: skip
+    anchor = {"groups": {"all": {"variants": {"aligner": {"metrics": {"accuracy": {"0.05": 0.95}}}}}}}
+    rows = {row.what: row for row in measured_targets(results, "tiny", None, {"test_unseen": anchor})}
+    new = rows["questions about words never said in training (test_unseen) within 50 ms"]
+    assert (new.value, new.met) == (0.75, False)
+    lost = next(row for what, row in rows.items() if what.startswith("the closed models' test questions"))
+    assert lost.value == pytest.approx(0.05) and lost.met is False and lost.unit == "points"
+    aligned = rows["all word starts on clips of words never said in training (test_unseen) within 50 ms"]
+    assert (aligned.value, aligned.met) == (0.92, True)
+    above = rows["all word starts of clips of new words within 50 ms, above pocketsphinx alignment given the transcript"]
+    assert (above.goal, above.met) == (0.95, False)
+    assert not any("pocketsphinx" in what for what in {r.what for r in measured_targets(results, "tiny")})

@@ -91,7 +91,7 @@ def write_report(results_dir: Path, quick: bool = False, preset: str = SHIPPED_P
     notes = results_dir / NOTES_FILE
     sections = [
         _header(quick, preset),
-        _targets(results, preset, anchor),
+        _targets(results, preset, anchor, load_anchor(results_dir, "test_unseen")),
         notes.read_text().strip() if notes.is_file() else "",
         _single_table(results, "test", "Single occurrence, in-distribution test split"),
         _single_table(results, "test_long", "Single occurrence, long clips (10-60 s, test_long split)"),
@@ -137,12 +137,12 @@ def _header(quick: bool, preset: str) -> str:
     )
 
 
-def _targets(results: dict, preset: str, anchor: dict | None = None) -> str:
+def _targets(results: dict, preset: str, anchor: dict | None = None, unseen_anchor: dict | None = None) -> str:
     """Measured value, target and verdict of each target of ``preset`` whose experiment was evaluated."""
     from .targets import measured_targets
 
     rows = [f"| {row.what}: `{row.experiment}` | {row.shown_value()} | {row.shown_goal()} | {row.verdict()} |"
-            for row in measured_targets(results, preset, anchor)]  # fmt: skip
+            for row in measured_targets(results, preset, anchor, {"test_unseen": unseen_anchor})]  # fmt: skip
     if not rows:
         return ""
     return "## Targets\n\n| target | measured | target | met |\n|---|---|---|---|\n" + "\n".join(rows)

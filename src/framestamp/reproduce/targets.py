@@ -19,8 +19,10 @@ from .report import STANDARD_EVALUATIONS, evaluation, is_baseline
 RECORDED_SOURCE = "asterisk-core-sounds-en-wav"
 
 
-def _accuracy(summary: dict, split: str, mode: str, tolerance_s: float, copy: str | None = None) -> float | None:
-    record = evaluation(summary, split, mode, copy=copy)
+def _accuracy(
+    summary: dict, split: str, mode: str, tolerance_s: float, copy: str | None = None, corpus: str | None = None
+) -> float | None:  # fmt: skip
+    record = evaluation(summary, split, mode, copy=copy, corpus=corpus)
     return None if record is None else record["metrics"]["accuracy"][str(tolerance_s)]
 
 
@@ -67,19 +69,27 @@ class Target:
     unit: str = "%"
     at_most: bool = False
     baselines_exempt: bool = False  # a token baseline's row is shown but not judged
+    anchor_split: str = "test"  # goal None: the anchor's accuracy on this split's clips
+    # another experiment whose stored results ``measure`` also reads: measure(summary, its summary)
+    compared_with: str | None = None
 
 
-def accuracy(what: str, experiment: str, goal: float, tolerance_s: float, split: str = "test", mode: str = "one") -> Target:
-    """Accuracy within ``tolerance_s`` on ``split`` questions of ``mode``."""
-    return Target(experiment, goal, lambda s: _accuracy(s, split, mode, tolerance_s),
+def accuracy(
+    what: str, experiment: str, goal: float, tolerance_s: float, split: str = "test", mode: str = "one",
+    corpus: str | None = None,
+) -> Target:  # fmt: skip
+    """Accuracy within ``tolerance_s`` on ``split`` questions of ``mode`` (of ``corpus``'s clips)."""
+    return Target(experiment, goal, lambda s: _accuracy(s, split, mode, tolerance_s, corpus=corpus),
                   lambda s: f"{what} within {tolerance_s * 1000:g} ms")  # fmt: skip
 
 
-def group_accuracy(what: str, experiment: str, goal: float, tolerance_s: float, grouping: str, group: str) -> Target:
-    """Accuracy within ``tolerance_s`` of the test questions of one group of a breakdown (``EvalSpec.by``)."""
+def group_accuracy(
+    what: str, experiment: str, goal: float, tolerance_s: float, grouping: str, group: str, split: str = "test"
+) -> Target:  # fmt: skip
+    """Accuracy within ``tolerance_s`` of the ``split`` questions of one group of a breakdown (``EvalSpec.by``)."""
 
     def measure(summary):
-        record = evaluation(summary, "test", "one")
+        record = evaluation(summary, split, "one")
         found = (record or {}).get(f"by_{grouping}", {}).get(group)
         return None if found is None else found["accuracy"][str(tolerance_s)]
 
@@ -141,12 +151,28 @@ def robustness(experiment: str, mode: str, key: str, what: str, goal: float, uni
     return Target(experiment, goal, measure, lambda s: what, unit=unit, at_most=True)
 
 
-def above_anchor(experiment: str) -> Target:
+def above_anchor(
+    experiment: str, split: str = "test", corpus: str | None = None, what: str = "all word starts"
+) -> Target:  # fmt: skip
     """All word starts within 50 ms (Hungarian) above pocketsphinx forced alignment given the
     transcript, on the same questions (``evaluate.anchor``); the goal is the anchor's accuracy."""
 
-    return Target(experiment, None, lambda s: _accuracy(s, "test", "all", 0.05),
-                  lambda s: "all word starts within 50 ms, above pocketsphinx alignment given the transcript")
+    return Target(experiment, None, lambda s: _accuracy(s, split, "all", 0.05, corpus=corpus),
+                  lambda s: f"{what} within 50 ms, above pocketsphinx alignment given the transcript",
+                  anchor_split=split)  # fmt: skip
+
+
+def points_lost(what: str, experiment: str, closed: str, goal_points: float, corpus: str) -> Target:
+    """Points lost within 50 ms on the single questions of ``corpus``'s test clips against
+    ``closed``, whose own test clips they are (the same budget: the open-vocabulary cost)."""
+
+    def measure(summary, closed_summary):
+        opened = _accuracy(summary, "test", "one", 0.05, corpus=corpus)
+        own = _accuracy(closed_summary, "test", "one", 0.05)
+        return None if opened is None or own is None else own - opened
+
+    return Target(experiment, goal_points / 100, measure, lambda s: what, unit="points", at_most=True,
+                  compared_with=closed)  # fmt: skip
 
 
 def _anchor_accuracy(anchor: dict | None) -> float | None:
@@ -195,22 +221,38 @@ def _pretrained_targets() -> tuple[Target, ...]:
         robustness(words, "late_words", "accuracy_drop_late",
                    "2-minute recordings: words first said after 30 s, points lost against the first 30 s (50 ms)",
                    0.10, "points"),
+        # issue 18: any word (words never said in training, and the words every model knows)
+        group_accuracy("questions about words never said in training (test_unseen)", "words-open", 0.80, 0.05,
+                       "word", "new word", split="test_unseen"),
+        points_lost("the closed models' test questions: points lost against `words-ihp` (same budget, 50 ms)",
+                    "words-open", "words-ihp", 2, "default"),
+        accuracy("all word starts on clips of words never said in training (test_unseen)", ships["words-all"], 0.90,
+                 0.05, split="test_unseen", mode="all", corpus="open"),
+        above_anchor(ships["words-all"], "test_unseen", "open", "all word starts of clips of new words"),
     )  # fmt: skip
 
 
 TARGETS: dict[str, tuple[Target, ...]] = {"tiny-scratch": _scratch_targets(), "tiny": _pretrained_targets()}
 
 
-def measured_targets(results: dict[str, dict], preset: str, anchor: dict | None = None) -> list[Measured]:
+def measured_targets(
+    results: dict[str, dict], preset: str, anchor: dict | None = None,
+    other_anchors: dict[str, dict | None] | None = None,
+) -> list[Measured]:  # fmt: skip
     """Every target of ``preset`` whose experiment has stored results, measured (``results``:
-    {experiment: summary}; ``anchor``: the forced-alignment anchor's results, if stored)."""
+    {experiment: summary}; ``anchor``: the forced-alignment anchor's results on test, if stored;
+    ``other_anchors``: {split: its results} on other splits)."""
+    anchors = {"test": anchor, **(other_anchors or {})}
     rows = []
     for target in TARGETS[preset]:
         summary = results.get(target.experiment)
-        if summary is None:
+        if summary is None or (target.compared_with is not None and target.compared_with not in results):
             continue
-        value = target.measure(summary)
-        goal = _anchor_accuracy(anchor) if target.goal is None else target.goal
+        if target.compared_with is None:
+            value = target.measure(summary)
+        else:
+            value = target.measure(summary, results[target.compared_with])
+        goal = _anchor_accuracy(anchors.get(target.anchor_split)) if target.goal is None else target.goal
         if value is None or goal is None:
             continue
         if target.baselines_exempt and is_baseline(summary):
