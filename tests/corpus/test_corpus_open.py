@@ -81,3 +81,13 @@ def test_an_open_fill_replaces_content_words_only():
 def test_test_unseen_needs_an_open_corpus():
     with pytest.raises(ValueError, match="test_unseen"):
         CorpusConfig(words=SIZES["open"].words, open_word_share=0.0)
+
+
+def test_an_open_build_is_named_by_its_words_so_other_words_never_reuse_it(monkeypatch):
+    from framestamp.corpus import lexicon as words
+    from framestamp.corpus.build import _versions
+
+    before = _versions(SIZES["open"])
+    assert before["wordfreq"] == words.version() and "wordfreq" not in _versions(SIZES["default"])
+    monkeypatch.setattr(words, "lexicon", lambda held_out: ("zebra",) if held_out else ())
+    assert _versions(SIZES["open"])["wordfreq"] != before["wordfreq"]

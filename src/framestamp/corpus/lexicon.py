@@ -93,6 +93,9 @@ def pronounceable() -> frozenset[str]:
 
 
 def version() -> str:
+    """The installed ``wordfreq`` and a digest of the open and held-out words: part of an open
+    corpus's cache key, so that a build made with other words is never reused."""
     from importlib.metadata import version as installed
 
-    return installed(WORDFREQ[0])
+    digest = hashlib.sha256(" ".join(open_words()).encode() + b"|" + " ".join(lexicon(True)).encode()).hexdigest()
+    return f"{installed(WORDFREQ[0])} words {digest[:12]}"
