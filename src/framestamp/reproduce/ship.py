@@ -127,7 +127,7 @@ def model_card(experiment: Experiment, summary: dict, stages: list[str] = (), pa
            " (frame head; timestamps decoded from one forward pass)."),
         "",
         f"- Backbone: `{model['backbone']}` preset, a Qwen2.5-Omni thinker (`Qwen2_5OmniThinkerForConditionalGeneration`)"
-        f"{size} with a word-level tokenizer, {AUDIO_SIDE.get(model['backbone'], 'trained here')}; tied embeddings; "
+        f"{size} {_text_side(model)}, {AUDIO_SIDE.get(model['backbone'], 'trained here')}; tied embeddings; "
         f"bidirectional audio attention: {model['bidirectional_audio']}; head bias init {model['head_bias_init']}.",
         f"- Data: built-in corpus `{data['corpus']}` (seed {data['seed']}), subset `{data['subset']}`, train split, "
         f"{training_data_text(config)}.",
@@ -152,8 +152,9 @@ def model_card(experiment: Experiment, summary: dict, stages: list[str] = (), pa
     for record in (r for r in summary["evaluations"] if r["mode"] in ("one", "all") and "copy" not in r):
         m = record["metrics"]
         parse = m.get("parse_error_rate")
+        split = record["split"] + (f" ({record['corpus']} corpus)" if record.get("corpus") else "")
         lines.append(
-            f"| {record['split']} | {record['mode']} | {record['n']} | {m['accuracy']['0.02']:.1%} | "
+            f"| {split} | {record['mode']} | {record['n']} | {m['accuracy']['0.02']:.1%} | "
             f"{m['accuracy']['0.05']:.1%} | {m['accuracy']['0.1']:.1%} | {m['mae_s']:.3f} | "
             + (f"{parse:.1%}" if parse is not None else "-") + " |"
         )
@@ -163,10 +164,20 @@ def model_card(experiment: Experiment, summary: dict, stages: list[str] = (), pa
                       f"present when P(N >= 1) >= {m['threshold']}): {m['present_recall']:.1%} of present and "
                       f"{m['absent_recall']:.1%} of absent ones called right (balanced accuracy "
                       f"{m['balanced_accuracy']:.1%}, AUC {m['auc']:.3f})."]  # fmt: skip
+    words = ("any word is read in Whisper's pieces; the report measures words never said in training apart"
+             if model.get("text_pieces") else "a question about a word outside the word-level vocabulary is refused")
     lines += ["", "Limits: trained on the built-in corpus's synthetic and recorded speech and event classes "
-              "(docs/corpus.md); expect lower accuracy on other audio. English only; a question about a word outside "
-              "the word-level vocabulary is not answered meaningfully."]
+              f"(docs/corpus.md); expect lower accuracy on other audio. English only; {words}."]
     return "\n".join(lines) + "\n"
+
+
+def _text_side(model: dict) -> str:
+    """How a model's thinker reads its questions, for its card."""
+    pieces = model.get("text_pieces")
+    if not pieces:
+        return "with a word-level tokenizer"
+    return (f"reading any text in Whisper tiny.en's first {pieces:,} BPE pieces through its frozen decoder "
+            "embeddings (docs/open-vocabulary.md)")
 
 
 def _splits_text(summary: dict, long_clips: str) -> str:
