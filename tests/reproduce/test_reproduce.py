@@ -455,3 +455,38 @@ def test_open_vocabulary_targets_read_new_words_the_closed_namesake_and_the_unse
     above = rows["all word starts of clips of new words within 50 ms, above pocketsphinx alignment given the transcript"]
     assert (above.goal, above.met) == (0.95, False)
     assert not any("pocketsphinx" in what for what in {r.what for r in measured_targets(results, "tiny")})
+
+
+def test_an_evaluation_stopped_half_way_resumes_after_the_last_one_done(tmp_path, monkeypatch):
+    import os
+
+    from rich.console import Console
+
+    from framestamp.reproduce import run as reproduce_run
+    from framestamp.reproduce.plan import EvalSpec, Experiment
+
+    experiment = Experiment("words-ihp", (EvalSpec("test", "one", 4), EvalSpec("test_long", "one", 2)), preset="tiny")
+    final = tmp_path / "final"
+    final.mkdir()
+    (final / "head.safetensors").write_bytes(b"")
+    os.utime(final / "head.safetensors", (1, 1))
+    monkeypatch.setattr(reproduce_run.FrameStampModel, "from_pretrained", staticmethod(lambda path: object()))
+    asked = []
+
+    def evaluate_one(spec, experiment, model, final, summary, *rest):
+        asked.append(spec.split)
+        if spec.split == "test_long" and len(asked) == 2:
+            raise KeyboardInterrupt  # the session ends in the middle of the second evaluation
+        summary["evaluations"].append({"split": spec.split})
+
+    monkeypatch.setattr(reproduce_run, "_evaluate_one", evaluate_one)
+    console, progress = Console(file=open(os.devnull, "w")), tmp_path / "evaluations.partial.json"
+    config = reproduce_run.TrainConfig()
+    with pytest.raises(KeyboardInterrupt):
+        reproduce_run.evaluate_experiment(experiment, config, final, console, progress=progress)
+    summary = reproduce_run.evaluate_experiment(experiment, config, final, console, progress=progress)
+    assert asked == ["test", "test_long", "test_long"]  # the first one is not asked again
+    assert [r["split"] for r in summary["evaluations"]] == ["test", "test_long"]
+    os.utime(progress, (0, 0))  # progress older than the model (retrained since): start afresh
+    reproduce_run.evaluate_experiment(experiment, config, final, console, progress=progress)
+    assert asked[3:] == ["test", "test_long"]

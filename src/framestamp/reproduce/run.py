@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Callable
@@ -35,6 +35,7 @@ from .plan import FULL, EvalSpec, Experiment, experiment_config, on_one_corpus, 
 from .report import STANDARD_EVALUATIONS
 
 METRICS_DIR = "metrics"
+EVALUATION_PROGRESS = "evaluations.partial.json"  # in a run's directory: its evaluations done so far
 
 # Evaluations by the field's standard metrics, of what the user-facing API returns
 # (``inference.api.Stamper``), one clip at a time; the metrics JSON keeps them under
@@ -139,10 +140,12 @@ def run_step(step: Step, results_dir: Path, console: Console) -> float:
         # The run's own record of its settings: the recipe may have changed since it was trained.
         ran = Path(config.output_dir) / "config.yaml"
         trained = TrainConfig.load(ran) if ran.exists() else config
-        summary = evaluate_experiment(experiment, trained, final, console, figures)
+        progress = Path(config.output_dir) / EVALUATION_PROGRESS
+        summary = evaluate_experiment(experiment, trained, final, console, figures, progress=progress)
         summary["train"] = training_summary(Path(config.output_dir))
         summary["wall_minutes"] = round((time.monotonic() - started) / 60, 2)
         metrics.write_text(json.dumps(summary, indent=1))
+        progress.unlink(missing_ok=True)
     return (time.monotonic() - started) / 60
 
 
@@ -152,7 +155,7 @@ def _newer(path: Path, than: Path) -> bool:
 
 def evaluate_experiment(
     experiment: Experiment, config: TrainConfig, final: Path, console: Console, figures_dir: Path | None = None,
-    calibrate: bool = True,
+    calibrate: bool = True, progress: Path | None = None,
 ) -> dict:  # fmt: skip
     """Every evaluation of one experiment's final model, as a JSON-ready dict.
 
@@ -160,62 +163,87 @@ def evaluate_experiment(
         calibrate: before a presence evaluation, fit the presence threshold of a model trained
             with absent questions on dev questions and write it into ``final`` (see
             :func:`calibrate_presence`); False keeps the checkpoint's threshold and writes nothing.
+        progress: a file where the evaluations done so far are kept after each one: a run
+            stopped half way resumes after the last one done (when the file is newer than the
+            final model), and the caller removes it once the summary is stored.
     """
     from ..train.loop import training_clips
 
     model = FrameStampModel.from_pretrained(final)
     summary = {"recipe": experiment.recipe, "config": config.to_dict(), "evaluations": []}
+    done: list[str] = []
+    if progress is not None and _newer(progress, final / HEAD_NAME):
+        stored = json.loads(progress.read_text())
+        summary, done = stored["summary"], stored["done"]
+        console.print(f"[bold]resume[/] evaluating {experiment.name}: {len(done)} of {len(experiment.evals)} done")
     split_clips = cache(lambda split, corpus=None: training_clips(
         replace(config.data, max_duration_s=None, corpus=corpus or config.data.corpus), split=split))
     for spec in experiment.evals:
-        clips = split_clips(spec.split, spec.corpus)
-        if spec.copy is not None:
-            from ..evaluate.copies import as_copy
-
-            clips = [as_copy(clip, spec.copy) for clip in clips]
-        if spec.mode in STANDARD_MODES:
-            if not stamper_can_run(model):
-                console.print(f"[bold]skip[/] {spec.mode} of {experiment.name}: the API cannot run token baselines yet")
-                continue
-            evaluate_standard = {"diarize": evaluate_diarization, "events_f1": evaluate_events_f1}[spec.mode]
-            console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} ({spec.mode}, "
-                          f"{min(len(clips), spec.limit or len(clips))} clips)")  # fmt: skip
-            summary.setdefault(STANDARD_EVALUATIONS, []).append(evaluate_standard(model, clips, spec))
+        key = json.dumps(asdict(spec), sort_keys=True)
+        if key in done:
             continue
-        if spec.mode == "presence":
-            if calibrate and model.config.answers_absent and not model.head_kind.generates_text:
-                calibrate_presence(model, final, presence_items(split_clips("dev"), seed=0, limit=spec.limit), console)
-            items = presence_items(clips, seed=0, limit=spec.limit)
-            console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} (present, absent: {len(items)} queries)")
-            metrics = run_presence(model, items, threshold=presence_threshold(model.config))
-            summary["evaluations"].append({"split": spec.split, "mode": spec.mode, "n": len(items), "metrics": metrics})
-            continue
-        if spec.mode == PROBE_MODE:
-            if model.match_probe is None:
-                console.print(f"[bold]skip[/] {spec.mode} of {experiment.name}: trained without the match loss")
-                continue
-            from ..evaluate.probe_reading import probe_reading
-
-            items = evaluation_items(clips, "one", seed=0, limit=spec.limit)  # the "one" evaluation's questions
-            console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} (match probe read as an answer, "
-                          f"{len(items)} queries)")  # fmt: skip
-            summary["evaluations"].append({"split": spec.split, "mode": spec.mode, "n": len(items),
-                                           "metrics": probe_reading(model, items)})  # fmt: skip
-            continue
-        if spec.mode in ROBUSTNESS_MODES:
-            console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} ({spec.mode}, {spec.limit} questions)")
-            summary["evaluations"].append(evaluate_robustness(spec, model, clips))
-            continue
-        items = evaluation_items(clips, spec.mode, seed=0, limit=spec.limit)
-        copy = f", {spec.copy} copies" if spec.copy else ""
-        console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} ({spec.mode}, {len(items)} queries{copy})")
-        result = run(model, items, batch_size=8)
-        summary["evaluations"].append(describe(spec, result))
-        if spec.split == "test" and spec.corpus is None and not model.head_kind.generates_text and figures_dir:
-            from .report import plot_intensity_examples
-
-            plot_intensity_examples(model, items, figures_dir / f"intensity_{experiment.name}_{spec.mode}.png")
+        _evaluate_one(spec, experiment, model, final, summary, split_clips, console, figures_dir, calibrate)
+        if progress is not None:
+            done.append(key)
+            partial = progress.with_name(progress.name + ".writing")
+            partial.write_text(json.dumps({"done": done, "summary": summary}))
+            partial.replace(progress)
     return summary
+
+
+def _evaluate_one(
+    spec: EvalSpec, experiment: Experiment, model: FrameStampModel, final: Path, summary: dict, split_clips,
+    console: Console, figures_dir: Path | None, calibrate: bool,
+) -> None:  # fmt: skip
+    """One evaluation of ``experiment.evals``: its record appended to ``summary`` (nothing when the
+    model cannot be evaluated that way); ``split_clips(split, corpus)`` gives the clips."""
+    clips = split_clips(spec.split, spec.corpus)
+    if spec.copy is not None:
+        from ..evaluate.copies import as_copy
+
+        clips = [as_copy(clip, spec.copy) for clip in clips]
+    if spec.mode in STANDARD_MODES:
+        if not stamper_can_run(model):
+            console.print(f"[bold]skip[/] {spec.mode} of {experiment.name}: the API cannot run token baselines yet")
+            return
+        evaluate_standard = {"diarize": evaluate_diarization, "events_f1": evaluate_events_f1}[spec.mode]
+        console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} ({spec.mode}, "
+                      f"{min(len(clips), spec.limit or len(clips))} clips)")  # fmt: skip
+        summary.setdefault(STANDARD_EVALUATIONS, []).append(evaluate_standard(model, clips, spec))
+        return
+    if spec.mode == "presence":
+        if calibrate and model.config.answers_absent and not model.head_kind.generates_text:
+            calibrate_presence(model, final, presence_items(split_clips("dev"), seed=0, limit=spec.limit), console)
+        items = presence_items(clips, seed=0, limit=spec.limit)
+        console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} (present, absent: {len(items)} queries)")
+        metrics = run_presence(model, items, threshold=presence_threshold(model.config))
+        summary["evaluations"].append({"split": spec.split, "mode": spec.mode, "n": len(items), "metrics": metrics})
+        return
+    if spec.mode == PROBE_MODE:
+        if model.match_probe is None:
+            console.print(f"[bold]skip[/] {spec.mode} of {experiment.name}: trained without the match loss")
+            return
+        from ..evaluate.probe_reading import probe_reading
+
+        items = evaluation_items(clips, "one", seed=0, limit=spec.limit)  # the "one" evaluation's questions
+        console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} (match probe read as an answer, "
+                      f"{len(items)} queries)")  # fmt: skip
+        summary["evaluations"].append({"split": spec.split, "mode": spec.mode, "n": len(items),
+                                       "metrics": probe_reading(model, items)})  # fmt: skip
+        return
+    if spec.mode in ROBUSTNESS_MODES:
+        console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} ({spec.mode}, {spec.limit} questions)")
+        summary["evaluations"].append(evaluate_robustness(spec, model, clips))
+        return
+    items = evaluation_items(clips, spec.mode, seed=0, limit=spec.limit)
+    copy = f", {spec.copy} copies" if spec.copy else ""
+    console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} ({spec.mode}, {len(items)} queries{copy})")
+    result = run(model, items, batch_size=8)
+    summary["evaluations"].append(describe(spec, result))
+    if spec.split == "test" and spec.corpus is None and not model.head_kind.generates_text and figures_dir:
+        from .report import plot_intensity_examples
+
+        plot_intensity_examples(model, items, figures_dir / f"intensity_{experiment.name}_{spec.mode}.png")
 
 
 def evaluate_robustness(spec: EvalSpec, model: FrameStampModel, clips) -> dict:
