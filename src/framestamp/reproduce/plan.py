@@ -172,7 +172,7 @@ PRETRAINED = _pretrained(
 
 # Open vocabulary (after the closed chain, which it starts from): the word models moved to Whisper's
 # BPE pieces at their second stage, trained on the open corpus (frequent English words in the
-# grammar's slots, 15% of them never in training). Seen against unseen words, and the closed word
+# grammar's slots, some of them never in training). Seen against unseen words, and the closed word
 # models' own test questions (the same budget: both continue the same first stage for 3,000 steps).
 OPEN_WORDS = (
     EvalSpec("test", "one", 400, by=("word", "source", "voice")),

@@ -512,7 +512,7 @@ def _open_vocabulary_section(results: dict, pairs: tuple[tuple[str, str], ...], 
         ("open model", "closed namesake", "seen words, test", "new words, test_unseen", "seen words, test_unseen",
          "closed test questions", "closed namesake, same questions", "present/absent, test_unseen"),
         "The open models read any text in Whisper's BPE pieces and trained their second stage on the open corpus, "
-        "where 15% of its frequent English words are never said in training (docs/open-vocabulary.md). *New "
+        "where some of its frequent English words are never said in training (docs/open-vocabulary.md). *New "
         "words*: questions about those; *closed test questions*: the closed models' own test split (grammar words "
         "only), answered by the open model, beside its closed namesake, which continued the same first stage "
         "for the same steps; *present/absent*: balanced accuracy on present and absent questions about new words.",
