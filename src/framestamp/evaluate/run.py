@@ -18,6 +18,7 @@ from ..data.examples import Clip
 from ..model import FrameStampModel
 from ..decoding import DecodeConfig, Prediction
 from ..inference.engine import Ask, Engine, InferenceConfig
+from ..inference.windows import WindowConfig
 from ..tasks import Query
 from ..tasks.make import make_query
 from .metrics import all_events_metrics, single_event_metrics
@@ -81,6 +82,7 @@ def ask_of(query: Query, known_count: bool = False, max_new_tokens: int | None =
 def run(
     model: FrameStampModel, items: Sequence[EvalItem], batch_size: int = 8,
     decode: DecodeConfig = DecodeConfig(), known_count: bool = False, progress: bool = True,
+    windows: WindowConfig = WindowConfig(),
 ) -> EvalResult:  # fmt: skip
     """Predict every item in batches, timing each batch, and compute the metrics.
 
@@ -90,9 +92,10 @@ def run(
 
     Args:
         known_count: give "all" queries the true number of events (otherwise inferred).
+        windows: how long audio is windowed (unset lengths: the model's own, as for users).
     """
     shard, gather = _shard(list(items))
-    engine = Engine(model, InferenceConfig(decode=decode, progress=False))
+    engine = Engine(model, InferenceConfig(windows=windows, decode=decode, progress=False))
     predictions, timings = [], []
     batches = [shard[i : i + batch_size] for i in range(0, len(shard), batch_size)]
     for batch in tqdm(batches, desc="evaluate", disable=not progress, leave=False):

@@ -3,8 +3,8 @@
 Evaluation, the Python API, the CLI, the demo and the bench all answer questions through
 :class:`Engine`, so a reported number describes the path a user runs.
 
-- Audio that fits one window (30 s by default) is encoded in one forward pass; questions about
-  several such clips are batched. A frame model's "k-th occurrence" question (k > 1) of a family
+- Audio that fits one window (the model's own length, ``ModelConfig.window_s``, else 30 s) is
+  encoded in one forward pass; questions about several such clips are batched. A frame model's "k-th occurrence" question (k > 1) of a family
   that counts (words, events) is asked as the 1st..k-th, whatever the length: the k-th is present
   only when the occurrences before it are, each later than the one before.
 - Longer audio is cut into overlapping windows whose frame scores are stitched on one timeline
@@ -31,11 +31,11 @@ import numpy as np
 
 from ..config import Config, option, register_config
 from ..decoding import DecodeConfig, Prediction, head_kind, presence_threshold
-from ..errors import FramestampWarning
+from ..errors import ConfigError, FramestampWarning
 from ..frames import frames_to_seconds
 from ..tasks import Task, parse_answer
 from .stages import stage
-from .windows import LongScores, WindowConfig, check_length, plan_windows, score_long
+from .windows import DEFAULT_WINDOW_S, LongScores, WindowConfig, check_length, plan_windows, score_long
 
 DEFAULT_MAX_NEW_TOKENS = 64
 ORDINAL_SLACK = 2  # occurrences asked beyond the k-th in each window (the first may lie in an overlap)
@@ -121,6 +121,11 @@ class Engine:
         self.model = model
         self.config = config or InferenceConfig()
         self.head = head_kind(model.config.head_objective)
+        try:
+            self.windows = self.config.windows.resolved(model.config.window_s)
+        except ValueError as error:  # an overlap given for the model's own window, longer than half of it
+            window_s = self.config.windows.window_s or model.config.window_s or DEFAULT_WINDOW_S
+            raise ConfigError(f"{error} (windows of {window_s:g} s)") from None
         model.backbone.reuse_frozen_outputs()  # questions about one recording share its frozen tower output
 
     @property
@@ -135,11 +140,11 @@ class Engine:
 
     def n_windows(self, waveform: np.ndarray) -> int:
         """How many windows the recording is encoded in."""
-        return len(plan_windows(waveform.size, self.model.frame_rate_hz, self.token_rate_hz, self.config.windows))
+        return len(plan_windows(waveform.size, self.model.frame_rate_hz, self.token_rate_hz, self.windows))
 
     def scores(self, waveform: np.ndarray, questions: Sequence[str]) -> LongScores:
         """Frame scores ``[Q, T]`` of ``questions`` over the whole recording (windowed, stitched)."""
-        return score_long(self.model, questions, waveform, self.token_rate_hz, self.config.windows, self.config.progress)
+        return score_long(self.model, questions, waveform, self.token_rate_hz, self.windows, self.config.progress)
 
     def answer(self, waveforms: Sequence[np.ndarray], asks: Sequence[Ask]) -> list[Prediction]:
         """Answer ``asks[i]`` about ``waveforms[i]`` (float32 mono 16 kHz), batching the
@@ -284,7 +289,7 @@ class Engine:
         if ask.mode == "one" and ask.k > 1:
             warnings.warn(TOKEN_ORDINAL_WARNING, FramestampWarning, stacklevel=4)
         rate = self.model.frame_rate_hz
-        plan = plan_windows(waveform.size, rate, self.token_rate_hz, self.config.windows)
+        plan = plan_windows(waveform.size, rate, self.token_rate_hz, self.windows)
         bounds = [0.0, *(frames_to_seconds(cut, rate) for cut in plan.cuts), math.inf]
         texts, kept, parsed_any = [], [], False
         for i in range(len(plan)):

@@ -1,7 +1,8 @@
 """Audio of any length: encode overlapping windows, stitch their frame scores on one timeline.
 
-A question about a long recording is asked of every window (default 30 s windows that overlap
-by 5 s). Each global frame is taken from exactly one window: the one whose centre is nearer,
+A question about a long recording is asked of every window: windows of the model's own length
+(``ModelConfig.window_s``, chosen on held-out long recordings; 30 s for a model without one),
+overlapping by a fifth of it, at most 5 s. Each global frame is taken from exactly one window: the one whose centre is nearer,
 i.e. consecutive windows are cut at the midpoint of their overlap, without crossfading. Since
 IHP intensities are additive per frame, the integrated intensity of the stitched timeline is
 still an expected count, and times decoded from it are global times.
@@ -28,22 +29,37 @@ from ..frames import seconds_to_frames
 from .progress import windows_done
 
 
+DEFAULT_WINDOW_S = 30.0  # a model that chose no window of its own: the tower's one attention window
+MAX_OVERLAP_S = 5.0
+
+
 @register_config
 @dataclass
 class WindowConfig(Config):
     """How long audio is cut into windows for the backbone."""
 
-    window_s: float = option(30.0, "length of one encoded window, in seconds")
-    overlap_s: float = option(5.0, "overlap of consecutive windows, in seconds (cut at its midpoint)")
+    window_s: float | None = option(None, "length of one encoded window, in seconds; None: the model's own "
+                                          "(ModelConfig.window_s, chosen on held-out long recordings), else 30")
+    overlap_s: float | None = option(None, "overlap of consecutive windows, in seconds (cut at its midpoint); "
+                                           "None: a fifth of the window, at most 5 s")
     windows_per_batch: int = option(1, "windows per forward pass; activation memory grows with it")
 
     def __post_init__(self):
-        if not 0 < self.window_s < math.inf:
+        if self.window_s is not None and not 0 < self.window_s < math.inf:
             raise ValueError(f"window_s must be positive and finite, got {self.window_s}")
-        if not 0 <= self.overlap_s <= self.window_s / 2:
+        if self.overlap_s is not None and not 0 <= self.overlap_s < math.inf:
+            raise ValueError(f"overlap_s must be >= 0, got {self.overlap_s}")
+        if self.window_s is not None and self.overlap_s is not None and self.overlap_s > self.window_s / 2:
             raise ValueError(f"overlap_s must be in [0, window_s / 2], got {self.overlap_s}")
         if self.windows_per_batch < 1:
             raise ValueError(f"windows_per_batch must be >= 1, got {self.windows_per_batch}")
+
+    def resolved(self, model_window_s: float | None = None) -> WindowConfig:
+        """Concrete lengths: the window given, else ``model_window_s`` (a model's own), else 30 s;
+        the overlap given, else a fifth of the window up to 5 s."""
+        window_s = self.window_s or model_window_s or DEFAULT_WINDOW_S
+        overlap_s = min(MAX_OVERLAP_S, window_s / 5) if self.overlap_s is None else self.overlap_s
+        return WindowConfig(window_s, overlap_s, self.windows_per_batch)
 
 
 @dataclass(frozen=True)
@@ -83,12 +99,14 @@ class WindowPlan:
 def plan_windows(
     n_samples: int, frame_rate_hz: float, token_rate_hz: float, config: WindowConfig = WindowConfig()
 ) -> WindowPlan:  # fmt: skip
-    """Cut ``n_samples`` (16 kHz) into full-length overlapping windows.
+    """Cut ``n_samples`` (16 kHz) into full-length overlapping windows (``config``'s lengths; unset:
+    30 s windows overlapping by 5 s).
 
     Window starts lie on the audio-token grid (40 ms for 25 tokens/s), so every window's frames
     fall on the global frame grid. The last window is moved back to end at the audio's end,
     keeping its full length (more context; a larger overlap with its neighbour).
     """
+    config = config.resolved()
     grid = max(1, round(SAMPLE_RATE_HZ / token_rate_hz))
     length = max(grid, int(config.window_s * SAMPLE_RATE_HZ) // grid * grid)
     hop = max(grid, int((config.window_s - config.overlap_s) * SAMPLE_RATE_HZ) // grid * grid)
@@ -144,7 +162,7 @@ def score_long(
         questions: the questions, each asked of every window.
         waveform: float32 mono audio at 16 kHz, any length of at least one audio token.
         token_rate_hz: audio tokens per second of the backbone (window starts lie on its grid).
-        config: window length, overlap and windows per forward pass.
+        config: window length, overlap (unset: 30 s and 5 s) and windows per forward pass.
         progress: draw a progress bar on stderr; None = only when stderr is a terminal. A
             listener set with :func:`framestamp.inference.progress.reporting_windows` hears
             ``(done, total)`` windows either way.

@@ -18,7 +18,8 @@ class EvalSpec:
     # "one", "all", "presence" (a present and an absent single-occurrence question per clip), or a
     # standard metric of what the user-facing API returns for whole clips (``reproduce.run.STANDARD_MODES``):
     # "diarize" (DER, JER, speaker count) or "events_f1" (event-based F1); ``limit`` then counts clips;
-    # "probe": the match probe read as an answer to the "one" questions (``evaluate.probe_reading``).
+    # "probe": the match probe read as an answer to the "one" questions (``evaluate.probe_reading``);
+    # "window": choose the model's window for long audio (``reproduce.run.WINDOW_MODE``).
     mode: str
     limit: int | None = None
     # Also report accuracy by these groupings of the questions (``reproduce.run.GROUPINGS``): "time"
@@ -69,6 +70,10 @@ STAGE = (EvalSpec("test", "one", 400, by=("time",)), EvalSpec("test_long", "one"
 ALL = (EvalSpec("test", "all", 200),)
 # The same kind of questions on training clips: how well a model fits what it saw, against test.
 FIT = EvalSpec("train", "one", 300)
+# Before the others: the window length long audio is cut into, chosen on dev questions, half of
+# them on dev clips joined into 20-60 s recordings (``evaluate.window_choice``). Not for speakers:
+# joined clips would hold different people under one "speaker 1".
+WINDOW = (EvalSpec("dev", "window", 96),)
 
 
 def _test_also_by(*groupings: str) -> tuple[EvalSpec, ...]:
@@ -157,17 +162,17 @@ PRETRAINED = _pretrained(
     # Words: clips of at most 5 s until the thinker matches the asked word to the audio, then
     # every clip length, with absent questions, non-speech clips and augmented audio.
     Experiment("words-ihp-short", STAGE + PROBE),
-    Experiment("words-ihp", WORDS + (FIT,) + PROBE + AS_USERS_FILES + ROBUSTNESS, "words"),  # continues words-ihp-short
+    Experiment("words-ihp", WINDOW + WORDS + (FIT,) + PROBE + AS_USERS_FILES + ROBUSTNESS, "words"),  # continues words-ihp-short
     Experiment("words-token-short", STAGE + PROBE),
-    Experiment("words-token", WORDS + (FIT,) + PROBE + AS_USERS_FILES + ROBUSTNESS, "words-token"),  # continues words-token-short
+    Experiment("words-token", WINDOW + WORDS + (FIT,) + PROBE + AS_USERS_FILES + ROBUSTNESS, "words-token"),  # continues words-token-short
     Experiment("words-all", ALL, "words-all", init_from="words-ihp-short"),
     Experiment("words-all-token", ALL, "words-all-token", init_from="words-ihp-short"),
     # Speakers and events fine-tune the word model's backbone with a fresh head; frame and token
     # variants start from the same weights and train the same steps on the same data.
     Experiment("speakers-ihp", SPEAKERS + (FIT,) + AS_USERS_FILES, "speakers", init_from="words-ihp"),
     Experiment("speakers-token", SPEAKERS + (FIT,) + AS_USERS_FILES, "speakers-token", init_from="words-ihp"),
-    Experiment("events-ihp", EVENTS + (FIT,), "events", init_from="words-ihp"),
-    Experiment("events-token", EVENTS + (FIT,), "events-token", init_from="words-ihp"),
+    Experiment("events-ihp", WINDOW + EVENTS + (FIT,), "events", init_from="words-ihp"),
+    Experiment("events-token", WINDOW + EVENTS + (FIT,), "events-token", init_from="words-ihp"),
 )
 
 # Open vocabulary (after the closed chain, which it starts from): the word models moved to Whisper's
@@ -186,8 +191,8 @@ OPEN_WORDS = (
 # names no word).
 ALL_UNSEEN = (EvalSpec("test_unseen", "all", 200, corpus="open"),)
 PRETRAINED = PRETRAINED + _pretrained(
-    Experiment("words-open", OPEN_WORDS + (FIT,) + PROBE),  # continues words-ihp-short
-    Experiment("words-token-open", OPEN_WORDS + (FIT,) + PROBE),  # continues words-token-short
+    Experiment("words-open", WINDOW + OPEN_WORDS + (FIT,) + PROBE),  # continues words-ihp-short
+    Experiment("words-token-open", WINDOW + OPEN_WORDS + (FIT,) + PROBE),  # continues words-token-short
 )
 PRETRAINED = tuple(replace(e, evals=e.evals + ALL_UNSEEN) if e.name in ("words-all", "words-all-token") else e
                    for e in PRETRAINED)  # fmt: skip

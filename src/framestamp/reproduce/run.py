@@ -47,6 +47,12 @@ ROBUSTNESS_MODES = ("nonspeech", "presence_long", "late_words")
 # The match probe of a model trained with the match loss, read as an answer to the single questions
 # (``evaluate.probe_reading``): where its hidden states place the asked word.
 PROBE_MODE = "probe"
+# First in a plan's evaluations: choose the window length long audio is cut into, on the dev
+# split's clips and recordings joined from them (``evaluate.window_choice``); written into the
+# final model's config, so every later evaluation and every user answer uses it. The metrics JSON
+# keeps each candidate's accuracy under ``WINDOW_CHOICE``.
+WINDOW_MODE = "window"
+WINDOW_CHOICE = "window_choice"
 # Speaker turns: pyannote's collar is the full width around each reference boundary, so 0.5 is
 # NIST's +-0.25 s; overlapping speech is scored.
 DER_COLLAR_S = 0.5
@@ -219,6 +225,10 @@ def _evaluate_one(
         metrics = run_presence(model, items, threshold=presence_threshold(model.config))
         summary["evaluations"].append({"split": spec.split, "mode": spec.mode, "n": len(items), "metrics": metrics})
         return
+    if spec.mode == WINDOW_MODE:
+        if calibrate:
+            choose_model_window(model, final, split_clips(spec.split, spec.corpus), spec.limit, summary, console)
+        return
     if spec.mode == PROBE_MODE:
         if model.match_probe is None:
             console.print(f"[bold]skip[/] {spec.mode} of {experiment.name}: trained without the match loss")
@@ -259,13 +269,34 @@ def evaluate_robustness(spec: EvalSpec, model: FrameStampModel, clips) -> dict:
     return robustness.late_words(model, clips, n)
 
 
+def choose_model_window(model: FrameStampModel, final: Path, dev_clips, n: int | None, summary: dict,
+                        console: Console) -> None:  # fmt: skip
+    """Set the window of ``model`` and of ``final``'s config file to the best one on ``n`` dev
+    questions (half on recordings of joined dev clips), and keep every candidate's accuracy in
+    ``summary``."""
+    from ..evaluate.window_choice import choose_window, window_items
+
+    items = window_items(dev_clips, n or 128)
+    console.print(f"[bold]choose[/] the window for long audio on {len(items)} dev questions")
+    window_s, record = choose_window(model, items)
+    summary[WINDOW_CHOICE] = record
+    _set_model_config(model, final, window_s=window_s)
+    console.print(f"[bold]choose[/] {window_s:g} s windows: " + ", ".join(
+        f"{name} s {value['accuracy']:.1%}" for name, value in record["candidates"].items()))
+
+
+def _set_model_config(model: FrameStampModel, final: Path, **values) -> None:
+    """Change fields of ``model``'s config and of ``final``'s config file alike."""
+    model.config = replace(model.config, **values)
+    path = final / CONFIG_NAME
+    path.write_text(json.dumps(json.loads(path.read_text()) | values, indent=2) + "\n")
+
+
 def calibrate_presence(model: FrameStampModel, final: Path, items, console: Console) -> None:
     """Set the checkpoint's presence threshold to the best one on ``items`` (held-out present and
     absent questions), in ``model`` and in ``final``'s config file."""
     threshold = round(fit_presence_threshold(model, items), 4)
-    model.config = replace(model.config, presence_threshold=threshold)
-    path = final / CONFIG_NAME
-    path.write_text(json.dumps(json.loads(path.read_text()) | {"presence_threshold": threshold}, indent=2) + "\n")
+    _set_model_config(model, final, presence_threshold=threshold)
     console.print(f"[bold]calibrate[/] presence threshold {threshold} on {len(items)} dev questions")
 
 

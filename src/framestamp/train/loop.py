@@ -99,11 +99,11 @@ def training_model(config: TrainConfig, checkpoint: Path | None) -> FrameStampMo
         # augmented and non-speech clips are new audio every step: their tower outputs stay in memory
         # (bounded); the plain clips' come from disk (``warm_frozen_tower``)
         model.backbone.enable_tower_cache(disk_writes=not fresh_audio(config))
-    # saved with the model: what its head was trained to answer (a threshold calibrated for the
-    # model it started from no longer holds)
+    # saved with the model: what its head was trained to answer (a threshold or window chosen for
+    # the model it started from no longer holds)
     model.config = replace(model.config, question_modes=list(config.data.modes),
                            answers_absent=config.data.absent_share > 0 or config.data.nonspeech_share > 0,
-                           presence_threshold=None)  # fmt: skip
+                           presence_threshold=None, window_s=None)  # fmt: skip
     return model.train()
 
 
