@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from framestamp.model import CONFIG_NAME
 from framestamp.reproduce.plan import FULL, PLANS, Experiment, recipe
 from framestamp.reproduce.published import (
     generate,
@@ -122,8 +123,23 @@ def test_a_shipped_model_card_is_its_metrics(experiment):
             f"{accuracy[t]:.1%}" for t in ("0.02", "0.05", "0.1")) + " |"  # fmt: skip
         assert row in text, f"{experiment.ships_as}: card lacks {row}"
     assert f"{steps_trained(summary, ' steps')} in" in text
+    # the window the plan chose is the one the shipped model answers with
+    choice = summary.get("window_choice")
+    config = json.loads((CHECKPOINTS / experiment.ships_as / CONFIG_NAME).read_text())
+    assert config.get("window_s") == (choice["window_s"] if choice else None)
     assert text == card(experiment, RESULTS, CHECKPOINTS / experiment.ships_as), (
         f"{experiment.ships_as}'s card is not what its metrics give; run python -m framestamp.reproduce.ship --cards")
+
+
+def test_a_card_says_which_window_was_chosen_and_what_each_candidate_scored():
+    from framestamp.reproduce.ship import _window_text
+
+    assert _window_text({}) == []
+    choice = {"window_s": 15.0, "n": 96, "n_long": 48, "candidates": {
+        "30": {"accuracy": 0.5}, "20": {"accuracy": 0.55}, "15": {"accuracy": 0.6}, "10": {"accuracy": 0.58}}}
+    text = " ".join(_window_text({"window_choice": choice}))
+    assert "windows of 15 s" in text and "96 dev questions, 48 of them on 20-60 s recordings" in text
+    assert "30 s 50.0%, 20 s 55.0%, 15 s 60.0%, 10 s 58.0%" in text
 
 
 def test_a_card_says_when_its_numbers_come_from_an_earlier_recipe():

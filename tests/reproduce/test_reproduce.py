@@ -186,6 +186,20 @@ def test_the_pretrained_targets_read_breakdowns_copies_speaker_counts_and_the_an
     assert not any("pocketsphinx" in row for row in _targets(results, "tiny").splitlines())  # no anchor stored
 
 
+def test_the_window_table_shows_the_chosen_window_and_every_candidate():
+    from framestamp.reproduce.report import _window_table
+
+    choice = {"window_s": 15.0, "n": 96, "n_long": 48, "candidates": {
+        "30": {"accuracy": 0.5, "short": 0.7, "long": 0.3}, "15": {"accuracy": 0.6, "short": 0.7, "long": 0.5}}}
+    results = {"words-ihp": {"evaluations": [], "window_choice": choice}, "speakers-ihp": {"evaluations": []}}
+    table = _window_table(results)
+    assert "on 96 dev questions, 48 of them on 20-60 s recordings" in table
+    assert "| experiment | chosen | 30 s | 15 s |" in table.splitlines()
+    assert "| words-ihp | 15 s | 50.0% (70% / 30%) | 60.0% (70% / 50%) |" in table.splitlines()
+    assert "speakers" not in table  # no window chosen: no row
+    assert _window_table({"speakers-ihp": {"evaluations": []}}) == ""
+
+
 def test_the_probe_table_sets_the_probe_beside_the_models_own_answer():
     from framestamp.reproduce.report import _probe_table
 

@@ -164,11 +164,23 @@ def model_card(experiment: Experiment, summary: dict, stages: list[str] = (), pa
                       f"present when P(N >= 1) >= {m['threshold']}): {m['present_recall']:.1%} of present and "
                       f"{m['absent_recall']:.1%} of absent ones called right (balanced accuracy "
                       f"{m['balanced_accuracy']:.1%}, AUC {m['auc']:.3f})."]  # fmt: skip
+    lines += _window_text(summary)
     words = ("any word is read in Whisper's pieces; the report measures words never said in training apart"
              if model.get("text_pieces") else "a question about a word outside the word-level vocabulary is refused")
     lines += ["", "Limits: trained on the built-in corpus's synthetic and recorded speech and event classes "
               f"(docs/corpus.md); expect lower accuracy on other audio. English only; {words}."]
     return "\n".join(lines) + "\n"
+
+
+def _window_text(summary: dict) -> list[str]:
+    """The window chosen for long audio (``reproduce.run.WINDOW_CHOICE``), for a card; none when not chosen."""
+    choice = summary.get("window_choice")
+    if choice is None:
+        return []
+    tried = ", ".join(f"{name} s {value['accuracy']:.1%}" for name, value in choice["candidates"].items())
+    return ["", f"Long audio is cut into windows of {choice['window_s']:g} s (overlap a fifth, at most 5 s), the best "
+                f"of those tried on {choice['n']} dev questions, {choice['n_long']} of them on 20-60 s recordings "
+                f"(accuracy within 50 ms: {tried}); `--window-s` overrides it."]  # fmt: skip
 
 
 def _text_side(model: dict) -> str:
