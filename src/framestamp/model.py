@@ -64,8 +64,8 @@ class ModelConfig(Config):
     answers_absent: bool = option(False, "the head was trained on questions whose answer is not in the clip, "
                                          "so its 'not there' (low Lambda) is learned, not a guess")
     presence_threshold: float | None = option(
-        None, "P(present) threshold calibrated on held-out present and absent questions (best balanced "
-              "accuracy); None: not calibrated (inference uses 0.5)"
+        None, "P(present) threshold calibrated on held-out present and absent questions about clips and long "
+              "recordings (best balanced accuracy); None: not calibrated (inference uses 0.5)"
     )  # fmt: skip
     window_s: float | None = option(
         None, "length of the windows long audio is cut into, chosen on held-out long recordings (dev clips "

@@ -186,6 +186,24 @@ def test_the_pretrained_targets_read_breakdowns_copies_speaker_counts_and_the_an
     assert not any("pocketsphinx" in row for row in _targets(results, "tiny").splitlines())  # no anchor stored
 
 
+def test_the_presence_threshold_is_fitted_on_short_clips_and_long_recordings_alike():
+    from framestamp.data.examples import Clip, Segment
+    from framestamp.reproduce.run import presence_calibration_items
+
+    def clip(clip_id, subset, labels):
+        segments = tuple(Segment(label, 0.5 + i, 0.8 + i) for i, label in enumerate(labels))
+        return Clip(clip_id, np.zeros(4 * 16_000, np.float32), subset, segments, " ".join(labels) * (subset == "words"))
+
+    words = [clip("a", "words", ["apple", "dog"]), clip("b", "words", ["cherry", "bark"]), clip("c", "words", ["pear"])]
+    items = presence_calibration_items(words, 6)
+    short, long = items[:6], items[6:]
+    assert [i.clip.id for i in short] == ["a", "a", "b", "b", "c", "c"] and len(long) == 6
+    assert all(20.0 <= i.clip.duration_s and "joined" in i.clip.provenance for i in long)
+    assert [i.query.n_events > 0 for i in long] == [True, False] * 3
+    speakers = [clip("s", "speakers", ["speaker 1", "speaker 2"]), clip("t", "speakers", ["speaker 1"])]
+    assert [i.clip.id for i in presence_calibration_items(speakers, 4)] == ["s", "s", "t", "t"]  # never joined
+
+
 def test_the_window_table_shows_the_chosen_window_and_every_candidate():
     from framestamp.reproduce.report import _window_table
 

@@ -219,7 +219,7 @@ def _evaluate_one(
         return
     if spec.mode == "presence":
         if calibrate and model.config.answers_absent and not model.head_kind.generates_text:
-            calibrate_presence(model, final, presence_items(split_clips("dev"), seed=0, limit=spec.limit), console)
+            calibrate_presence(model, final, presence_calibration_items(split_clips("dev"), spec.limit), console)
         items = presence_items(clips, seed=0, limit=spec.limit)
         console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} (present, absent: {len(items)} queries)")
         metrics = run_presence(model, items, threshold=presence_threshold(model.config))
@@ -290,6 +290,18 @@ def _set_model_config(model: FrameStampModel, final: Path, **values) -> None:
     model.config = replace(model.config, **values)
     path = final / CONFIG_NAME
     path.write_text(json.dumps(json.loads(path.read_text()) | values, indent=2) + "\n")
+
+
+def presence_calibration_items(dev_clips, limit: int | None) -> list[EvalItem]:
+    """Present and absent dev questions to fit the presence threshold on: ``limit`` about dev clips
+    and, for words and events, as many about 20-120 s recordings joined from them, so that the
+    threshold holds at any length (joined speaker clips would give one "speaker 1" several voices)."""
+    items = presence_items(dev_clips, seed=0, limit=limit)
+    if dev_clips and dev_clips[0].subset != "speakers":
+        from ..evaluate.robustness import long_presence_items
+
+        items += long_presence_items(dev_clips, len(items), seed=0)
+    return items
 
 
 def calibrate_presence(model: FrameStampModel, final: Path, items, console: Console) -> None:
