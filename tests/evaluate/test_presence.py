@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from framestamp.data.examples import Clip, Segment
-from framestamp.evaluate.presence import calibrated_threshold, presence_items, presence_metrics
+from framestamp.evaluate.presence import THRESHOLD_GRID, best_threshold, presence_items, presence_metrics
 from framestamp.evaluate.run import evaluation_items
 
 AUDIO = np.zeros(16000 * 3, dtype=np.float32)
@@ -48,9 +48,16 @@ def test_presence_items_pair_the_evaluation_question_with_an_absent_one():
     assert len(presence_items(clips, limit=3)) == 2  # pairs stay whole
 
 
-def test_calibrated_threshold_has_the_best_balanced_accuracy_and_prefers_the_one_nearest_a_half():
+def test_the_best_threshold_has_the_best_balanced_accuracy_and_prefers_the_one_nearest_a_half():
+    def best(present, probabilities):
+        decisions = np.asarray(probabilities)[:, None] >= THRESHOLD_GRID
+        return best_threshold(present, decisions, THRESHOLD_GRID)
+
     present = [True, True, True, False, False]
-    # 0.5 calls 0.4 absent (balanced 5/6); 0.35, between 0.4 and 0.3, separates all (balanced 1)
-    assert calibrated_threshold(present, [0.9, 0.6, 0.4, 0.3, 0.1]) == pytest.approx(0.35)
-    assert calibrated_threshold([True, False], [0.9, 0.1]) == 0.5  # 0.5 separates them already
-    assert calibrated_threshold([True, False], [0.7, 0.7]) == 0.5  # no threshold helps
+    # 0.5 calls 0.4 absent (balanced 5/6); (0.3, 0.4] separates all (balanced 1): 0.4 is nearest 0.5
+    assert best(present, [0.9, 0.6, 0.4, 0.3, 0.1]) == pytest.approx(0.4)
+    assert best([True, False], [0.9, 0.1]) == 0.5  # 0.5 separates them already
+    assert best([True, False], [0.7, 0.7]) == 0.5  # no threshold helps
+    # decisions that are not one number against the threshold (a k-th occurrence over several windows)
+    decisions = np.array([[True, True, False], [True, False, False]])
+    assert best_threshold([True, False], decisions, [0.2, 0.4, 0.6]) == 0.4

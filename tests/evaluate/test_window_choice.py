@@ -93,16 +93,46 @@ def test_the_window_that_answers_best_wins_and_every_candidate_is_recorded(monke
     assert record["window_s"] == 15.0 and record["n"] == 5 and record["n_long"] == 3
 
 
-def test_the_plan_writes_the_chosen_window_into_the_final_model(checkpoint, tmp_path):
+def test_the_window_step_writes_the_window_and_then_fits_the_presence_threshold_at_it(checkpoint, tmp_path):
     from framestamp.model import CONFIG_NAME, FrameStampModel
-    from framestamp.reproduce.run import WINDOW_CHOICE, choose_model_window
+    from framestamp.reproduce.plan import EvalSpec, Experiment
+    from framestamp.reproduce.run import WINDOW_CHOICE, _evaluate_one
 
     final = tmp_path / "final"
     shutil.copytree(checkpoint, final)
-    model, summary = FrameStampModel.from_pretrained(final), {}
-    choose_model_window(model, final, CLIPS, 4, summary, Console(quiet=True))
-    chosen = summary[WINDOW_CHOICE]["window_s"]
-    assert chosen in (10.0, 15.0, 20.0, 30.0) and set(summary[WINDOW_CHOICE]["candidates"]) == {"10", "15", "20", "30"}
-    assert model.config.window_s == chosen
-    assert json.loads((final / CONFIG_NAME).read_text())["window_s"] == chosen
-    assert FrameStampModel.from_pretrained(final).config.window_s == chosen
+    config = json.loads((final / CONFIG_NAME).read_text()) | {"answers_absent": True, "presence_threshold": 0.0123}
+    (final / CONFIG_NAME).write_text(json.dumps(config))
+    window, presence = EvalSpec("dev", "window", 4), EvalSpec("test", "presence", 4)
+    model, summary = FrameStampModel.from_pretrained(final), {"evaluations": []}
+    _evaluate_one(window, Experiment("words-x", (window, presence)), model, final, summary,
+                  lambda split, corpus=None: CLIPS, Console(quiet=True), None, True)  # fmt: skip
+    record = summary[WINDOW_CHOICE]
+    assert record["n"] == 4 and record["n_long"] == 2 and set(record["candidates"]) == {"10", "15", "20", "30"}
+    best = max(value["accuracy"] for value in record["candidates"].values())
+    longest_best = max(float(name) for name, value in record["candidates"].items() if value["accuracy"] == best)
+    assert record["window_s"] == longest_best
+    written = json.loads((final / CONFIG_NAME).read_text())
+    assert written["window_s"] == longest_best == model.config.window_s
+    # fitted again at the chosen window, not the 0.0123 the checkpoint came with
+    assert written["presence_threshold"] != 0.0123 and written["presence_threshold"] == model.config.presence_threshold
+    assert FrameStampModel.from_pretrained(final).config.window_s == longest_best
+
+
+def test_kept_evaluations_resume_only_when_the_window_was_chosen_first():
+    from dataclasses import asdict
+
+    from framestamp.reproduce.plan import EvalSpec, Experiment
+    from framestamp.reproduce.run import _chose_window_first
+
+    window, one = EvalSpec("dev", "window", 4), EvalSpec("test", "one", 4)
+    key = lambda spec: json.dumps(asdict(spec), sort_keys=True)  # noqa: E731
+    chooses = Experiment("words-x", (window, one))
+    assert _chose_window_first(chooses, []) and _chose_window_first(chooses, [key(window), key(one)])
+    assert not _chose_window_first(chooses, [key(one)])  # answered before any window was chosen
+    assert _chose_window_first(Experiment("speakers-x", (one,)), [key(one)])  # no window step
+
+
+def test_speaker_clips_are_refused():
+    speakers = [Clip("s", np.zeros(SR, np.float32), "speakers", (Segment("speaker 1", 0.1, 0.5),))]
+    with pytest.raises(ValueError, match="speaker"):
+        window_items(speakers, 4)

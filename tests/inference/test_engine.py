@@ -215,3 +215,37 @@ def test_a_kth_heard_without_the_ones_before_it_is_not_present():
     stamper = Stamper(SecondOnlyModel(), InferenceConfig(progress=False))
     answer = stamper.locate(clicks_at(10.0, [2.0, 5.0]), word="apple", occurrence=2)
     assert not answer.present  # the 2nd question alone is sure (P 0.95), but there is no 1st
+
+
+class FaintClickModel(OrdinalClickModel):
+    """The j-th occurrence question marks the window's j-th click with P(present) 0.99 x the click's
+    amplitude, so parts and ranks differ in P(present)."""
+
+    def score(self, questions, waveforms):
+        rows = super().score(questions, waveforms)
+        for wave, row in zip(waveforms, rows):
+            for frame in np.flatnonzero(row > -20.0):
+                level = float(np.abs(wave[frame * 160 : (frame + 1) * 160]).max())  # the click's own amplitude
+                row[frame] = np.log(-np.log1p(-min(level, 1.0) * 0.99))  # P(present) = 0.99 x amplitude
+        return rows
+
+
+@pytest.mark.parametrize("seconds", [10.0, 100.0])
+def test_presence_at_many_thresholds_is_the_engines_decision_at_each(seconds):
+    from framestamp.inference.engine import Ask, Engine, InferenceConfig
+
+    audio = np.zeros(int(seconds * SR), dtype=np.float32)
+    for t, amplitude in ((2.0, 0.9), (5.0, 0.6), (8.0, 0.7), (40.0, 0.8), (90.0, 0.55)):
+        if t < seconds:
+            audio[int(t * SR)] = amplitude
+    audio[int(1.0 * SR)] = 0.51  # a faint first click: its window is less sure than later ones
+    word = task_named("word")
+    asks = [Ask(word.question("apple", k, "start"), task=word, subject="apple", k=k) for k in range(1, 7)]
+    thresholds = [0.1, 0.45, 0.5, 0.55, 0.6, 0.65, 0.75, 0.85, 0.95]
+    model = FaintClickModel()
+    decided = Engine(model, InferenceConfig(progress=False)).presence_at([audio] * len(asks), asks, thresholds)
+    for j, threshold in enumerate(thresholds):
+        engine = Engine(model, InferenceConfig(presence_threshold=threshold, progress=False))
+        answers = engine.answer([audio] * len(asks), asks)
+        assert [a.presence_probability >= threshold for a in answers] == list(decided[:, j]), threshold
+    assert decided[:, 0].any() and not decided[:, -1].any()  # the thresholds do change the answers

@@ -243,8 +243,9 @@ def test_shipped_checkpoints_are_evaluated_again_without_their_runs(tmp_path):
     config = experiment_config(speakers, corpus="tiny", max_steps=7).to_dict()
     stale = {"split": "test", "mode": "one", "n": 1, "metrics": {"accuracy": {"0.05": 1.0}}}
     (tmp_path / "results" / "metrics").mkdir(parents=True)
+    choice = {"window_s": 15.0, "n": 2, "n_long": 1, "candidates": {"15": {"accuracy": 1.0, "short": 1.0, "long": 1.0}}}
     stored = {"recipe": speakers.recipe, "config": config, "evaluations": [stale], "train": {"step": 7.0},
-              "wall_minutes": 1.5}  # fmt: skip
+              "wall_minutes": 1.5, "window_choice": choice}  # fmt: skip
     (tmp_path / "results" / "metrics" / "speakers-ihp-absent.json").write_text(json.dumps(stored))
 
     written = reevaluate_shipped(tmp_path / "results", ("speakers", "events-ihp-absent", "words-all", "speakers-token"),
@@ -256,6 +257,7 @@ def test_shipped_checkpoints_are_evaluated_again_without_their_runs(tmp_path):
     assert _digests(checkpoints) == before  # nothing written into a checkpoint (no calibration)
     summary = json.loads((tmp_path / "results" / "metrics" / "speakers-ihp-absent.json").read_text())
     assert summary["train"] == {"step": 7.0} and summary["wall_minutes"] == 1.5 and summary["config"] == config
+    assert summary["window_choice"] == choice  # the window the checkpoint was given is still described
     assert summary["evaluated_from"] == "shipped checkpoint speakers" and stale not in summary["evaluations"]
     modes = [(e["split"], e["mode"]) for e in summary["evaluations"]]
     assert modes == [("test", "one"), ("test_long", "one"), ("test", "presence"), ("train", "one")]

@@ -71,17 +71,20 @@ def presence_metrics(
     }  # fmt: skip
 
 
-def calibrated_threshold(present: Sequence[bool], probability: Sequence[float]) -> float:
-    """The P(present) threshold with the best balanced accuracy on these questions.
+# Thresholds a presence threshold is fitted among: 0.5 and a grid of 0.001 steps.
+THRESHOLD_GRID = np.unique(np.concatenate([[DEFAULT_PRESENCE_THRESHOLD], np.linspace(0.001, 0.999, 999)]))
 
-    Candidates are the default (0.5) and the midpoints between consecutive distinct probabilities;
-    among equally good ones, the nearest to the default wins.
-    """
-    values = np.unique(np.asarray(probability, dtype=np.float64))
-    candidates = np.concatenate([[DEFAULT_PRESENCE_THRESHOLD], (values[1:] + values[:-1]) / 2])
-    score = [(presence_metrics(present, probability, t)["balanced_accuracy"], -abs(t - DEFAULT_PRESENCE_THRESHOLD))
-             for t in candidates]  # fmt: skip
-    return float(candidates[max(range(len(candidates)), key=score.__getitem__)])
+
+def best_threshold(present: Sequence[bool], decisions: np.ndarray, thresholds: Sequence[float]) -> float:
+    """The threshold with the best balanced accuracy, given ``decisions[i, j]`` ("present" for
+    question i at ``thresholds[j]``); among equally good ones, the nearest to the default (0.5)."""
+    present, decisions = np.asarray(present, dtype=bool), np.asarray(decisions, dtype=bool)
+    thresholds = np.asarray(thresholds, dtype=np.float64)
+    recall_present = decisions[present].mean(axis=0) if present.any() else np.full(thresholds.size, np.nan)
+    recall_absent = (~decisions[~present]).mean(axis=0) if (~present).any() else np.full(thresholds.size, np.nan)
+    balanced = np.nan_to_num((recall_present + recall_absent) / 2, nan=-1.0)
+    order = np.lexsort((np.abs(thresholds - DEFAULT_PRESENCE_THRESHOLD), -balanced))
+    return float(thresholds[order[0]])
 
 
 def presence_probabilities(
@@ -108,8 +111,15 @@ def run_presence(
 
 
 def fit_presence_threshold(model: FrameStampModel, items: Sequence[EvalItem], batch_size: int = 8) -> float:
-    """``calibrated_threshold`` of ``model`` on ``items`` (held-out present and absent questions)."""
-    return calibrated_threshold(_present(items), presence_probabilities(model, items, batch_size, progress=False))
+    """The threshold of ``THRESHOLD_GRID`` at which the engine's own "present" decisions about
+    ``items`` (held-out present and absent questions) have the best balanced accuracy."""
+    engine = Engine(model, InferenceConfig(progress=False))
+    decisions = []
+    for first in range(0, len(items), batch_size):
+        batch = items[first : first + batch_size]
+        asks = [ask_of(i.query, max_new_tokens=answer_token_budget(model, i.query)) for i in batch]
+        decisions.append(engine.presence_at([i.clip.audio for i in batch], asks, THRESHOLD_GRID))
+    return best_threshold(_present(items), np.concatenate(decisions), THRESHOLD_GRID)
 
 
 def _present(items: Sequence[EvalItem]) -> list[bool]:

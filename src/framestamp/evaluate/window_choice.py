@@ -34,6 +34,8 @@ def window_items(dev_clips: Sequence[Clip], n: int, seed: int = 0,
     of dev clips joined to a length log-uniform in ``seconds``; item i depends only on (seed, i)."""
     from .robustness import join_clips
 
+    if dev_clips and dev_clips[0].subset == "speakers":
+        raise ValueError("a window is not chosen on speaker clips: joined clips would give one 'speaker 1' several voices")
     items = evaluation_items(dev_clips, "one", seed=seed, limit=n // 2)
     for index in range(10 * n):
         if len(items) >= 2 * (n // 2):
@@ -57,12 +59,16 @@ def choose_window(model: FrameStampModel, items: Sequence[EvalItem],
         result = run(model, items, progress=False, windows=WindowConfig(window_s=window_s))
         correct = _correct(items, result.predictions)
         accuracy = float(correct.mean())
-        record["candidates"][f"{window_s:g}"] = {"accuracy": accuracy, "short": float(correct[~is_long].mean()),
-                                                 "long": float(correct[is_long].mean())}  # fmt: skip
+        record["candidates"][f"{window_s:g}"] = {"accuracy": accuracy, "short": _mean(correct[~is_long]),
+                                                 "long": _mean(correct[is_long])}  # fmt: skip
         if best is None or accuracy > best[1]:
             best = (window_s, accuracy)
     record["window_s"] = best[0]
     return best[0], record
+
+
+def _mean(values: np.ndarray) -> float | None:
+    return float(values.mean()) if values.size else None
 
 
 def _correct(items: Sequence[EvalItem], predictions) -> np.ndarray:

@@ -222,31 +222,79 @@ class Engine:
         With ``ends``, each occurrence's end comes from the "end" question of the same rank, decoded
         in the same part of the timeline.
         """
+        long, asked = self._occurrence_scores(waveform, task, subject, max_k, boundary, ends)
+        return self._walk(long, self._candidates(long, asked, ends), max_k, ends, self.presence_threshold)
+
+    def _occurrence_scores(
+        self, waveform: np.ndarray, task: Task, subject: str, max_k: int, boundary: str = "start", ends: bool = False
+    ) -> tuple[LongScores, int]:  # fmt: skip
+        """Scores of the 1st..K-th occurrence questions (and their "end" twins with ``ends``) over
+        the recording, and K (see :meth:`occurrences`)."""
         asked = max_k + (ORDINAL_SLACK if max_k > 1 and self.n_windows(waveform) > 1 else 0)
         questions = [task.question(subject, j, b) for j in range(1, asked + 1)
                      for b in ((boundary, "end") if ends else (boundary,))]  # fmt: skip
-        long = self.scores(waveform, questions)
-        rows, per_rank = long.scores, 2 if ends else 1
-        result = Occurrences([], [], [], 0.0, long, rows[0 :: per_rank])
-        for index, (first, last) in enumerate(long.regions):
-            started = index == 0  # the first part's occurrences start at rank 1; later parts may skip ranks
-            for j in range(asked):
-                if last <= first or len(result.times_s) == max_k:
-                    break
+        return self.scores(waveform, questions), asked
+
+    def _candidates(self, long: LongScores, asked: int, ends: bool) -> list[list[tuple[float, float, float | None]]]:
+        """Per part of the timeline, per rank: (local P(present), time, end or None); they do not
+        depend on the presence threshold."""
+        rows, per_rank, rate = long.scores, 2 if ends else 1, long.frame_rate_hz
+        table = []
+        for first, last in long.regions:
+            ranks = []
+            for j in range(asked if last > first else 0):
                 region = rows[j * per_rank, first:last]
-                p = self.head.presence_probability(region, long.frame_rate_hz)
-                t = self._time_in(region, first, long.frame_rate_hz)
+                end = self._time_in(rows[j * per_rank + 1, first:last], first, rate) if ends else None
+                ranks.append((self.head.presence_probability(region, rate), self._time_in(region, first, rate), end))
+            table.append(ranks)
+        return table
+
+    def _walk(self, long: LongScores, table, max_k: int, ends: bool, threshold: float) -> Occurrences:
+        """The occurrences ``table`` (:meth:`_candidates`) holds at ``threshold`` (see :meth:`occurrences`)."""
+        result = Occurrences([], [], [], 0.0, long, long.scores[0 :: 2 if ends else 1])
+        for index, ranks in enumerate(table):
+            started = index == 0  # the first part's occurrences start at rank 1; later parts may skip ranks
+            for p, t, end in ranks:
+                if len(result.times_s) == max_k:
+                    break
                 later = not result.times_s or t > result.times_s[-1] + self.config.decode.tolerance_s
-                if p < self.presence_threshold:
+                if p < threshold:
                     result.best_absent = max(result.best_absent, p)
-                if p < self.presence_threshold or not later:
+                if p < threshold or not later:
                     if started:
                         break
                     continue
                 started = True
-                end = self._time_in(rows[j * per_rank + 1, first:last], first, long.frame_rate_hz) if ends else None
                 result.add(t, end, p)
         return result
+
+    def presence_at(self, waveforms: Sequence[np.ndarray], asks: Sequence[Ask], thresholds: Sequence[float]) -> np.ndarray:
+        """``[len(asks), len(thresholds)]``: whether single question ``asks[i]`` about ``waveforms[i]``
+        would be answered "present" at each threshold, the engine's own decision at each, from one
+        pass over the audio. What a presence threshold is fitted on: the P(present) an answer
+        reports is only comparable with the threshold it was answered at once the audio spans several
+        windows or the question asks for the k-th occurrence (the first part present at that
+        threshold answers; the k-th needs the ones before it)."""
+        thresholds = np.asarray(thresholds, dtype=np.float64)
+        if any(ask.mode != "one" for ask in asks):
+            raise ValueError("presence is decided for single questions (mode 'one')")
+        decided = np.zeros((len(asks), thresholds.size), dtype=bool)
+        free = [i for i, (w, ask) in enumerate(zip(waveforms, asks))
+                if self.head.generates_text or (self.n_windows(w) == 1 and not self._counted(ask))]  # fmt: skip
+        if free:  # one number decides: the P(present) of one window's answer, or a token answer's
+            answers = self.answer([waveforms[i] for i in free], [asks[i] for i in free])
+            decided[free] = np.array([a.presence_probability for a in answers])[:, None] >= thresholds
+        for i in sorted(set(range(len(asks))) - set(free)):
+            waveform, ask = waveforms[i], asks[i]
+            if ask.task is not None and ask.task.counts_across_windows:
+                long, asked = self._occurrence_scores(waveform, ask.task, ask.subject, ask.k, ask.boundary)
+                table = self._candidates(long, asked, False)
+                decided[i] = [len(self._walk(long, table, ask.k, False, t).times_s) >= ask.k for t in thresholds]
+            else:  # the first part present answers: present when any part is
+                long = self.scores(waveform, [ask.question])
+                decided[i] = max(self.head.presence_probability(long.scores[0, first:last], long.frame_rate_hz)
+                                 for first, last in long.regions if last > first) >= thresholds  # fmt: skip
+        return decided
 
     def _time_in(self, region: np.ndarray, first_frame: int, rate: float) -> float:
         """The single-event time of a part of the timeline, in seconds of the recording."""

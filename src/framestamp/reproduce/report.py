@@ -594,6 +594,10 @@ def _robustness_section(results: dict) -> str:
     return "\n\n".join(p for p in parts if p)
 
 
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
 def _window_table(results: dict) -> str:
     """The window each model was given for long audio, and what every candidate scored on dev."""
     chosen = {name: summary["window_choice"] for name, summary in results.items() if "window_choice" in summary}
@@ -605,7 +609,7 @@ def _window_table(results: dict) -> str:
         cells = []
         for window_s in candidates:
             value = choice["candidates"].get(f"{window_s:g}")
-            cells.append("-" if value is None else f"{value['accuracy']:.1%} ({value['short']:.0%} / {value['long']:.0%})")
+            cells.append("-" if value is None else f"{value['accuracy']:.1%} ({_share(value['short'])} / {_share(value['long'])})")
         rows.append(f"| {_label(results, name)} | {choice['window_s']:g} s | " + " | ".join(cells) + " |")
     n = next(iter(chosen.values()))
     header = ("| experiment | chosen | " + " | ".join(f"{w:g} s" for w in candidates) + " |\n|---|---|"
@@ -692,16 +696,20 @@ def _time_figure(results: dict, figures: Path, plt) -> None:
 
 
 def plot_intensity_examples(model, items, path: Path, n_examples: int = 3) -> None:
-    """Waveform and frame intensity of a few clips, with reference and predicted times marked."""
+    """Waveform and frame intensity of a few clips, with reference and predicted times marked (the
+    scores the engine answers from: windowed and stitched as the model's window says)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
+    from ..inference.engine import Engine, InferenceConfig
+
+    engine = Engine(model, InferenceConfig(progress=False))
     fig, axes = plt.subplots(n_examples, 1, figsize=(9, 2.4 * n_examples), squeeze=False)
     for ax, item in zip(axes[:, 0], items[:n_examples]):
-        scores = model.score([item.query.question], [item.clip.audio])[0]
+        scores = engine.scores(item.clip.audio, [item.query.question]).scores[0]
         intensity = model.head_kind.curve(scores)
         times = np.arange(len(intensity)) / model.frame_rate_hz
         audio_t = np.arange(len(item.clip.audio)) / item.clip.sample_rate

@@ -48,11 +48,17 @@ ROBUSTNESS_MODES = ("nonspeech", "presence_long", "late_words")
 # (``evaluate.probe_reading``): where its hidden states place the asked word.
 PROBE_MODE = "probe"
 # First in a plan's evaluations: choose the window length long audio is cut into, on the dev
-# split's clips and recordings joined from them (``evaluate.window_choice``); written into the
-# final model's config, so every later evaluation and every user answer uses it. The metrics JSON
-# keeps each candidate's accuracy under ``WINDOW_CHOICE``.
+# split's clips and recordings joined from them (``evaluate.window_choice``, with the default
+# presence threshold, so that the choice does not depend on an earlier calibration), then fit the
+# presence threshold at that window; both are written into the final model's config, so every
+# later evaluation and every user answer uses them. The metrics JSON keeps each candidate's
+# accuracy under ``WINDOW_CHOICE``.
 WINDOW_MODE = "window"
 WINDOW_CHOICE = "window_choice"
+# Dev questions (half present) the presence threshold is fitted on when the window step fits it
+# (unless the plan's presence evaluation names another number), as many again on long recordings
+# (``presence_calibration_items``).
+PRESENCE_CALIBRATION_QUESTIONS = 200
 # Speaker turns: pyannote's collar is the full width around each reference boundary, so 0.5 is
 # NIST's +-0.25 s; overlapping speech is scored.
 DER_COLLAR_S = 0.5
@@ -180,8 +186,12 @@ def evaluate_experiment(
     done: list[str] = []
     if progress is not None and _newer(progress, final / HEAD_NAME):
         stored = json.loads(progress.read_text())
-        summary, done = stored["summary"], stored["done"]
-        console.print(f"[bold]resume[/] evaluating {experiment.name}: {len(done)} of {len(experiment.evals)} done")
+        if _chose_window_first(experiment, stored["done"]):
+            summary, done = stored["summary"], stored["done"]
+            console.print(f"[bold]resume[/] evaluating {experiment.name}: {len(done)} of {len(experiment.evals)} done")
+        else:
+            console.print(f"[bold]restart[/] evaluating {experiment.name}: the evaluations kept were answered "
+                          "before its window was chosen")  # fmt: skip
     split_clips = cache(lambda split, corpus=None: training_clips(
         replace(config.data, max_duration_s=None, corpus=corpus or config.data.corpus), split=split))
     for spec in experiment.evals:
@@ -195,6 +205,13 @@ def evaluate_experiment(
             partial.write_text(json.dumps({"done": done, "summary": summary}))
             partial.replace(progress)
     return summary
+
+
+def _chose_window_first(experiment: Experiment, done: list[str]) -> bool:
+    """Whether evaluations kept as ``done`` can be resumed: a plan that chooses the window does so
+    first, so any evaluation kept without that choice was answered with another window."""
+    window = [json.dumps(asdict(spec), sort_keys=True) for spec in experiment.evals if spec.mode == WINDOW_MODE]
+    return not done or all(key in done for key in window)
 
 
 def _evaluate_one(
@@ -218,7 +235,8 @@ def _evaluate_one(
         summary.setdefault(STANDARD_EVALUATIONS, []).append(evaluate_standard(model, clips, spec))
         return
     if spec.mode == "presence":
-        if calibrate and model.config.answers_absent and not model.head_kind.generates_text:
+        chosen_first = any(s.mode == WINDOW_MODE for s in experiment.evals)  # calibrated with the window
+        if calibrate and not chosen_first and model.config.answers_absent and not model.head_kind.generates_text:
             calibrate_presence(model, final, presence_calibration_items(split_clips("dev"), spec.limit), console)
         items = presence_items(clips, seed=0, limit=spec.limit)
         console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} (present, absent: {len(items)} queries)")
@@ -227,7 +245,12 @@ def _evaluate_one(
         return
     if spec.mode == WINDOW_MODE:
         if calibrate:
-            choose_model_window(model, final, split_clips(spec.split, spec.corpus), spec.limit, summary, console)
+            dev = split_clips(spec.split, spec.corpus)
+            choose_model_window(model, final, dev, spec.limit, summary, console)
+            if model.config.answers_absent and not model.head_kind.generates_text:
+                asked = next((s.limit for s in experiment.evals if s.mode == "presence"), None)
+                calibrate_presence(model, final, presence_calibration_items(dev, asked or PRESENCE_CALIBRATION_QUESTIONS),
+                                   console)  # fmt: skip
         return
     if spec.mode == PROBE_MODE:
         if model.match_probe is None:
@@ -276,8 +299,9 @@ def choose_model_window(model: FrameStampModel, final: Path, dev_clips, n: int |
     ``summary``."""
     from ..evaluate.window_choice import choose_window, window_items
 
-    items = window_items(dev_clips, n or 128)
+    items = window_items(dev_clips, max(2, n or 96))
     console.print(f"[bold]choose[/] the window for long audio on {len(items)} dev questions")
+    model.config = replace(model.config, presence_threshold=None)  # decided at the default until fitted again
     window_s, record = choose_window(model, items)
     summary[WINDOW_CHOICE] = record
     _set_model_config(model, final, window_s=window_s)
@@ -539,9 +563,9 @@ def reevaluate_shipped(
     evaluation clips come from). The record says where the model came from (``evaluated_from``)
     and how long evaluating took (``evaluation_minutes``).
 
-    The presence threshold is not calibrated again: the checkpoint's own (fitted on dev questions
-    when it was trained, and shipped with it) is used as it is, and nothing is written into the
-    checkpoint directory.
+    Neither the window nor the presence threshold is chosen again: the checkpoint's own (chosen on
+    dev questions when it was trained, and shipped with it; the stored ``window_choice`` record is
+    kept) are used as they are, and nothing is written into the checkpoint directory.
 
     Args:
         corpus, eval_limit: override the clips and the number of queries of each evaluation (toy runs).
@@ -580,7 +604,7 @@ def reevaluate_shipped(
         console.print(f"[bold]re-evaluate[/] {experiment.name} from the shipped checkpoint {experiment.ships_as}")
         summary = evaluate_experiment(experiment, config, checkpoints / experiment.ships_as, console, figures,
                                       calibrate=False)  # fmt: skip
-        summary.update({key: stored[key] for key in ("config", "train", "wall_minutes") if key in stored})
+        summary.update({key: stored[key] for key in ("config", "train", "wall_minutes", WINDOW_CHOICE) if key in stored})
         summary["evaluated_from"] = f"shipped checkpoint {experiment.ships_as}"
         summary["evaluation_minutes"] = round((time.monotonic() - started) / 60, 2)
         path.write_text(json.dumps(summary, indent=1))
