@@ -69,6 +69,7 @@ def test_json_holds_every_measurement_and_the_environment(smoke):
             # one timed run: its stages and what falls between them add up to its time
             assert sum(stages.values()) == pytest.approx(whole, rel=1e-6)
     assert data["models"]["all"]["token_trained"] is False
+    assert data["models"]["all"]["frame_window_s"] == data["models"]["all"]["token_window_s"] == 30.0  # untrained
     assert set(data["targets"]) == {"speedup", "overhead", "end_to_end", "long_align", "runtime"}
     long = data["long_align"]  # 20 s through `framestamp align` in a child process
     assert 20.0 <= long["audio_s"] < 40.0 and long["words"] > 10 and long["n_predicted"] == long["words"]
@@ -115,6 +116,7 @@ def test_markdown_and_plot_are_written(smoke):
     _, result = smoke
     text = result.markdown_path.read_text()
     assert "fixed length" in text and "## By number of events" in text and "## By audio length" in text
+    assert "(windows of 30 s)" in text  # each model's window for long audio
     assert "## One long recording through `framestamp align`" in text
     assert "## End to end: WAV files in" in text and text.count("| 3 | all | posterior mode |") == 1
     assert text.count("| 12 | all |") == 1

@@ -17,6 +17,7 @@ from ..inference.api import resolve_checkpoint
 from ..errors import CheckpointError
 from ..backbones.registry import backbone_class
 from ..backbones.tiny_thinker import TinyThinkerBackbone
+from ..inference.windows import WindowConfig
 from ..model import FrameStampModel, ModelConfig, load_backbone
 from ..decoding import DecodeConfig, head_kind
 from ..tasks import parse_answer
@@ -46,10 +47,13 @@ class ModelPair:
     token_trained: bool
 
     def describe(self) -> dict:
-        """JSON-ready sources, training state, backbone family and parameter count."""
+        """JSON-ready sources, training state, backbone family, parameter count and the window each
+        model answers long audio with (its own, else 30 s)."""
         return {"frame_source": self.frame_source, "token_source": self.token_source,
                 "frame_trained": self.frame_trained, "token_trained": self.token_trained,
-                "backbone": self.frame.config.backbone, "parameters": count_parameters(self.frame)}  # fmt: skip
+                "backbone": self.frame.config.backbone, "parameters": count_parameters(self.frame),
+                "frame_window_s": WindowConfig().resolved(self.frame.config.window_s).window_s,
+                "token_window_s": WindowConfig().resolved(self.token.config.window_s).window_s}  # fmt: skip
 
 
 def count_parameters(model: torch.nn.Module) -> int:

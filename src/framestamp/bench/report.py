@@ -189,10 +189,18 @@ def _busy_warning(env: dict) -> list[str]:
             f"end, on {cores} cores); these timings are noisy. Rerun on a quiet machine.**", ""]
 
 
+def _window(model: dict, role: str) -> str:
+    """" (windows of N s)" for a model that answers long audio with its own window (runs stored
+    before windows were recorded: nothing)."""
+    window_s = model.get(f"{role}_window_s")
+    return "" if window_s is None else f" (windows of {window_s:g} s)"
+
+
 def markdown(data: dict, plot_path: Path | None) -> str:
     """The report: setting, regime, targets, and one table per sweep."""
     env, config, decoders = data["environment"], data["config"], data["config"]["decoders"]
-    pairs = {mode: f"frame = {m['frame_source']}, token = {m['token_source']}" for mode, m in data["models"].items()}
+    pairs = {mode: f"frame = {m['frame_source']}{_window(m, 'frame')}, token = {m['token_source']}{_window(m, 'token')}"
+             for mode, m in data["models"].items()}  # fmt: skip
     models = next(iter(pairs.values())) if len(set(pairs.values())) == 1 else "; ".join(
         f"{mode}: {pair}" for mode, pair in pairs.items())  # fmt: skip
     first = next(iter(data["models"].values()))
