@@ -274,3 +274,11 @@ def test_usage_errors_are_one_line_through_the_entry_point(args, monkeypatch, ca
     err = capsys.readouterr().err
     assert done.value.code == 2
     assert len(err.strip().splitlines()) == 1 and err.startswith("error: ") and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", ["locate", "align", "diarize", "events"])
+def test_help_says_the_window_defaults_to_the_models_own(command):
+    result = CliRunner().invoke(app, [command, "--help"], terminal_width=200, env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "(default: the model's own, chosen on held-out long recordings; else 30)" in result.output
+    assert "(default: a fifth of the window, at most 5)" in result.output

@@ -39,9 +39,10 @@ PlotOpt = Annotated[Optional[Path], typer.Option(help="save a plot of audio, int
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")]
 DeviceOpt = Annotated[Optional[str], typer.Option(help="torch device (default: cuda when available, else cpu)")]
 WindowOpt = Annotated[Optional[float], typer.Option(
-    help="window length for long audio, in seconds [default: the model's own, chosen on held-out long recordings]")]
+    help="window length for long audio, in seconds (default: the model's own, chosen on held-out long "
+         "recordings; else 30)")]
 OverlapOpt = Annotated[Optional[float], typer.Option(
-    help="overlap of consecutive windows, in seconds [default: a fifth of the window, at most 5]")]
+    help="overlap of consecutive windows, in seconds (default: a fifth of the window, at most 5)")]
 MAX_SPEAKERS = 10  # the built-in corpus has up to 10 speakers a clip
 ThresholdOpt = Annotated[float | None, typer.Option(
     help="report 'not present' when P(N>=1) = 1 - exp(-Lambda) is below this (default: the checkpoint's "
