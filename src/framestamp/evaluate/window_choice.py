@@ -21,11 +21,12 @@ from ..data.examples import Clip
 from ..inference.windows import WindowConfig
 from ..model import FrameStampModel
 from ..tasks.make import make_query
+from .metrics import single_event_metrics_by_group
 from .run import EvalItem, evaluation_items, run
 
 CANDIDATES_S = (10.0, 15.0, 20.0, 30.0)
 LONG_SECONDS = (20.0, 60.0)
-TOLERANCE = "0.05"
+TOLERANCE_S = 0.05
 
 
 def window_items(dev_clips: Sequence[Clip], n: int, seed: int = 0,
@@ -35,7 +36,8 @@ def window_items(dev_clips: Sequence[Clip], n: int, seed: int = 0,
     from .robustness import join_clips
 
     if dev_clips and dev_clips[0].subset == "speakers":
-        raise ValueError("a window is not chosen on speaker clips: joined clips would give one 'speaker 1' several voices")
+        raise ValueError("a window is not chosen on speaker clips: "
+                         "joined clips would give one 'speaker 1' several voices")
     items = evaluation_items(dev_clips, "one", seed=seed, limit=n // 2)
     for index in range(10 * n):
         if len(items) >= 2 * (n // 2):
@@ -52,28 +54,21 @@ def choose_window(model: FrameStampModel, items: Sequence[EvalItem],
                   candidates_s: Sequence[float] = CANDIDATES_S) -> tuple[float, dict]:  # fmt: skip
     """The candidate window (seconds) with the best accuracy within 50 ms on ``items``, and a
     record of every candidate's accuracy (all items, and short clips and long recordings apart)."""
-    is_long = np.array([item.clip.provenance.get("joined") is not None for item in items])
-    record: dict = {"n": len(items), "n_long": int(is_long.sum()), "tolerance_s": float(TOLERANCE), "candidates": {}}
+    groups = ["long" if item.clip.provenance.get("joined") is not None else "short" for item in items]
+    record: dict = {"n": len(items), "n_long": groups.count("long"), "tolerance_s": TOLERANCE_S, "candidates": {}}
     best: tuple[float, float] | None = None
     for window_s in sorted(candidates_s, reverse=True):
         result = run(model, items, progress=False, windows=WindowConfig(window_s=window_s))
-        correct = _correct(items, result.predictions)
-        accuracy = float(correct.mean())
-        record["candidates"][f"{window_s:g}"] = {"accuracy": accuracy, "short": _mean(correct[~is_long]),
-                                                 "long": _mean(correct[is_long])}  # fmt: skip
+        predictions = result.predictions
+        by_group = single_event_metrics_by_group(
+            [p.times_s[0] if len(p.times_s) else None for p in predictions], [i.query.targets_s[0] for i in items],
+            [i.clip.duration_s for i in items], groups, [p.parse_error for p in predictions],
+        )  # fmt: skip
+        accuracy = float(result.metrics["accuracy"][TOLERANCE_S])
+        record["candidates"][f"{window_s:g}"] = {"accuracy": accuracy} | {
+            group: float(by_group[group]["accuracy"][TOLERANCE_S]) if group in by_group else None
+            for group in ("short", "long")}  # fmt: skip
         if best is None or accuracy > best[1]:
             best = (window_s, accuracy)
     record["window_s"] = best[0]
     return best[0], record
-
-
-def _mean(values: np.ndarray) -> float | None:
-    return float(values.mean()) if values.size else None
-
-
-def _correct(items: Sequence[EvalItem], predictions) -> np.ndarray:
-    tolerance = float(TOLERANCE)
-    return np.array([
-        len(p.times_s) > 0 and abs(float(p.times_s[0]) - item.query.targets_s[0]) <= tolerance
-        for item, p in zip(items, predictions)
-    ])  # fmt: skip

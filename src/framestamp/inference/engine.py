@@ -4,8 +4,9 @@ Evaluation, the Python API, the CLI, the demo and the bench all answer questions
 :class:`Engine`, so a reported number describes the path a user runs.
 
 - Audio that fits one window (the model's own length, ``ModelConfig.window_s``, else 30 s) is
-  encoded in one forward pass; questions about several such clips are batched. A frame model's "k-th occurrence" question (k > 1) of a family
-  that counts (words, events) is asked as the 1st..k-th, whatever the length: the k-th is present
+  encoded in one forward pass; questions about several such clips are batched. A frame model's
+  "k-th occurrence" question (k > 1) of a family that counts (words, events) is asked as the
+  1st..k-th, whatever the length: the k-th is present
   only when the occurrences before it are, each later than the one before.
 - Longer audio is cut into overlapping windows whose frame scores are stitched on one timeline
   (:mod:`framestamp.inference.windows`). "Every occurrence" questions decode the stitched
@@ -25,7 +26,8 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Sequence
+from functools import cache
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -35,7 +37,7 @@ from ..errors import ConfigError, FramestampWarning
 from ..frames import frames_to_seconds
 from ..tasks import Task, parse_answer
 from .stages import stage
-from .windows import DEFAULT_WINDOW_S, LongScores, WindowConfig, check_length, plan_windows, score_long
+from .windows import LongScores, WindowConfig, check_length, plan_windows, score_long
 
 DEFAULT_MAX_NEW_TOKENS = 64
 ORDINAL_SLACK = 2  # occurrences asked beyond the k-th in each window (the first may lie in an overlap)
@@ -124,8 +126,7 @@ class Engine:
         try:
             self.windows = self.config.windows.resolved(model.config.window_s)
         except ValueError as error:  # an overlap given for the model's own window, longer than half of it
-            window_s = self.config.windows.window_s or model.config.window_s or DEFAULT_WINDOW_S
-            raise ConfigError(f"{error} (windows of {window_s:g} s)") from None
+            raise ConfigError(str(error)) from None
         model.backbone.reuse_frozen_outputs()  # questions about one recording share its frozen tower output
 
     @property
@@ -223,7 +224,7 @@ class Engine:
         in the same part of the timeline.
         """
         long, asked = self._occurrence_scores(waveform, task, subject, max_k, boundary, ends)
-        return self._walk(long, self._candidates(long, asked, ends), max_k, ends, self.presence_threshold)
+        return self._walk(long, self._candidates(long, ends), asked, max_k, ends, self.presence_threshold)
 
     def _occurrence_scores(
         self, waveform: np.ndarray, task: Task, subject: str, max_k: int, boundary: str = "start", ends: bool = False
@@ -235,28 +236,32 @@ class Engine:
                      for b in ((boundary, "end") if ends else (boundary,))]  # fmt: skip
         return self.scores(waveform, questions), asked
 
-    def _candidates(self, long: LongScores, asked: int, ends: bool) -> list[list[tuple[float, float, float | None]]]:
-        """Per part of the timeline, per rank: (local P(present), time, end or None); they do not
-        depend on the presence threshold."""
-        rows, per_rank, rate = long.scores, 2 if ends else 1, long.frame_rate_hz
-        table = []
-        for first, last in long.regions:
-            ranks = []
-            for j in range(asked if last > first else 0):
-                region = rows[j * per_rank, first:last]
-                end = self._time_in(rows[j * per_rank + 1, first:last], first, rate) if ends else None
-                ranks.append((self.head.presence_probability(region, rate), self._time_in(region, first, rate), end))
-            table.append(ranks)
-        return table
+    def _candidates(self, long: LongScores, ends: bool) -> Callable[[int, int], tuple[float, float]]:
+        """``candidate(part, j)``: the (j+1)-th occurrence question's local P(present) and time in
+        part ``part`` of the timeline; computed when first asked for (a walk stops early) and kept
+        (they do not depend on the presence threshold)."""
+        per_rank = 2 if ends else 1
 
-    def _walk(self, long: LongScores, table, max_k: int, ends: bool, threshold: float) -> Occurrences:
-        """The occurrences ``table`` (:meth:`_candidates`) holds at ``threshold`` (see :meth:`occurrences`)."""
-        result = Occurrences([], [], [], 0.0, long, long.scores[0 :: 2 if ends else 1])
-        for index, ranks in enumerate(table):
-            started = index == 0  # the first part's occurrences start at rank 1; later parts may skip ranks
-            for p, t, end in ranks:
-                if len(result.times_s) == max_k:
+        @cache
+        def candidate(part: int, j: int) -> tuple[float, float]:
+            first, last = long.regions[part]
+            region = long.scores[j * per_rank, first:last]
+            return (self.head.presence_probability(region, long.frame_rate_hz),
+                    self._time_in(region, first, long.frame_rate_hz))  # fmt: skip
+
+        return candidate
+
+    def _walk(self, long: LongScores, candidate, asked: int, max_k: int, ends: bool, threshold: float) -> Occurrences:
+        """The occurrences found at ``threshold`` among the 1st..``asked``-th occurrence questions'
+        ``candidate`` of each part (:meth:`_candidates`; see :meth:`occurrences`)."""
+        rows = long.scores
+        result = Occurrences([], [], [], 0.0, long, rows[0 :: 2 if ends else 1])
+        for part, (first, last) in enumerate(long.regions):
+            started = part == 0  # the first part's occurrences start at rank 1; later parts may skip ranks
+            for j in range(asked):
+                if last <= first or len(result.times_s) == max_k:
                     break
+                p, t = candidate(part, j)
                 later = not result.times_s or t > result.times_s[-1] + self.config.decode.tolerance_s
                 if p < threshold:
                     result.best_absent = max(result.best_absent, p)
@@ -265,10 +270,13 @@ class Engine:
                         break
                     continue
                 started = True
+                end = self._time_in(rows[2 * j + 1, first:last], first, long.frame_rate_hz) if ends else None
                 result.add(t, end, p)
         return result
 
-    def presence_at(self, waveforms: Sequence[np.ndarray], asks: Sequence[Ask], thresholds: Sequence[float]) -> np.ndarray:
+    def presence_at(
+        self, waveforms: Sequence[np.ndarray], asks: Sequence[Ask], thresholds: Sequence[float]
+    ) -> np.ndarray:  # fmt: skip
         """``[len(asks), len(thresholds)]``: whether single question ``asks[i]`` about ``waveforms[i]``
         would be answered "present" at each threshold, the engine's own decision at each, from one
         pass over the audio. What a presence threshold is fitted on: the P(present) an answer
@@ -288,8 +296,9 @@ class Engine:
             waveform, ask = waveforms[i], asks[i]
             if ask.task is not None and ask.task.counts_across_windows:
                 long, asked = self._occurrence_scores(waveform, ask.task, ask.subject, ask.k, ask.boundary)
-                table = self._candidates(long, asked, False)
-                decided[i] = [len(self._walk(long, table, ask.k, False, t).times_s) >= ask.k for t in thresholds]
+                candidate = self._candidates(long, False)
+                decided[i] = [len(self._walk(long, candidate, asked, ask.k, False, t).times_s) >= ask.k
+                              for t in thresholds]  # fmt: skip
             else:  # the first part present answers: present when any part is
                 long = self.scores(waveform, [ask.question])
                 decided[i] = max(self.head.presence_probability(long.scores[0, first:last], long.frame_rate_hz)

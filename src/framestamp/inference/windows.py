@@ -2,8 +2,9 @@
 
 A question about a long recording is asked of every window: windows of the model's own length
 (``ModelConfig.window_s``, chosen on held-out long recordings; 30 s for a model without one),
-overlapping by a fifth of it, at most 5 s. Each global frame is taken from exactly one window: the one whose centre is nearer,
-i.e. consecutive windows are cut at the midpoint of their overlap, without crossfading. Since
+overlapping by a fifth of it, at most 5 s. Each global frame is taken from exactly one window:
+the one whose centre is nearer, i.e. consecutive windows are cut at the midpoint of their
+overlap, without crossfading. Since
 IHP intensities are additive per frame, the integrated intensity of the stitched timeline is
 still an expected count, and times decoded from it are global times.
 
@@ -50,7 +51,8 @@ class WindowConfig(Config):
         if self.overlap_s is not None and not 0 <= self.overlap_s < math.inf:
             raise ValueError(f"overlap_s must be >= 0, got {self.overlap_s}")
         if self.window_s is not None and self.overlap_s is not None and self.overlap_s > self.window_s / 2:
-            raise ValueError(f"overlap_s must be in [0, window_s / 2], got {self.overlap_s}")
+            raise ValueError(f"overlap_s must be in [0, window_s / 2] (windows of {self.window_s:g} s), "
+                             f"got {self.overlap_s}")
         if self.windows_per_batch < 1:
             raise ValueError(f"windows_per_batch must be >= 1, got {self.windows_per_batch}")
 

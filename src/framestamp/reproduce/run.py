@@ -195,7 +195,7 @@ def evaluate_experiment(
     split_clips = cache(lambda split, corpus=None: training_clips(
         replace(config.data, max_duration_s=None, corpus=corpus or config.data.corpus), split=split))
     for spec in experiment.evals:
-        key = json.dumps(asdict(spec), sort_keys=True)
+        key = _spec_key(spec)
         if key in done:
             continue
         _evaluate_one(spec, experiment, model, final, summary, split_clips, console, figures_dir, calibrate)
@@ -210,8 +210,12 @@ def evaluate_experiment(
 def _chose_window_first(experiment: Experiment, done: list[str]) -> bool:
     """Whether evaluations kept as ``done`` can be resumed: a plan that chooses the window does so
     first, so any evaluation kept without that choice was answered with another window."""
-    window = [json.dumps(asdict(spec), sort_keys=True) for spec in experiment.evals if spec.mode == WINDOW_MODE]
-    return not done or all(key in done for key in window)
+    return not done or all(_spec_key(spec) in done for spec in experiment.evals if spec.mode == WINDOW_MODE)
+
+
+def _spec_key(spec: EvalSpec) -> str:
+    """How an evaluation is named in the progress file."""
+    return json.dumps(asdict(spec), sort_keys=True)
 
 
 def _evaluate_one(
@@ -235,9 +239,9 @@ def _evaluate_one(
         summary.setdefault(STANDARD_EVALUATIONS, []).append(evaluate_standard(model, clips, spec))
         return
     if spec.mode == "presence":
-        chosen_first = any(s.mode == WINDOW_MODE for s in experiment.evals)  # calibrated with the window
-        if calibrate and not chosen_first and model.config.answers_absent and not model.head_kind.generates_text:
-            calibrate_presence(model, final, presence_calibration_items(split_clips("dev"), spec.limit), console)
+        chosen_first = any(s.mode == WINDOW_MODE for s in experiment.evals)  # then fitted with the window
+        if calibrate and not chosen_first:
+            _fit_presence(model, final, split_clips("dev"), spec.limit, console)
         items = presence_items(clips, seed=0, limit=spec.limit)
         console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} (present, absent: {len(items)} queries)")
         metrics = run_presence(model, items, threshold=presence_threshold(model.config))
@@ -247,10 +251,8 @@ def _evaluate_one(
         if calibrate:
             dev = split_clips(spec.split, spec.corpus)
             choose_model_window(model, final, dev, spec.limit, summary, console)
-            if model.config.answers_absent and not model.head_kind.generates_text:
-                asked = next((s.limit for s in experiment.evals if s.mode == "presence"), None)
-                calibrate_presence(model, final, presence_calibration_items(dev, asked or PRESENCE_CALIBRATION_QUESTIONS),
-                                   console)  # fmt: skip
+            asked = next((s.limit for s in experiment.evals if s.mode == "presence"), None)
+            _fit_presence(model, final, dev, asked or PRESENCE_CALIBRATION_QUESTIONS, console)
         return
     if spec.mode == PROBE_MODE:
         if model.match_probe is None:
@@ -314,6 +316,13 @@ def _set_model_config(model: FrameStampModel, final: Path, **values) -> None:
     model.config = replace(model.config, **values)
     path = final / CONFIG_NAME
     path.write_text(json.dumps(json.loads(path.read_text()) | values, indent=2) + "\n")
+
+
+def _fit_presence(model: FrameStampModel, final: Path, dev_clips, limit: int | None, console: Console) -> None:
+    """Fit the presence threshold of a frame model trained with absent questions on dev questions
+    (:func:`presence_calibration_items`); other models keep theirs."""
+    if model.config.answers_absent and not model.head_kind.generates_text:
+        calibrate_presence(model, final, presence_calibration_items(dev_clips, limit), console)
 
 
 def presence_calibration_items(dev_clips, limit: int | None) -> list[EvalItem]:
