@@ -151,15 +151,21 @@ class Aligner:
         return ClipAlignment(starts, raw, passes, True, time.thread_time() - started)
 
 
+def _shipped_recipe(name: str, corpus: str | None):
+    """Recipe ``name`` of the shipped plan's preset (its corpus overridden by ``corpus``)."""
+    from ..reproduce.plan import FULL, recipe
+
+    return recipe(name, corpus=corpus, preset=FULL[0].preset)
+
+
 def anchor_items(
     recipe: str = RECIPE, split: str = SPLIT, limit: int | None = LIMIT, corpus: str | None = None
 ) -> list[EvalItem]:
     """The questions ``reproduce`` asks ``recipe``'s model in "all" mode on ``split``: the same
     clips (every length, as ``reproduce.run.evaluate_experiment`` loads them) and queries."""
-    from ..reproduce.plan import recipe as load_recipe
     from ..train.loop import training_clips
 
-    config = load_recipe(recipe, corpus=corpus)
+    config = _shipped_recipe(recipe, corpus)
     clips = training_clips(replace(config.data, max_duration_s=None), split=split)
     return evaluation_items(clips, MODE, seed=SEED, limit=limit)
 
@@ -306,9 +312,7 @@ def anchor_file_name(split: str = SPLIT) -> str:
 def corpus_name(recipe: str = RECIPE, corpus: str | None = None) -> str:
     """The corpus the recipe's clips come from: its build directory for the built-in corpus."""
     from ..corpus.config import SIZES
-    from ..reproduce.plan import recipe as load_recipe
-
-    data = load_recipe(recipe, corpus=corpus).data
+    data = _shipped_recipe(recipe, corpus).data
     if data.corpus not in SIZES:
         return Path(data.corpus).name if Path(data.corpus).is_dir() else data.corpus
     from ..corpus import build_corpus
