@@ -522,3 +522,19 @@ def test_an_evaluation_stopped_half_way_resumes_after_the_last_one_done(tmp_path
     os.utime(progress, (0, 0))  # progress older than the model (retrained since): start afresh
     reproduce_run.evaluate_experiment(experiment, config, final, console, progress=progress)
     assert asked[3:] == ["test", "test_long"]
+
+
+def test_an_evaluation_of_the_runs_own_corpus_is_found_whether_or_not_it_is_named():
+    from framestamp.reproduce.report import evaluation
+
+    summary = {"config": {"data": {"corpus": "open"}}, "evaluations": [
+        {"split": "test_unseen", "mode": "all", "n": 1},
+        {"split": "test", "mode": "all", "corpus": "default", "n": 2},
+        {"split": "test", "mode": "all", "n": 3},
+    ]}  # fmt: skip
+    assert evaluation(summary, "test_unseen", "all", corpus="open")["n"] == 1
+    assert evaluation(summary, "test_unseen", "all")["n"] == 1
+    assert evaluation(summary, "test", "all")["n"] == 3
+    assert evaluation(summary, "test", "all", corpus="open")["n"] == 3
+    assert evaluation(summary, "test", "all", corpus="default")["n"] == 2
+    assert evaluation(summary, "test_unseen", "all", corpus="default") is None

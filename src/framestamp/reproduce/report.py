@@ -67,9 +67,12 @@ def evaluation(
     summary: dict, split: str, mode: str, key: str = "evaluations", copy: str | None = None, corpus: str | None = None
 ) -> dict | None:  # fmt: skip
     """The record of ``summary[key]`` for ``split`` and ``mode`` on the clips as built, or on their
-    ``copy`` (``evaluate.copies``), of the run's own corpus or of ``corpus``; None when there is none."""
+    ``copy`` (``evaluate.copies``), of the run's own corpus or of ``corpus`` (naming the run's own
+    corpus is the same as naming none); None when there is none."""
+    own = summary.get("config", {}).get("data", {}).get("corpus")
+    wanted = corpus or own
     return next((e for e in summary.get(key, ()) if e["split"] == split and e["mode"] == mode
-                 and e.get("copy") == copy and e.get("corpus") == corpus), None)  # fmt: skip
+                 and e.get("copy") == copy and (e.get("corpus") or own) == wanted), None)  # fmt: skip
 
 
 def evaluated(results: dict, split: str, mode: str, key: str = "evaluations", corpus: str | None = None):
