@@ -305,3 +305,10 @@ def test_the_shipped_word_checkpoint_locates_words_of_the_example_and_none_in_si
         assert answer.present and abs(answer.times_s[0] - truth[word]) <= 0.05, (word, answer.times_s, truth[word])
     silence = model.locate(np.zeros(16000 * 3, np.float32), word="kitchen")
     assert not silence.present and silence.count_estimate < 0.01
+
+
+def test_align_with_transcript_places_each_word_by_its_length_past_a_spurious_peak():
+    # "wonderful" also fires at 0.95 s: the 3 strongest peaks would give "day" that time
+    timeline = stamper().align(clicks(3.0, [0.5, 0.6, 0.95, 1.3]), transcript="A wonderful day.")
+    assert [s.label for s in timeline.spans] == ["a", "wonderful", "day"]
+    assert [s.start_s for s in timeline.spans] == pytest.approx([0.505, 0.605, 1.305])

@@ -249,3 +249,34 @@ def test_presence_at_many_thresholds_is_the_engines_decision_at_each(seconds):
         answers = engine.answer([audio] * len(asks), asks)
         assert [a.presence_probability >= threshold for a in answers] == list(decided[:, j]), threshold
     assert decided[:, 0].any() and not decided[:, -1].any()  # the thresholds do change the answers
+
+
+def test_evaluation_with_the_transcript_and_align_give_identical_starts(checkpoint, tmp_path):
+    from framestamp.model import FrameStampModel
+
+    audio = long_clip(6.0)
+    words = ("the", "apple", "pie", "is", "warm")
+    word = task_named("word")
+    segments = tuple(Segment(w, 0.5 + i, 0.8 + i) for i, w in enumerate(words))
+    query = Query("t", word, "all", "start", word.all_question("start"), tuple(s.start_s for s in segments), words)
+    evaluated = run(FrameStampModel.from_pretrained(checkpoint), [EvalItem(Clip("t", audio, "words", segments), query)],
+                    progress=False, transcript=True)  # fmt: skip
+
+    path = tmp_path / "t.wav"
+    sf.write(path, audio, SR, subtype="FLOAT")
+    result = CliRunner().invoke(app, ["align", str(path), "--transcript", "The apple pie is warm.", "--checkpoint",
+                                      str(checkpoint), "-f", "json", "-q"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    spans = json.loads(result.stdout)["spans"]
+    assert [s["label"] for s in spans] == list(words)
+    assert [s["start_s"] for s in spans] == pytest.approx(list(evaluated.predictions[0].times_s), abs=1e-9)
+
+
+def test_a_transcript_goes_with_an_every_word_question_and_sets_its_count():
+    from framestamp.inference.engine import Ask
+
+    assert Ask("q", "all", transcript=("a", "b")).n_events == 2
+    for bad in (dict(mode="one", transcript=("a",)), dict(mode="all", transcript=()),
+                dict(mode="all", n_events=3, transcript=("a", "b"))):  # fmt: skip
+        with pytest.raises(ValueError):
+            Ask("q", **bad)

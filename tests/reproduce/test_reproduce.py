@@ -397,7 +397,8 @@ def test_a_finished_experiment_is_evaluated_again_only_when_its_model_is_newer_o
     step = reproduce_run.Step(experiment, config)
     console = Console(file=open(os.devnull, "w"))
 
-    metrics.write_text("{}")
+    records = [{"split": spec.split, "mode": spec.mode} for spec in experiment.evals]
+    metrics.write_text(json.dumps({"evaluations": records}))  # every evaluation of the plan is stored
     os.utime(final / "head.safetensors", (1, 1))  # the model is older than its metrics
     reproduce_run.run_step(step, tmp_path / "results", console)
     assert evaluated == []
@@ -473,8 +474,9 @@ def test_open_vocabulary_targets_read_new_words_the_closed_namesake_and_the_unse
     results = {
         "words-open": {"evaluations": [one("test_unseen", 0.7, by_word=new_words), one("test", 0.6, "default")]},
         "words-ihp": {"evaluations": [one("test", 0.65)]},
-        "words-all": {"evaluations": [{"split": "test_unseen", "corpus": "open", "mode": "all", "n": 3,
-                                       "metrics": {"accuracy": {"0.05": 0.92}}}]},
+        "words-all": {"config": {"data": {"corpus": "open"}}, "evaluations": [
+            {"split": "test_unseen", "mode": "align", "n": 3, "metrics": {"accuracy": {"0.05": 0.92}}},
+            {"split": "test_unseen", "mode": "all", "n": 3, "metrics": {"accuracy": {"0.05": 0.6}}}]},
     }  # fmt: skip
     anchor = {"groups": {"all": {"variants": {"aligner": {"metrics": {"accuracy": {"0.05": 0.95}}}}}}}
     rows = {row.what: row for row in measured_targets(results, "tiny", None, {"test_unseen": anchor})}
@@ -482,10 +484,11 @@ def test_open_vocabulary_targets_read_new_words_the_closed_namesake_and_the_unse
     assert (new.value, new.met) == (0.75, False)
     lost = next(row for what, row in rows.items() if what.startswith("the closed models' test questions"))
     assert lost.value == pytest.approx(0.05) and lost.met is False and lost.unit == "points"
-    aligned = rows["all word starts on clips of words never said in training (test_unseen) within 50 ms"]
+    aligned = rows["`align --transcript` on clips of words never said in training (test_unseen) within 50 ms"]
     assert (aligned.value, aligned.met) == (0.92, True)
-    above = rows["all word starts of clips of new words within 50 ms, above pocketsphinx alignment given the transcript"]
-    assert (above.goal, above.met) == (0.95, False)
+    above = rows["`align --transcript` on clips of new words within 50 ms, above pocketsphinx alignment given the "
+                 "transcript"]  # fmt: skip
+    assert (above.value, above.goal, above.met) == (0.92, 0.95, False)
     assert not any("pocketsphinx" in what for what in {r.what for r in measured_targets(results, "tiny")})
 
 
@@ -538,3 +541,68 @@ def test_an_evaluation_of_the_runs_own_corpus_is_found_whether_or_not_it_is_name
     assert evaluation(summary, "test", "all", corpus="open")["n"] == 3
     assert evaluation(summary, "test", "all", corpus="default")["n"] == 2
     assert evaluation(summary, "test_unseen", "all", corpus="default") is None
+
+
+def test_evaluations_the_plan_added_since_are_asked_beside_the_stored_ones(tmp_path, monkeypatch):
+    import os
+
+    from rich.console import Console
+
+    from framestamp.reproduce import run as reproduce_run
+    from framestamp.reproduce.plan import EvalSpec, Experiment
+
+    evals = (EvalSpec("test", "all", 4), EvalSpec("test", "all", 4, corpus="default"), EvalSpec("test", "align", 4),
+             EvalSpec("test", "window", 4), EvalSpec("test", "diarize", 4))  # fmt: skip
+    experiment = Experiment("words-all", evals, preset="tiny")
+    config = reproduce_run.TrainConfig(output_dir=str(tmp_path / "runs" / "words-all"))
+    final = tmp_path / "runs" / "words-all" / "final"
+    final.mkdir(parents=True)
+    (final / "head.safetensors").write_bytes(b"")
+    os.utime(final / "head.safetensors", (1, 1))
+    stored = {"recipe": "words-all", "config": {"data": {"corpus": "open"}}, "wall_minutes": 5.0, "window_choice": {},
+              "evaluations": [{"split": "test", "mode": "all", "n": 4}, {"split": "test", "mode": "all", "corpus": "open"}],
+              "standard_evaluations": [{"split": "test", "mode": "diarize"}]}  # fmt: skip
+    metrics = tmp_path / "results" / "metrics" / "words-all.json"
+    metrics.parent.mkdir(parents=True)
+    metrics.write_text(json.dumps(stored))
+    monkeypatch.setattr(reproduce_run.FrameStampModel, "from_pretrained", staticmethod(lambda path: object()))
+    monkeypatch.setattr(reproduce_run, "training_summary", lambda path: {"step": 3})
+    asked = []
+
+    def evaluate_one(spec, experiment, model, final, summary, *rest):
+        asked.append(spec)
+        summary["evaluations"].append({"split": spec.split, "mode": spec.mode, "corpus": spec.corpus})
+
+    monkeypatch.setattr(reproduce_run, "_evaluate_one", evaluate_one)
+    step = reproduce_run.Step(experiment, config)
+    console = Console(file=open(os.devnull, "w"))
+    reproduce_run.run_step(step, tmp_path / "results", console)
+    assert asked == [evals[1], evals[2]]  # the run's own corpus named or not is one evaluation
+    summary = json.loads(metrics.read_text())
+    assert [r["mode"] for r in summary["evaluations"]] == ["all", "all", "all", "align"]
+    assert summary["standard_evaluations"] == stored["standard_evaluations"] and summary["train"] == {"step": 3}
+    assert summary["wall_minutes"] >= 5.0 and not (final.parent / reproduce_run.EVALUATION_PROGRESS).exists()
+    reproduce_run.run_step(step, tmp_path / "results", console)  # nothing left to add
+    assert len(asked) == 2
+
+
+
+def test_the_align_table_sets_the_transcript_given_beside_the_count_inferred_and_forced_alignment():
+    from framestamp.reproduce.report import _align_table
+
+    def record(split, mode, accuracy, corpus=None):
+        return {"split": split, "mode": mode, "n": 200, "metrics": {"accuracy": {"0.05": accuracy}}} | (
+            {"corpus": corpus} if corpus else {})
+
+    results = {
+        "words-all": {"config": {"data": {"corpus": "open"}}, "evaluations": [
+            record("test", "all", 0.73), record("test", "align", 0.887), record("test_unseen", "align", 0.66),
+            record("test", "align", 0.9, "default")]},
+        "words-ihp": {"evaluations": [{"split": "test", "mode": "one", "n": 4, "metrics": {}}]},
+    }  # fmt: skip
+    anchor = {"groups": {"all": {"n": 200, "variants": {"aligner": {"metrics": {"accuracy": {"0.05": 0.895}}}}}}}
+    lines = _align_table(results, {"test": anchor, "test_unseen": None}).splitlines()
+    assert "| words-all (open corpus) | 88.7% (200) / 73.0% (200) | 90.0% (200) / - | 66.0% (200) / - |" in lines
+    assert "| pocketsphinx, given the transcript | 89.5% (200) |  |  |" in lines
+    assert not any(line.startswith("| words-ihp") for line in lines)
+    assert _align_table({"words-ihp": results["words-ihp"]}, {"test": anchor}) == ""

@@ -70,19 +70,32 @@ def answer_token_budget(model: FrameStampModel, query: Query) -> int:
     return len(model.backbone.tokenizer(query.answer_text(), add_special_tokens=False)["input_ids"]) + TOKEN_BUDGET_SLACK
 
 
-def ask_of(query: Query, known_count: bool = False, max_new_tokens: int | None = None) -> Ask:
-    """The engine's question for a query (``known_count``: "all" questions get the true count)."""
+def ask_of(
+    query: Query, known_count: bool = False, max_new_tokens: int | None = None, transcript: tuple[str, ...] | None = None
+) -> Ask:  # fmt: skip
+    """The engine's question for a query (``known_count``: "all" questions get the true count;
+    ``transcript``: the words said, as ``framestamp align --transcript`` passes them)."""
     return Ask(
         query.question, query.mode, query.n_events if known_count and query.mode == "all" else None,
         query.task if query.mode == "one" else None, query.subject, query.k, query.boundary,
-        max_new_tokens if max_new_tokens is not None else Ask.max_new_tokens,
+        max_new_tokens if max_new_tokens is not None else Ask.max_new_tokens, transcript,
     )  # fmt: skip
+
+
+def spoken_words(item: EvalItem) -> tuple[str, ...]:
+    """The words of an "every word start" question's clip, in the order they are said: its
+    transcript as the corpus writes it (one word per reference start)."""
+    words = tuple(s.label for s in sorted(item.clip.segments, key=lambda s: s.start_s))
+    if item.query.mode != "all" or len(words) != len(item.query.targets_s):
+        raise ValueError(f"clip {item.clip.id}: no transcript for this question ({len(words)} words, "
+                         f"{len(item.query.targets_s)} starts asked for)")  # fmt: skip
+    return words
 
 
 def run(
     model: FrameStampModel, items: Sequence[EvalItem], batch_size: int = 8,
     decode: DecodeConfig = DecodeConfig(), known_count: bool = False, progress: bool = True,
-    windows: WindowConfig = WindowConfig(),
+    windows: WindowConfig = WindowConfig(), transcript: bool = False,
 ) -> EvalResult:  # fmt: skip
     """Predict every item in batches, timing each batch, and compute the metrics.
 
@@ -93,13 +106,15 @@ def run(
     Args:
         known_count: give "all" queries the true number of events (otherwise inferred).
         windows: how long audio is windowed (unset lengths: the model's own, as for users).
+        transcript: give "every word" queries the clip's words, in order (:func:`spoken_words`).
     """
     shard, gather = _shard(list(items))
     engine = Engine(model, InferenceConfig(windows=windows, decode=decode, progress=False))
     predictions, timings = [], []
     batches = [shard[i : i + batch_size] for i in range(0, len(shard), batch_size)]
     for batch in tqdm(batches, desc="evaluate", disable=not progress, leave=False):
-        asks = [ask_of(item.query, known_count, answer_token_budget(model, item.query)) for item in batch]
+        asks = [ask_of(item.query, known_count, answer_token_budget(model, item.query),
+                       spoken_words(item) if transcript else None) for item in batch]  # fmt: skip
         started = time.perf_counter()
         predictions += engine.answer([item.clip.audio for item in batch], asks)
         timings.append(time.perf_counter() - started)

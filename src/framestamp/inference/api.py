@@ -315,7 +315,7 @@ class Stamper:
         if self.head.generates_text:
             return self._generated_timeline(audio, questions, words, sample_rate_hz)
         long = self.scores(audio, questions, sample_rate_hz)
-        starts, count = self._decode_all(long.scores[0], len(words) if words else None)
+        starts, count = self._decode_all(long.scores[0], transcript=words)
         # words do not overlap: the k-th end belongs to the k-th start
         stops = self._decode_all(long.scores[1], len(starts))[0] if ends else [None] * len(starts)
         labels = words or ["word"] * len(starts)
@@ -452,11 +452,13 @@ class Stamper:
         curves = {q: self._curve(row) for q, row in zip(questions[rows], long.scores[rows])}
         return Timeline(task, spans, count, long.duration_s, list(questions), curves, long.frame_rate_hz)
 
-    def _decode_all(self, row: np.ndarray, n_events: int | None) -> tuple[list[float], float]:
+    def _decode_all(
+        self, row: np.ndarray, n_events: int | None = None, transcript: Sequence[str] | None = None
+    ) -> tuple[list[float], float]:  # fmt: skip
         """Every event: times (s) and the count estimate; a given ``n_events`` gives exactly that
-        many times (IHP; a binary head gives its top peaks)."""
-        with stage("decoder"):
-            prediction = self.head.decode(row, self.model.frame_rate_hz, "all", n_events, self.config.decode)
+        many times (IHP; a binary head gives its top peaks), a ``transcript`` its words' starts."""
+        ask = Ask("", "all", n_events, transcript=None if transcript is None else tuple(transcript))
+        prediction = self.engine.decode(row, ask)
         return [float(t) for t in prediction.times_s], prediction.count_estimate
 
     def _decode_one(self, row: np.ndarray) -> float:

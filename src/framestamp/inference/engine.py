@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Callable, Sequence
 
 import numpy as np
 
 from ..config import Config, option, register_config
+from ..decoders_transcript import decode_transcript_starts
 from ..decoding import DecodeConfig, Prediction, head_kind, presence_threshold
 from ..errors import ConfigError, FramestampWarning
 from ..frames import frames_to_seconds
@@ -75,6 +76,8 @@ class Ask:
         task, subject, k, boundary: what a templated "k-th occurrence" question asks, so that it
             can be asked again as the j-th in each window of long audio (None: a free question).
         max_new_tokens: generation budget of a token baseline.
+        transcript: the words said, in order, for an "every word" question: a frame model places
+            exactly these, each by its length too (:mod:`framestamp.decoders_transcript`).
     """
 
     question: str
@@ -85,6 +88,15 @@ class Ask:
     k: int = 1
     boundary: str = "start"
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
+    transcript: tuple[str, ...] | None = None
+
+    def __post_init__(self):
+        if self.transcript is not None:
+            if self.mode != "all" or not self.transcript:
+                raise ValueError("a transcript goes with an 'all' question and holds at least one word")
+            if self.n_events not in (None, len(self.transcript)):
+                raise ValueError(f"{self.n_events} events asked for a transcript of {len(self.transcript)} words")
+            object.__setattr__(self, "n_events", len(self.transcript))
 
     def asking(self, k: int) -> str:
         """The same question about the ``k``-th occurrence."""
@@ -178,11 +190,20 @@ class Engine:
             texts = self._generate(questions, waveforms, budget)
             return [self._parsed(text, ask) for text, ask in zip(texts, asks)]
         rows = self.model.score(questions, waveforms)
-        return [self._decode(row, ask) for row, ask in zip(rows, asks)]
+        return [self.decode(row, ask) for row, ask in zip(rows, asks)]
 
-    def _decode(self, row: np.ndarray, ask: Ask) -> Prediction:
+    def decode(self, row: np.ndarray, ask: Ask) -> Prediction:
+        """A frame model's answer to ``ask`` from its frame scores ``row`` (one clip's, or a
+        recording's stitched ones)."""
+        rate = self.model.frame_rate_hz
         with stage("decoder"):
-            return self.head.decode(row, self.model.frame_rate_hz, ask.mode, ask.n_events, self.config.decode)
+            prediction = self.head.decode(row, rate, ask.mode, ask.n_events, self.config.decode)
+            if ask.transcript is None:
+                return prediction
+            letters = [len(word) for word in ask.transcript]
+            tolerance_s = self.config.decode.tolerance_s
+            return replace(prediction, times_s=decode_transcript_starts(self.head.curve(row), letters, rate,
+                                                                        tolerance_s=tolerance_s))  # fmt: skip
 
     def _generate(self, questions, waveforms, budget: int) -> list[str]:
         model = self.model
@@ -200,7 +221,7 @@ class Engine:
         if self.head.generates_text:
             return self._generate_long(waveform, ask)
         if ask.mode == "all":
-            return self._decode(self.scores(waveform, [ask.question]).scores[0], ask)
+            return self.decode(self.scores(waveform, [ask.question]).scores[0], ask)
         if ask.task is not None and ask.task.counts_across_windows:
             return self._kth_across_windows(waveform, ask)
         if ask.task is not None and ask.k > 1:
@@ -320,21 +341,21 @@ class Engine:
         if len(found.times_s) >= ask.k:
             times, presence = np.array([found.times_s[ask.k - 1]]), found.presence[ask.k - 1]
         else:
-            times, presence = self._decode(row, ask).times_s, found.best_absent
+            times, presence = self.decode(row, ask).times_s, found.best_absent
         return Prediction(times, float(len(found.times_s)), row, rate, presence_probability=presence)
 
     def _first_present(self, waveform: np.ndarray, ask: Ask) -> Prediction:
         """One event: in the first window region where it is present, else the global best guess."""
         long = self.scores(waveform, [ask.question])
         row, rate = long.scores[0], long.frame_rate_hz
-        best = self._decode(row, ask)
+        best = self.decode(row, ask)
         for first, last in long.regions:
             region = row[first:last]
             if last <= first:
                 continue
             p = self.head.presence_probability(region, rate)
             if p >= self.presence_threshold:
-                local = self._decode(region, ask)
+                local = self.decode(region, ask)
                 times = local.times_s + frames_to_seconds(first, rate)
                 return Prediction(times, best.count_estimate, row, rate, presence_probability=p)
         return best

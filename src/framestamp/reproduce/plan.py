@@ -19,7 +19,8 @@ class EvalSpec:
     # standard metric of what the user-facing API returns for whole clips (``reproduce.run.STANDARD_MODES``):
     # "diarize" (DER, JER, speaker count) or "events_f1" (event-based F1); ``limit`` then counts clips;
     # "probe": the match probe read as an answer to the "one" questions (``evaluate.probe_reading``);
-    # "window": choose the model's window for long audio (``reproduce.run.WINDOW_MODE``).
+    # "window": choose the model's window for long audio (``reproduce.run.WINDOW_MODE``); "align": the
+    # "all" questions about words with each clip's transcript given (``reproduce.run.ALIGN_MODE``).
     mode: str
     limit: int | None = None
     # Also report accuracy by these groupings of the questions (``reproduce.run.GROUPINGS``): "time"
@@ -70,9 +71,9 @@ STAGE = (EvalSpec("test", "one", 400, by=("time",)), EvalSpec("test_long", "one"
 ALL = (EvalSpec("test", "all", 200),)
 # The all-words models train on the open corpus (their question names no word, but a user's recording
 # holds words the grammar never says): its test clips, the grammar-only corpus's, and clips made of
-# words held out of training.
-ALL_OPEN = (EvalSpec("test", "all", 200), EvalSpec("test", "all", 200, corpus="default"),
-            EvalSpec("test_unseen", "all", 200))  # fmt: skip
+# words held out of training; each with the count inferred, and with the transcript given.
+ALL_OPEN = tuple(EvalSpec(split, mode, 200, corpus=corpus) for mode in ("all", "align")
+                 for split, corpus in (("test", None), ("test", "default"), ("test_unseen", None)))  # fmt: skip
 # The same kind of questions on training clips: how well a model fits what it saw, against test.
 FIT = EvalSpec("train", "one", 300)
 # Before the others: the window length long audio is cut into, chosen on dev questions, half of

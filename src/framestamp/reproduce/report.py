@@ -103,6 +103,7 @@ def write_report(results_dir: Path, quick: bool = False, preset: str = SHIPPED_P
         _open_vocabulary_section(results, TABLES[preset].open_vocabulary, load_anchor(results_dir, "test_unseen")),
         _all_table(results),
         _matching_table(results),
+        _align_table(results, {"test": anchor, "test_unseen": load_anchor(results_dir, "test_unseen")}),
         _anchor_table(results, anchor, preset),
         _diarization_table(results),
         _events_f1_table(results),
@@ -200,6 +201,49 @@ def _all_table(results: dict) -> str:
             "Onset F: mir_eval's onset F-measure (`mir_eval.onset`), each reference matched to at most one "
             "prediction within 50 ms (maximum matching), counts pooled over clips.\n\n"
             + header + "\n" + "\n".join(rows))  # fmt: skip
+
+
+ALIGN_SPLITS = (("test", None, "test"), ("test", "default", "grammar-only test"), ("test_unseen", None, "new words"))
+
+
+def _align_table(results: dict, anchors: dict[str, dict | None]) -> str:
+    """Every word start with each clip's transcript given, beside the count-inferred answers and
+    forced alignment (``anchors``: {split: the anchor's results on the run's own clips of it})."""
+    rows = []
+    for name, summary in results.items():
+        cells = []
+        for split, corpus, _ in ALIGN_SPLITS:
+            given, inferred = (evaluation(summary, split, mode, corpus=corpus) for mode in ("align", "all"))
+            cells.append(f"{_within_50ms(given)} / {_within_50ms(inferred)}" if given else "")
+        if any(cells):
+            rows.append(f"| {_label(results, name)} | " + " | ".join(cells) + " |")
+    if not rows:
+        return ""
+    anchored = [_anchor_accuracy_cell(anchors.get(split)) if corpus is None else ""
+                for split, corpus, _ in ALIGN_SPLITS]  # fmt: skip
+    rows.append("| pocketsphinx, given the transcript | " + " | ".join(anchored) + " |")
+    return _section(
+        "Aligning a transcript (`framestamp align --transcript`)", rows,
+        ("system", *(f"{label}: given / inferred" for *_, label in ALIGN_SPLITS)),
+        "The every-word questions of the table above with each clip's words given in order, as `align "
+        "--transcript` passes them: a frame model places exactly these words, each from the intensity's peaks "
+        "and its length in letters (`decoders_transcript`: one spurious or missed peak no longer shifts the "
+        "labels of the words after it); a token baseline's answer is labelled in order. *Given*: within 50 ms "
+        "under Hungarian L1 matching (for a frame model, each word against its own start), with the clips asked; "
+        "*inferred*: the same clips with the count inferred (the table above). Forced alignment answers the "
+        "run's own test clips and test_unseen (`python -m framestamp.evaluate.anchor`).",
+    )  # fmt: skip
+
+
+def _within_50ms(record: dict | None) -> str:
+    return "-" if record is None else f"{_percent(record['metrics']['accuracy']['0.05'])} ({record['n']})"
+
+
+def _anchor_accuracy_cell(anchor: dict | None) -> str:
+    if anchor is None:
+        return ""
+    group = anchor["groups"]["all"]
+    return _within_50ms({"n": group["n"], "metrics": group["variants"]["aligner"]["metrics"]})
 
 
 MATCHING_NAMES = {

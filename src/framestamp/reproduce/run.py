@@ -32,7 +32,7 @@ from ..decoding import presence_threshold
 from ..train.config import TrainConfig
 from ..train.loop import train
 from .plan import FULL, EvalSpec, Experiment, experiment_config, on_one_corpus, plan, with_prerequisites
-from .report import STANDARD_EVALUATIONS
+from .report import STANDARD_EVALUATIONS, evaluation
 
 METRICS_DIR = "metrics"
 EVALUATION_PROGRESS = "evaluations.partial.json"  # in a run's directory: its evaluations done so far
@@ -44,6 +44,7 @@ STANDARD_MODES = ("diarize", "events_f1")
 # Checks of answers on input unlike the test clips (``evaluate.robustness``), after "presence" in a
 # plan so that they decide with the calibrated threshold.
 ROBUSTNESS_MODES = ("nonspeech", "presence_long", "late_words")
+ALIGN_MODE = "align"  # the "all" questions of words with the clip's transcript given (``framestamp align --transcript``)
 # The match probe of a model trained with the match loss, read as an answer to the single questions
 # (``evaluate.probe_reading``): where its hidden states place the asked word.
 PROBE_MODE = "probe"
@@ -144,21 +145,40 @@ def run_step(step: Step, results_dir: Path, console: Console) -> float:
     if not final.is_dir():
         console.print(f"[bold]train[/] {experiment.name}")
         train(config)
+    progress = Path(config.output_dir) / EVALUATION_PROGRESS
+    stored_minutes = 0.0
     if step.evaluate and not step.reevaluate and _newer(metrics, final / HEAD_NAME):
-        console.print(f"[bold]skip[/] evaluating {experiment.name}: its metrics are newer than its final model")
-    elif step.evaluate:
+        stored = json.loads(metrics.read_text())
+        done = [_spec_key(spec) for spec in experiment.evals if has_record(stored, spec)]
+        if len(done) == len(experiment.evals):
+            console.print(f"[bold]skip[/] evaluating {experiment.name}: its metrics are newer than its final model")
+            return (time.monotonic() - started) / 60
+        # evaluations the plan added since: asked now, beside the stored ones (resumed from them)
+        console.print(f"[bold]add[/] {len(experiment.evals) - len(done)} evaluations to {experiment.name}'s stored ones")
+        if not _newer(progress, final / HEAD_NAME):
+            progress.write_text(json.dumps({"done": done, "summary": stored}))
+        stored_minutes = stored.get("wall_minutes", 0.0)
+    if step.evaluate:
         figures = results_dir / "figures"
         figures.mkdir(exist_ok=True)
         # The run's own record of its settings: the recipe may have changed since it was trained.
         ran = Path(config.output_dir) / "config.yaml"
         trained = TrainConfig.load(ran) if ran.exists() else config
-        progress = Path(config.output_dir) / EVALUATION_PROGRESS
         summary = evaluate_experiment(experiment, trained, final, console, figures, progress=progress)
         summary["train"] = training_summary(Path(config.output_dir))
-        summary["wall_minutes"] = round((time.monotonic() - started) / 60, 2)
+        summary["wall_minutes"] = round(stored_minutes + (time.monotonic() - started) / 60, 2)
         metrics.write_text(json.dumps(summary, indent=1))
         progress.unlink(missing_ok=True)
     return (time.monotonic() - started) / 60
+
+
+def has_record(summary: dict, spec: EvalSpec) -> bool:
+    """Whether stored metrics ``summary`` hold the outcome of evaluation ``spec``."""
+    if spec.mode == WINDOW_MODE:
+        return WINDOW_CHOICE in summary
+    if spec.mode in STANDARD_MODES:
+        return evaluation(summary, spec.split, spec.mode, STANDARD_EVALUATIONS, corpus=spec.corpus) is not None
+    return evaluation(summary, spec.split, spec.mode, copy=spec.copy, corpus=spec.corpus) is not None
 
 
 def _newer(path: Path, than: Path) -> bool:
@@ -270,10 +290,11 @@ def _evaluate_one(
         console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} ({spec.mode}, {spec.limit} questions)")
         summary["evaluations"].append(evaluate_robustness(spec, model, clips))
         return
-    items = evaluation_items(clips, spec.mode, seed=0, limit=spec.limit)
+    aligning = spec.mode == ALIGN_MODE  # the "all" questions, with each clip's transcript given
+    items = evaluation_items(clips, "all" if aligning else spec.mode, seed=0, limit=spec.limit)
     copy = f", {spec.copy} copies" if spec.copy else ""
     console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} ({spec.mode}, {len(items)} queries{copy})")
-    result = run(model, items, batch_size=8)
+    result = run(model, items, batch_size=8, transcript=aligning)
     summary["evaluations"].append(describe(spec, result))
     if spec.split == "test" and spec.corpus is None and not model.head_kind.generates_text and figures_dir:
         from .report import plot_intensity_examples
@@ -401,7 +422,7 @@ def describe(spec: EvalSpec, result: EvalResult) -> dict:
             group_of, order = GROUPINGS[grouping]
             groups = [group_of(item) for item in result.items]
             record[f"by_{grouping}"] = jsonable(single_event_metrics_by_group(*single, groups, parse_errors, order))
-    if spec.mode == "all":
+    if spec.mode in ("all", ALIGN_MODE):
         references = [list(i.query.targets_s) for i in result.items]
         predictions = [list(p.times_s) for p in result.predictions]
         record["by_event_count"] = jsonable(all_events_metrics_by_event_count(predictions, references))

@@ -1,0 +1,134 @@
+"""Word starts of a known transcript: the "each word" intensity and the words' lengths, together.
+
+Given only the count, the peak decoder keeps the ``n`` highest peaks, so one spurious peak (a
+long word heard as two) and one missed start shift the labels of every word between them. A
+transcript says more than the count: how long each word is. The decoder below chooses one peak
+per word, in order, maximising
+
+    sum_i log m(c_i)  +  sum_i log N(log(t_{i+1} - t_i); log(rate * letters_i), sigma)
+
+where ``m(c)`` is the intensity mass within ``MASS_RADIUS_S`` of candidate ``c`` (a peak of the
+smoothed intensity, or a start the peak decoder chose), ``letters_i`` the length of word ``i``,
+and ``rate`` the clip's seconds per letter, read from the peak decoder's starts (the median of
+gap / letters; robust to the few it gets wrong). It is a Viterbi search over candidates; a beam
+of ``beam`` partial alignments and successors within ``reach`` candidates keep long recordings
+linear in their length. ``GAP_SIGMA`` was chosen on dev clips; what it does to a trained model's
+starts: ``scripts/probe_transcript_decoder.py`` (stored in results/probes/transcript-decoder.json).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import decoders
+from .frames import seconds_to_frames
+
+# Spread of log(gap / expected gap) from one word's start to the next (chosen on dev clips).
+GAP_SIGMA = 0.7
+MASS_RADIUS_S = 0.045  # a candidate's evidence: the intensity within this of its frame
+MIN_MASS = 1e-3  # a candidate with less evidence than this is no word start (silence, noise)
+MIN_GAP_S = 0.04  # two words' starts are at least this far apart (the peak decoder's suppression)
+SECONDS_PER_LETTER = (0.01, 0.5)  # the range a clip's speaking rate is kept in
+
+
+def decode_transcript_starts(
+    intensity, letters, frame_rate_hz: float, sigma: float = GAP_SIGMA, tolerance_s: float = 0.02,
+    beam: int = 256, reach: int = 64,
+) -> np.ndarray:  # fmt: skip
+    """Start time (s) of each word of a transcript, in order (``len(letters)`` increasing times).
+
+    Args:
+        intensity: ``[T]`` expected word starts per frame (the "each word" question's curve).
+        letters: each word's length in letters (positive), in transcript order.
+        frame_rate_hz: the intensity's frame rate.
+        sigma: spread of the log gap between consecutive starts around its expected value.
+        tolerance_s: the peak decoder's smoothing half-width (as ``decode_iterative_mode``).
+        beam, reach: partial alignments kept per word, and candidates ahead each may move to.
+    """
+    intensity = decoders._as_scores(intensity)
+    letters = np.asarray(letters, dtype=np.float64)
+    if letters.ndim != 1 or letters.size == 0 or np.any(letters <= 0):
+        raise ValueError("letters must be a non-empty list of positive word lengths")
+    n = letters.size
+    chosen = decoders.decode_iterative_mode(intensity, n, frame_rate_hz, tolerance_s)
+    if chosen.size < n:  # the clip ran out of peaks: the posterior median always gives n
+        chosen = decoders.decode_posterior_median(intensity, n, frame_rate_hz)
+    if n == 1:
+        return chosen
+    times, evidence = candidates(intensity, frame_rate_hz, chosen, tolerance_s)
+    low, high = SECONDS_PER_LETTER
+    rate = float(np.clip(np.median(np.diff(chosen) / letters[:-1]), low, high))
+    path = _viterbi(times, evidence, np.log(rate * letters[:-1]), sigma, beam, reach)
+    return chosen if path is None else times[path]
+
+
+def candidates(
+    intensity: np.ndarray, frame_rate_hz: float, chosen: np.ndarray, tolerance_s: float = 0.02
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Sorted candidate start times (s) and their log evidence: every local maximum of the
+    boxcar-smoothed intensity, moved to its highest raw frame (as the peak decoder does), whose
+    mass reaches ``MIN_MASS``, and every start in ``chosen``."""
+    radius = int(seconds_to_frames(tolerance_s, frame_rate_hz))
+    smooth = decoders._boxcar(intensity, radius)
+    rising = np.r_[True, smooth[1:] > smooth[:-1]]
+    falling = np.r_[smooth[:-1] >= smooth[1:], True]
+    peaks = np.flatnonzero(rising & falling)
+    if radius > 0 and peaks.size:
+        window = np.clip(peaks[:, None] + np.arange(-radius, radius + 1)[None, :], 0, intensity.size - 1)
+        peaks = window[np.arange(peaks.size), np.argmax(intensity[window], axis=1)]
+    frames = np.unique(np.r_[peaks, np.floor(chosen * frame_rate_hz).astype(np.int64)].clip(0, intensity.size - 1))
+    mass = _mass(intensity, frames, int(round(MASS_RADIUS_S * frame_rate_hz)))
+    keep = (mass >= MIN_MASS) | np.isin(frames, np.floor(chosen * frame_rate_hz).astype(np.int64))
+    return (frames[keep] + 0.5) / frame_rate_hz, np.log(mass[keep] + 1e-9)
+
+
+def _mass(intensity: np.ndarray, frames: np.ndarray, radius: int) -> np.ndarray:
+    cumulative = np.concatenate([[0.0], np.cumsum(intensity)])
+    return cumulative[np.minimum(frames + radius + 1, intensity.size)] - cumulative[np.maximum(frames - radius, 0)]
+
+
+def _viterbi(times: np.ndarray, evidence: np.ndarray, expected_log_gaps: np.ndarray, sigma: float, beam: int,
+             reach: int) -> np.ndarray | None:  # fmt: skip
+    """Indices into ``times`` of the best increasing path with one candidate per word (None when
+    the beam keeps no such path)."""
+    count = times.size
+    states = np.arange(min(beam, count))  # the first word: one of the earliest candidates
+    scores = evidence[states]
+    kept, parents = [states], []
+    for expected in expected_log_gaps:
+        successor = states[:, None] + np.arange(1, reach + 1)[None, :]
+        inside = successor < count
+        successor = np.minimum(successor, count - 1)
+        gap = times[successor] - times[states][:, None]
+        allowed = inside & (gap > MIN_GAP_S)
+        z = (np.log(np.where(allowed, gap, 1.0)) - expected) / sigma
+        total = np.where(allowed, scores[:, None] - 0.5 * z * z + evidence[successor], -np.inf).ravel()
+        successor = successor.ravel()
+        best = _best_into_each(successor, total)
+        if best.size == 0:
+            return None
+        if best.size > beam:
+            best = best[np.argpartition(-total[best], beam - 1)[:beam]]
+        states, scores = successor[best], total[best]
+        kept.append(states)
+        parents.append(best // reach)  # the previous word's state each kept one came from
+    position = int(np.argmax(scores))
+    path = [kept[-1][position]]
+    for states, parent in zip(reversed(kept[:-1]), reversed(parents)):
+        position = int(parent[position])
+        path.append(states[position])
+    return np.array(path[::-1], dtype=np.int64)
+
+
+def _best_into_each(successor: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """For each distinct ``successor`` reached with a finite ``total``, the flat index of its best
+    way in (the first one on ties)."""
+    base = successor.min()
+    slot = successor - base
+    best_total = np.full(slot.max() + 1, -np.inf)
+    np.maximum.at(best_total, slot, total)
+    winners = np.flatnonzero(np.isfinite(total) & (total == best_total[slot]))
+    first = np.full(best_total.size, total.size)
+    np.minimum.at(first, slot[winners], winners)
+    return first[first < total.size]
+

@@ -1,0 +1,90 @@
+"""The transcript decoder: one start per word, in order, from the intensity and the words' lengths."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from framestamp.decoders import decode_iterative_mode
+from framestamp.decoders_transcript import MIN_GAP_S, _viterbi, candidates, decode_transcript_starts
+
+RATE = 100.0
+
+
+def bumps(frames_and_heights, length):
+    """An intensity of narrow bumps (3 frames each) at the given frames."""
+    intensity = np.full(length, 1e-5)
+    for frame, height in frames_and_heights:
+        intensity[frame - 1 : frame + 2] += height * np.array([0.25, 0.5, 0.25])
+    return intensity
+
+
+def test_a_long_word_heard_as_two_keeps_every_label_on_its_own_word():
+    # "a", "wonderful", "day", "to", "go": starts 0.50, 0.62, 1.30, 1.62, 1.82 s (0.07-0.08 s per letter),
+    # the long word also fires at 0.95 s, more strongly than the faint "to"
+    truth = [50, 62, 130, 162, 182]
+    intensity = bumps([(50, 1.0), (62, 1.0), (95, 0.9), (130, 1.0), (162, 0.5), (182, 1.0)], 240)
+    top_n = decode_iterative_mode(intensity, 5, RATE)
+    assert np.allclose(top_n, (np.array([50, 62, 95, 130, 182]) + 0.5) / RATE)  # "day" labelled at 0.95 s
+    starts = decode_transcript_starts(intensity, [len(w) for w in ("a", "wonderful", "day", "to", "go")], RATE)
+    assert np.allclose(starts, (np.array(truth) + 0.5) / RATE)
+
+
+def test_clean_peaks_are_the_peak_decoders_starts():
+    frames = [30, 70, 120, 150, 200]
+    intensity = bumps([(f, 1.0) for f in frames], 260)
+    starts = decode_transcript_starts(intensity, [3, 4, 2, 5, 3], RATE)
+    assert np.allclose(starts, decode_iterative_mode(intensity, 5, RATE))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_search_finds_the_best_alignment_of_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    times = np.sort(rng.choice(np.arange(5, 120), size=9, replace=False)) / RATE
+    evidence = rng.normal(size=times.size)
+    expected = np.log(rng.uniform(0.05, 0.4, size=3))  # 4 words
+
+    def score(path):
+        gaps = np.diff(times[list(path)])
+        if np.any(gaps <= MIN_GAP_S):
+            return -np.inf
+        return evidence[list(path)].sum() - 0.5 * np.sum(((np.log(gaps) - expected) / 0.7) ** 2)
+
+    best = max(itertools.combinations(range(times.size), 4), key=score)
+    found = _viterbi(times, evidence, expected, 0.7, beam=64, reach=64)
+    assert tuple(found) == best
+
+
+def test_every_word_gets_one_start_in_order_whatever_the_intensity():
+    rng = np.random.default_rng(3)
+    for intensity in (rng.exponential(0.02, 500), np.zeros(300), bumps([(40, 1.0)], 100)):
+        starts = decode_transcript_starts(intensity, [4, 2, 7, 3, 5, 1], RATE)
+        assert starts.shape == (6,) and np.all(np.diff(starts) >= 0)
+        assert np.all((starts >= 0) & (starts <= intensity.size / RATE))
+    one = decode_transcript_starts(bumps([(40, 1.0), (80, 2.0)], 100), [5], RATE)
+    assert np.allclose(one, [0.805])  # one word: the strongest peak
+
+
+def test_silence_holds_no_candidates_but_the_peak_decoders_starts():
+    intensity = bumps([(100, 1.0), (400, 1.0)], 500)
+    times, _ = candidates(intensity, RATE, decode_iterative_mode(intensity, 2, RATE))
+    assert np.allclose(times, [1.005, 4.005])
+
+
+def test_a_long_recording_is_aligned_by_its_beam_in_linear_time():
+    # 47 minutes: 9,000 words, a spurious peak after every 50th, a pause after every 200th
+    rng = np.random.default_rng(0)
+    letters = rng.integers(2, 9, size=9000)
+    gaps = 0.06 * letters + np.where(np.arange(9000) % 200 == 199, 3.0, 0.0)
+    frames = np.round(np.r_[0.5, 0.5 + np.cumsum(gaps[:-1])] * RATE).astype(int)
+    spurious = frames[49::50] + np.round(0.5 * gaps[49::50] * RATE).astype(int)
+    intensity = bumps([(f, 1.0) for f in frames] + [(f, 0.8) for f in spurious], frames[-1] + 400)
+    starts = decode_transcript_starts(intensity, letters, RATE)
+    assert np.mean(np.abs(starts - (frames + 0.5) / RATE) <= 0.05) > 0.99
+
+
+def test_bad_lengths_are_refused():
+    with pytest.raises(ValueError, match="positive word lengths"):
+        decode_transcript_starts(np.ones(10), [], RATE)
+    with pytest.raises(ValueError, match="positive word lengths"):
+        decode_transcript_starts(np.ones(10), [3, 0], RATE)
