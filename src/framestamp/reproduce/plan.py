@@ -197,6 +197,7 @@ OPEN_WORDS = (
     EvalSpec("test_unseen", "one", 400, by=("word",)),
     EvalSpec("test", "one", 400, corpus="default"),
     EvalSpec("test_long", "one", 200, by=("time",)),
+    EvalSpec("test_long", "one", 200, corpus="default"),
     EvalSpec("test", "presence", 200),
     EvalSpec("test_unseen", "presence", 200),
 )
