@@ -232,3 +232,17 @@ def test_cited_documents_exist():
         assert not re.search(r"METHOD\.md|TINY_MODEL_NOTES|STYLE\.md|\.\./shared/", text), f"{path} cites a missing file"
         for cited in re.findall(r"\bdocs/[\w.-]+\.md", text):
             assert (ROOT / cited).is_file(), f"{path} cites {cited}, which does not exist"
+
+
+def test_the_all_words_table_shows_the_transcript_given_where_it_was_asked():
+    from framestamp.reproduce.published import ALL_WORDS, all_table
+
+    def summary(aligned=None):
+        metrics = {"accuracy": {"0.02": 0.5, "0.05": 0.7, "0.1": 0.8}, "count_accuracy": 0.3}
+        evaluations = [{"split": "test", "mode": "all", "n": 5, "metrics": metrics, "median_seconds_per_query": 0.1}]
+        if aligned is not None:
+            evaluations.append({"split": "test", "mode": "align", "n": 5, "metrics": {"accuracy": {"0.05": aligned}}})
+        return {"config": stored(ALL_WORDS[0])["config"], "evaluations": evaluations, "train": {"step": 1}}
+
+    rows = all_table({ALL_WORDS[0]: summary(0.887), ALL_WORDS[1]: summary()}).splitlines()
+    assert "| 70.0% | 80.0% | 30.0% | n/a | 88.7% |" in rows[2] and "| n/a | - |" in rows[3]
