@@ -51,8 +51,13 @@ def test_the_search_finds_the_best_alignment_of_brute_force(seed):
         return evidence[list(path)].sum() - 0.5 * np.sum(((np.log(gaps) - expected) / 0.7) ** 2)
 
     best = max(itertools.combinations(range(times.size), 4), key=score)
-    found = _viterbi(times, evidence, expected, 0.7, beam=64, reach=64)
-    assert tuple(found) == best
+    anchors = np.sort(rng.choice(times.size, size=4, replace=False))
+    path, found = _viterbi(times, evidence, expected, 0.7, beam=64, reach=64, anchors=anchors)
+    assert tuple(path) == best and found == pytest.approx(score(best))
+    # a beam and a reach smaller than the candidates: a path no worse than the anchors' own
+    path, found = _viterbi(times, evidence, expected, 0.7, beam=2, reach=2, anchors=anchors)
+    assert found >= score(tuple(anchors)) - 1e-9 or score(tuple(anchors)) == -np.inf
+    assert found == pytest.approx(score(tuple(path)))
 
 
 def test_every_word_gets_one_start_in_order_whatever_the_intensity():
@@ -81,6 +86,16 @@ def test_a_long_recording_is_aligned_by_its_beam_in_linear_time():
     intensity = bumps([(f, 1.0) for f in frames] + [(f, 0.8) for f in spurious], frames[-1] + 400)
     starts = decode_transcript_starts(intensity, letters, RATE)
     assert np.mean(np.abs(starts - (frames + 0.5) / RATE) <= 0.05) > 0.99
+
+
+def test_a_noisy_stretch_of_more_candidates_than_the_reach_is_crossed_where_the_words_are():
+    # 10 words, 30 s of music-like bumps (300 weak candidates, more than reach=64), 10 words
+    before = 50 + 30 * np.arange(10)
+    noise = 400 + 10 * np.arange(300)
+    after = 3500 + 30 * np.arange(10)
+    intensity = bumps([(f, 1.0) for f in (*before, *after)] + [(f, 0.05) for f in noise], 3900)
+    starts = decode_transcript_starts(intensity, [3] * 20, RATE)
+    assert np.allclose(starts, (np.r_[before, after] + 0.5) / RATE)
 
 
 def test_bad_lengths_are_refused():

@@ -11,9 +11,11 @@ where ``m(c)`` is the intensity mass within ``MASS_RADIUS_S`` of candidate ``c``
 smoothed intensity, or a start the peak decoder chose), ``letters_i`` the length of word ``i``,
 and ``rate`` the clip's seconds per letter, read from the peak decoder's starts (the median of
 gap / letters; robust to the few it gets wrong). It is a Viterbi search over candidates; a beam
-of ``beam`` partial alignments and successors within ``reach`` candidates keep long recordings
-linear in their length. ``GAP_SIGMA`` was chosen on dev clips; what it does to a trained model's
-starts: ``scripts/probe_transcript_decoder.py`` (stored in results/probes/transcript-decoder.json).
+of ``beam`` partial alignments, each moving on to the next ``reach`` candidates or the peak
+decoder's next two starts, keeps long recordings linear in their length (a hard limit: the answer
+is the best path the beam kept, or the peak decoder's own starts where those score higher).
+``GAP_SIGMA`` was chosen on dev clips; what it does to a trained model's starts:
+``scripts/probe_transcript_decoder.py`` (stored in results/probes/transcript-decoder.json).
 """
 
 from __future__ import annotations
@@ -58,8 +60,15 @@ def decode_transcript_starts(
     times, evidence = candidates(intensity, frame_rate_hz, chosen, tolerance_s)
     low, high = SECONDS_PER_LETTER
     rate = float(np.clip(np.median(np.diff(chosen) / letters[:-1]), low, high))
-    path = _viterbi(times, evidence, np.log(rate * letters[:-1]), sigma, beam, reach)
-    return chosen if path is None else times[path]
+    expected = np.log(rate * letters[:-1])
+    # the peak decoder's starts among the candidates: reachable from every state, so a stretch of
+    # more than ``reach`` candidates (noise, music) can be crossed where the peak decoder crossed it
+    anchors = np.unique(np.searchsorted(times, (np.floor(chosen * frame_rate_hz) + 0.5) / frame_rate_hz))
+    found = _viterbi(times, evidence, expected, sigma, beam, reach, anchors)
+    fallback = _score(times, evidence, expected, sigma, anchors) if anchors.size == n else -np.inf
+    if found is None or found[1] < fallback:
+        return chosen
+    return times[found[0]]
 
 
 def candidates(
@@ -87,21 +96,28 @@ def _mass(intensity: np.ndarray, frames: np.ndarray, radius: int) -> np.ndarray:
     return cumulative[np.minimum(frames + radius + 1, intensity.size)] - cumulative[np.maximum(frames - radius, 0)]
 
 
-def _viterbi(times: np.ndarray, evidence: np.ndarray, expected_log_gaps: np.ndarray, sigma: float, beam: int,
-             reach: int) -> np.ndarray | None:  # fmt: skip
-    """Indices into ``times`` of the best increasing path with one candidate per word (None when
-    the beam keeps no such path)."""
+def _viterbi(
+    times: np.ndarray, evidence: np.ndarray, expected_log_gaps: np.ndarray, sigma: float, beam: int, reach: int,
+    anchors: np.ndarray,
+) -> tuple[np.ndarray, float] | None:  # fmt: skip
+    """Indices into ``times`` of the best increasing path with one candidate per word, and its
+    score (None when the beam keeps no such path). A state moves to the next ``reach`` candidates
+    and to the next two ``anchors``; the first word starts at one of the earliest ``beam``
+    candidates or at the first anchor."""
     count = times.size
-    states = np.arange(min(beam, count))  # the first word: one of the earliest candidates
+    states = np.union1d(np.arange(min(beam, count)), anchors[:1])
     scores = evidence[states]
     kept, parents = [states], []
     for expected in expected_log_gaps:
-        successor = states[:, None] + np.arange(1, reach + 1)[None, :]
-        inside = successor < count
+        following = np.searchsorted(anchors, states, side="right")[:, None] + np.arange(2)[None, :]
+        successor = np.concatenate([states[:, None] + np.arange(1, reach + 1)[None, :],
+                                    anchors[np.minimum(following, anchors.size - 1)]], axis=1)  # fmt: skip
+        inside = np.concatenate([successor[:, :reach] < count, following < anchors.size], axis=1)
         successor = np.minimum(successor, count - 1)
         gap = times[successor] - times[states][:, None]
         allowed = inside & (gap > MIN_GAP_S)
         z = (np.log(np.where(allowed, gap, 1.0)) - expected) / sigma
+        width = successor.shape[1]
         total = np.where(allowed, scores[:, None] - 0.5 * z * z + evidence[successor], -np.inf).ravel()
         successor = successor.ravel()
         best = _best_into_each(successor, total)
@@ -111,13 +127,23 @@ def _viterbi(times: np.ndarray, evidence: np.ndarray, expected_log_gaps: np.ndar
             best = best[np.argpartition(-total[best], beam - 1)[:beam]]
         states, scores = successor[best], total[best]
         kept.append(states)
-        parents.append(best // reach)  # the previous word's state each kept one came from
+        parents.append(best // width)  # the previous word's state each kept one came from
     position = int(np.argmax(scores))
-    path = [kept[-1][position]]
+    score, path = float(scores[position]), [kept[-1][position]]
     for states, parent in zip(reversed(kept[:-1]), reversed(parents)):
         position = int(parent[position])
         path.append(states[position])
-    return np.array(path[::-1], dtype=np.int64)
+    return np.array(path[::-1], dtype=np.int64), score
+
+
+def _score(times: np.ndarray, evidence: np.ndarray, expected_log_gaps: np.ndarray, sigma: float,
+           path: np.ndarray) -> float:  # fmt: skip
+    """The objective of one path (indices into ``times``, one per word), as :func:`_viterbi` scores it."""
+    gaps = np.diff(times[path])
+    if np.any(gaps <= MIN_GAP_S):
+        return -np.inf
+    z = (np.log(gaps) - expected_log_gaps) / sigma
+    return float(evidence[path].sum() - 0.5 * np.sum(z * z))
 
 
 def _best_into_each(successor: np.ndarray, total: np.ndarray) -> np.ndarray:

@@ -276,7 +276,10 @@ def test_a_transcript_goes_with_an_every_word_question_and_sets_its_count():
     from framestamp.inference.engine import Ask
 
     assert Ask("q", "all", transcript=("a", "b")).n_events == 2
+    assert Ask("q", "all", transcript=["a", "b"]).transcript == ("a", "b")  # kept hashable
     for bad in (dict(mode="one", transcript=("a",)), dict(mode="all", transcript=()),
-                dict(mode="all", n_events=3, transcript=("a", "b"))):  # fmt: skip
+                dict(mode="all", n_events=3, transcript=("a", "b")), dict(mode="all", boundary="end", transcript=("a",))):
         with pytest.raises(ValueError):
             Ask("q", **bad)
+    with pytest.raises(TypeError):
+        Ask("q", "all", transcript="the apple")

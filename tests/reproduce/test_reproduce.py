@@ -426,16 +426,11 @@ def test_the_open_vocabulary_section_sets_new_words_beside_the_closed_namesake()
         {"split": "test_unseen", "mode": "presence", "n": 8, "metrics": {"balanced_accuracy": 0.875}},
     ]}  # fmt: skip
     closed = {"evaluations": [one("test", 0.75)]}
-    aligned = {"evaluations": [{"split": "test_unseen", "corpus": "open", "mode": "all", "n": 3,
-                                "metrics": {"accuracy": {"0.05": 0.9}}}]}  # fmt: skip
-    anchor = {"groups": {"all": {"n": 3, "variants": {"aligner": {"metrics": {"accuracy": {"0.05": 0.95}}}}}}}
-    results = {"words-open": open_model, "words-ihp": closed, "words-all": aligned}
-    lines = _open_vocabulary_section(results, (("words-open", "words-ihp"), ("words-token-open", "words-token")),
-                                     anchor).splitlines()  # fmt: skip
-    assert "| words-open | words-ihp | 80% (4) | 25% (4) | 100% (1) | 70% (4) | 75% (4) | 87.5% |" in lines
-    assert not any(line.startswith("| words-token-open") for line in lines)  # not evaluated: no row
-    assert "| words-all | 3 | 90.0% |" in lines and "| pocketsphinx, given the transcript | 3 | 95.0% |" in lines
-    assert _open_vocabulary_section({"words-ihp": closed}, (("words-open", "words-ihp"),), None) == ""
+    results = {"words-open": open_model, "words-ihp": closed}
+    lines = _open_vocabulary_section(results, (("words-open", "words-ihp"), ("words-token-open", "words-token")))
+    assert "| words-open | words-ihp | 80% (4) | 25% (4) | 100% (1) | 70% (4) | 75% (4) | 87.5% |" in lines.splitlines()
+    assert not any(line.startswith("| words-token-open") for line in lines.splitlines())  # not evaluated: no row
+    assert _open_vocabulary_section({"words-ihp": closed}, (("words-open", "words-ihp"),)) == ""
 
 
 def test_a_corpus_override_leaves_out_evaluations_of_other_corpora_and_missing_splits():
@@ -600,9 +595,49 @@ def test_the_align_table_sets_the_transcript_given_beside_the_count_inferred_and
             record("test", "align", 0.9, "default")]},
         "words-ihp": {"evaluations": [{"split": "test", "mode": "one", "n": 4, "metrics": {}}]},
     }  # fmt: skip
-    anchor = {"groups": {"all": {"n": 200, "variants": {"aligner": {"metrics": {"accuracy": {"0.05": 0.895}}}}}}}
+    anchor = {"corpus": "open-seed0-81f99db3dbac",
+              "groups": {"all": {"n": 200, "variants": {"aligner": {"metrics": {"accuracy": {"0.05": 0.895}}}}}}}
     lines = _align_table(results, {"test": anchor, "test_unseen": None}).splitlines()
     assert "| words-all (open corpus) | 88.7% (200) / 73.0% (200) | 90.0% (200) / - | 66.0% (200) / - |" in lines
     assert "| pocketsphinx, given the transcript | 89.5% (200) |  |  |" in lines
+    # the anchor answered the grammar-only corpus's test clips: it stands under those
+    lines = _align_table(results, {"test": anchor | {"corpus_size": "default"}}).splitlines()
+    assert "| pocketsphinx, given the transcript |  | 89.5% (200) |  |" in lines
     assert not any(line.startswith("| words-ihp") for line in lines)
     assert _align_table({"words-ihp": results["words-ihp"]}, {"test": anchor}) == ""
+
+
+def test_an_evaluation_a_model_cannot_answer_is_kept_as_left_out_and_not_asked_again():
+    import os
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from framestamp.reproduce import run as reproduce_run
+    from framestamp.reproduce.plan import EvalSpec, Experiment
+
+    token_model = SimpleNamespace(head_kind=SimpleNamespace(generates_text=True), match_probe=None)
+    specs = (EvalSpec("test", "align", 4), EvalSpec("test", "diarize", 4), EvalSpec("test", "probe", 4))
+    summary = {"evaluations": []}
+    console = Console(file=open(os.devnull, "w"))
+    for spec in specs:
+        reproduce_run._evaluate_one(spec, Experiment("words-all-token", specs), token_model, None, summary,
+                                    lambda split, corpus=None: [], console, None, False)  # fmt: skip
+    assert summary["evaluations"] == [] and len(summary[reproduce_run.SKIPPED]) == 3
+    assert all(reproduce_run.has_record(summary, spec) for spec in specs)
+    assert not reproduce_run.has_record(summary, EvalSpec("test", "all", 4))
+
+
+def test_a_target_above_the_anchor_needs_the_anchor_on_the_same_clips():
+    from framestamp.reproduce.targets import measured_targets
+
+    words_all = {"config": {"data": {"corpus": "open"}},
+                 "evaluations": [{"split": "test", "mode": "all", "n": 3, "metrics": {"accuracy": {"0.05": 0.9}}}]}
+    anchor = {"corpus": "open-seed0-81f99db3dbac",
+              "groups": {"all": {"variants": {"aligner": {"metrics": {"accuracy": {"0.05": 0.87}}}}}}}  # fmt: skip
+
+    def above(anchor):
+        return [row for row in measured_targets({"words-all": words_all}, "tiny", anchor) if "pocketsphinx" in row.what]
+
+    assert [(row.goal, row.met) for row in above(anchor)] == [(0.87, True)]
+    assert above(anchor | {"corpus": "default-seed0-c712a7ba02cf"}) == []  # the grammar-only corpus's clips

@@ -287,6 +287,7 @@ def anchor_summary(
         "anchor": "pocketsphinx forced alignment given the transcript",
         "pocketsphinx": aligner.version(),
         "corpus": corpus,
+        "corpus_size": corpus.split("-seed")[0] if "-seed" in corpus else None,
         "recipe": RECIPE,
         "split": split,
         "mode": MODE,

@@ -92,8 +92,11 @@ class Ask:
 
     def __post_init__(self):
         if self.transcript is not None:
-            if self.mode != "all" or not self.transcript:
-                raise ValueError("a transcript goes with an 'all' question and holds at least one word")
+            if isinstance(self.transcript, str):
+                raise TypeError("a transcript is a sequence of words, not one string (split it first)")
+            object.__setattr__(self, "transcript", tuple(self.transcript))
+            if self.mode != "all" or self.boundary != "start" or not self.transcript:
+                raise ValueError("a transcript goes with an 'all' question about starts, and holds at least one word")
             if self.n_events not in (None, len(self.transcript)):
                 raise ValueError(f"{self.n_events} events asked for a transcript of {len(self.transcript)} words")
             object.__setattr__(self, "n_events", len(self.transcript))

@@ -44,7 +44,10 @@ STANDARD_MODES = ("diarize", "events_f1")
 # Checks of answers on input unlike the test clips (``evaluate.robustness``), after "presence" in a
 # plan so that they decide with the calibrated threshold.
 ROBUSTNESS_MODES = ("nonspeech", "presence_long", "late_words")
-ALIGN_MODE = "align"  # the "all" questions of words with the clip's transcript given (``framestamp align --transcript``)
+# In a metrics JSON: the evaluations of the plan left out because the model cannot answer them.
+SKIPPED = "skipped_evaluations"
+# The "all" questions about words with each clip's transcript given (``framestamp align --transcript``).
+ALIGN_MODE = "align"
 # The match probe of a model trained with the match loss, read as an answer to the single questions
 # (``evaluate.probe_reading``): where its hidden states place the asked word.
 PROBE_MODE = "probe"
@@ -136,8 +139,8 @@ class Step:
 
 def run_step(step: Step, results_dir: Path, console: Console) -> float:
     """Train the step's experiment unless its final model exists; evaluate it and write its
-    metrics unless they were written after the final model (or ``step.reevaluate``). Returns the
-    minutes taken."""
+    metrics, unless they were written after the final model (or ``step.reevaluate``): then only
+    the evaluations the plan gained since are asked, and added to them. Returns the minutes taken."""
     experiment, config = step.experiment, step.config
     final = Path(config.output_dir) / "final"
     metrics = results_dir / METRICS_DIR / f"{experiment.name}.json"
@@ -154,9 +157,10 @@ def run_step(step: Step, results_dir: Path, console: Console) -> float:
             console.print(f"[bold]skip[/] evaluating {experiment.name}: its metrics are newer than its final model")
             return (time.monotonic() - started) / 60
         # evaluations the plan added since: asked now, beside the stored ones (resumed from them)
-        console.print(f"[bold]add[/] {len(experiment.evals) - len(done)} evaluations to {experiment.name}'s stored ones")
+        added = len(experiment.evals) - len(done)
+        console.print(f"[bold]add[/] {added} evaluations to {experiment.name}'s stored ones")
         if not _newer(progress, final / HEAD_NAME):
-            progress.write_text(json.dumps({"done": done, "summary": stored}))
+            _keep_progress(progress, done, stored)
         stored_minutes = stored.get("wall_minutes", 0.0)
     if step.evaluate:
         figures = results_dir / "figures"
@@ -173,7 +177,11 @@ def run_step(step: Step, results_dir: Path, console: Console) -> float:
 
 
 def has_record(summary: dict, spec: EvalSpec) -> bool:
-    """Whether stored metrics ``summary`` hold the outcome of evaluation ``spec``."""
+    """Whether stored metrics ``summary`` hold the outcome of evaluation ``spec`` (a record of its
+    split, mode, copy and corpus, whatever its number of questions and groupings; or that it was
+    left out as one the model cannot answer)."""
+    if _spec_key(spec) in summary.get(SKIPPED, ()):
+        return True
     if spec.mode == WINDOW_MODE:
         return WINDOW_CHOICE in summary
     if spec.mode in STANDARD_MODES:
@@ -221,10 +229,15 @@ def evaluate_experiment(
         _evaluate_one(spec, experiment, model, final, summary, split_clips, console, figures_dir, calibrate)
         if progress is not None:
             done.append(key)
-            partial = progress.with_name(progress.name + ".writing")
-            partial.write_text(json.dumps({"done": done, "summary": summary}))
-            partial.replace(progress)
+            _keep_progress(progress, done, summary)
     return summary
+
+
+def _keep_progress(progress: Path, done: list[str], summary: dict) -> None:
+    """Write the evaluations done so far, whole or not at all."""
+    partial = progress.with_name(progress.name + ".writing")
+    partial.write_text(json.dumps({"done": done, "summary": summary}))
+    partial.replace(progress)
 
 
 def _chose_window_first(experiment: Experiment, done: list[str]) -> bool:
@@ -251,7 +264,7 @@ def _evaluate_one(
         clips = [as_copy(clip, spec.copy) for clip in clips]
     if spec.mode in STANDARD_MODES:
         if not stamper_can_run(model):
-            console.print(f"[bold]skip[/] {spec.mode} of {experiment.name}: the API cannot run token baselines yet")
+            _skip(spec, experiment, summary, console, "the API cannot run token baselines yet")
             return
         evaluate_standard = {"diarize": evaluate_diarization, "events_f1": evaluate_events_f1}[spec.mode]
         console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} ({spec.mode}, "
@@ -276,7 +289,7 @@ def _evaluate_one(
         return
     if spec.mode == PROBE_MODE:
         if model.match_probe is None:
-            console.print(f"[bold]skip[/] {spec.mode} of {experiment.name}: trained without the match loss")
+            _skip(spec, experiment, summary, console, "trained without the match loss")
             return
         from ..evaluate.probe_reading import probe_reading
 
@@ -291,6 +304,9 @@ def _evaluate_one(
         summary["evaluations"].append(evaluate_robustness(spec, model, clips))
         return
     aligning = spec.mode == ALIGN_MODE  # the "all" questions, with each clip's transcript given
+    if aligning and model.head_kind.generates_text:
+        _skip(spec, experiment, summary, console, "a token answer does not use the transcript (its 'all' answers)")
+        return
     items = evaluation_items(clips, "all" if aligning else spec.mode, seed=0, limit=spec.limit)
     copy = f", {spec.copy} copies" if spec.copy else ""
     console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} ({spec.mode}, {len(items)} queries{copy})")
@@ -300,6 +316,12 @@ def _evaluate_one(
         from .report import plot_intensity_examples
 
         plot_intensity_examples(model, items, figures_dir / f"intensity_{experiment.name}_{spec.mode}.png")
+
+
+def _skip(spec: EvalSpec, experiment: Experiment, summary: dict, console: Console, why: str) -> None:
+    """Leave out an evaluation the model cannot answer, and keep that it was left out (``SKIPPED``)."""
+    console.print(f"[bold]skip[/] {spec.mode} of {experiment.name}: {why}")
+    summary.setdefault(SKIPPED, []).append(_spec_key(spec))
 
 
 def evaluate_robustness(spec: EvalSpec, model: FrameStampModel, clips) -> dict:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .plan import PLANS
-from .report import STANDARD_EVALUATIONS, evaluation, is_baseline
+from .report import STANDARD_EVALUATIONS, anchor_corpus, evaluation, is_baseline
 
 # The recorded voice's test clips: prompts of a voice heard in training that training never heard.
 RECORDED_SOURCE = "asterisk-core-sounds-en-wav"
@@ -70,6 +70,7 @@ class Target:
     at_most: bool = False
     baselines_exempt: bool = False  # a token baseline's row is shown but not judged
     anchor_split: str = "test"  # goal None: the anchor's accuracy on this split's clips
+    anchor_corpus: str | None = None  # ... of this built-in corpus (None: the experiment's own)
     # another experiment whose stored results ``measure`` also reads: measure(summary, its summary)
     compared_with: str | None = None
 
@@ -160,7 +161,7 @@ def above_anchor(
 
     return Target(experiment, None, lambda s: _accuracy(s, split, mode, 0.05, corpus=corpus),
                   lambda s: f"{what} within 50 ms, above pocketsphinx alignment given the transcript",
-                  anchor_split=split)  # fmt: skip
+                  anchor_split=split, anchor_corpus=corpus)  # fmt: skip
 
 
 def points_lost(what: str, experiment: str, closed: str, goal_points: float, corpus: str) -> Target:
@@ -253,7 +254,12 @@ def measured_targets(
             value = target.measure(summary)
         else:
             value = target.measure(summary, results[target.compared_with])
-        goal = _anchor_accuracy(anchors.get(target.anchor_split)) if target.goal is None else target.goal
+        goal = target.goal
+        if goal is None:  # the anchor's accuracy, when it answered the same clips
+            anchor = anchors.get(target.anchor_split)
+            own = summary.get("config", {}).get("data", {}).get("corpus")
+            same = anchor is not None and anchor_corpus(anchor) in (None, target.anchor_corpus or own)
+            goal = _anchor_accuracy(anchor) if same else None
         if value is None or goal is None:
             continue
         if target.baselines_exempt and is_baseline(summary):
