@@ -428,7 +428,7 @@ def generate(results_dir: Path | str = "results") -> dict[str, str]:
     """{block name: its generated markdown} from the stored results under ``results_dir`` (and the
     shipped checkpoints, for the parameter count)."""
     results_dir, results = Path(results_dir), load_results(Path(results_dir))
-    blocks = {name: make(results) for name, make in BLOCKS.items()}
+    blocks = {name: make(results) for name, make in BLOCKS.items() if name != "results-objectives" or SHOWN.objectives}
     blocks["targets"] = targets_table(results, load_anchor(results_dir),
                                       {"test_unseen": load_anchor(results_dir, "test_unseen")})  # fmt: skip
     scratch_dir = results_dir / ABLATION_PRESET
