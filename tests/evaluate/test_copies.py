@@ -34,3 +34,20 @@ def test_an_8bit_copy_is_quantised_to_256_levels():
 def test_an_unknown_copy_is_refused():
     with pytest.raises(ValueError, match="unknown copy 'mp3'"):
         as_copy(clip_of(tone(440)), "mp3")
+
+
+def test_the_late_copy_starts_after_a_lead_in_drawn_from_the_clip_and_moves_every_segment():
+    from framestamp.data.examples import Clip, Segment
+    from framestamp.evaluate.copies import LATE_SECONDS, as_copy
+
+    audio = np.full(16_000, 0.25, dtype=np.float32)
+    clip = Clip("c1", audio, "words", (Segment("apple", 0.1, 0.4), Segment("pie", 0.5, 0.9)))
+    late = as_copy(clip, "late")
+    shift = late.segments[0].start_s - 0.1
+    assert LATE_SECONDS[0] <= shift <= LATE_SECONDS[1]
+    assert [s.start_s - shift for s in late.segments] == pytest.approx([0.1, 0.5])
+    assert late.duration_s == pytest.approx(clip.duration_s + shift, abs=1 / 16_000)
+    assert np.abs(late.audio[: int(shift * 16_000) - 1]).max() < 0.01  # silence or low noise before it
+    assert as_copy(clip, "late").segments == late.segments  # the same clip, the same lead-in
+    other = as_copy(Clip("c2", audio, "words", clip.segments), "late")
+    assert other.segments[0].start_s != late.segments[0].start_s

@@ -641,3 +641,44 @@ def test_a_target_above_the_anchor_needs_the_anchor_on_the_same_clips():
 
     assert [(row.goal, row.met) for row in above(anchor)] == [(0.87, True)]
     assert above(anchor | {"corpus": "default-seed0-c712a7ba02cf"}) == []  # the grammar-only corpus's clips
+
+
+def test_speaker_targets_read_the_late_copies_apart_from_the_clips_as_built():
+    from framestamp.reproduce.targets import measured_targets
+
+    def diarize(accuracy, copy=None):
+        record = {"split": "test", "mode": "diarize",
+                  "metrics": {"speaker_count": {"by_speakers": {"2": {"n": 4, "accuracy": accuracy}}}}}
+        return record | ({"copy": copy} if copy else {})
+
+    by_voice = {"new voice": {"n": 5, "accuracy": {"0.1": 0.6}}}
+    speakers = {"config": {}, "evaluations": [
+        {"split": "test", "mode": "one", "n": 5, "metrics": {"accuracy": {"0.1": 0.9}}, "by_voice": by_voice | {
+            "new voice": {"n": 5, "accuracy": {"0.1": 0.9}}}},
+        {"split": "test", "mode": "one", "n": 5, "copy": "late", "metrics": {"accuracy": {"0.1": 0.6}}, "by_voice": by_voice},
+    ], "standard_evaluations": [diarize(1.0), diarize(0.25, "late")]}  # fmt: skip
+    rows = {row.what: row for row in measured_targets({"speakers-ihp": speakers}, "tiny")}
+    assert rows["`diarize` counts the speakers of 2-4-speaker test clips"].value == 1.0
+    assert rows["`diarize` counts the speakers of 2-4-speaker test clips after a 1-30 s lead-in"].value == 0.25
+    late = "speaker onsets of voices training never heard, the first starting after a 1-30 s lead-in within 100 ms"
+    assert (rows[late].value, rows[late].met) == (0.6, False)
+    assert rows["speaker onsets of voices training never heard within 100 ms"].value == 0.9
+
+
+def test_the_copies_table_sets_each_copy_beside_the_clips_as_built():
+    from framestamp.reproduce.report import _copies_table
+
+    def one(accuracy, copy=None, at="0.05"):
+        return {"split": "test", "mode": "one", "n": 4, "metrics": {"accuracy": {at: accuracy}}} | (
+            {"copy": copy} if copy else {})
+
+    results = {
+        "words-open": {"config": {"data": {"subset": "words"}}, "evaluations": [one(0.8), one(0.75, "8khz"), one(0.5, "late")]},
+        "speakers-ihp": {"config": {"data": {"subset": "speakers"}},
+                         "evaluations": [one(0.9, at="0.1"), one(0.6, "late", at="0.1")]},
+        "words-ihp-short": {"config": {"data": {"subset": "words"}}, "evaluations": [one(0.3)]},
+    }  # fmt: skip
+    lines = _copies_table(results).splitlines()
+    assert "| words-open | 50 ms | 80.0% (4) | 75.0% (4) | - | 50.0% (4) |" in lines
+    assert "| speakers-ihp | 100 ms | 90.0% (4) | - | - | 60.0% (4) |" in lines
+    assert not any(line.startswith("| words-ihp-short") for line in lines)  # no copies asked

@@ -119,6 +119,7 @@ def write_report(results_dir: Path, quick: bool = False, preset: str = SHIPPED_P
         _presence_table(results),
         _fit_table(results),
         _robustness_section(results),
+        _copies_table(results),
         _event_class_table(results),
         *(_grouped_table(results, *breakdown) for breakdown in BREAKDOWNS),
         _length_table(results),
@@ -642,6 +643,35 @@ def _robustness_section(results: dict) -> str:
                  "Single questions on 2-minute recordings about words first said in the first 30 s and after it."),
     ]  # fmt: skip
     return "\n\n".join(p for p in parts if p)
+
+
+COPY_COLUMNS = (("8khz", "as 8 kHz files"), ("8bit", "as 8-bit files"), ("late", "after a 1-30 s lead-in"))
+
+
+def _copies_table(results: dict) -> str:
+    """The single questions on the test clips as built and on their copies as users' recordings
+    often are (``evaluate.copies``), beside each other."""
+    rows = []
+    for name, summary in results.items():
+        copies = [evaluation(summary, "test", "one", copy=copy) for copy, _ in COPY_COLUMNS]
+        clean = evaluation(summary, "test", "one")
+        if clean is None or not any(copies):
+            continue
+        tolerance = "0.1" if summary.get("config", {}).get("data", {}).get("subset") == "speakers" else "0.05"
+        cells = [_within(record, tolerance) for record in (clean, *copies)]
+        rows.append(f"| {_label(results, name)} | {float(tolerance) * 1000:g} ms | " + " | ".join(cells) + " |")
+    return _section(
+        "Robustness: the test clips as users' recordings often are", rows,
+        ("experiment", "within", "as built", *(label for _, label in COPY_COLUMNS)),
+        "The single questions of the test table again on copies of the same clips (`evaluate.copies`): saved as "
+        "WAV files at 8 kHz or with 8-bit samples and read back as a user's file is, or after a lead-in of 1-30 s "
+        "of silence or low noise drawn for each clip (every answer moves by it; the first word or speaker then "
+        "starts anywhere in the first 30 s).",
+    )  # fmt: skip
+
+
+def _within(record: dict | None, tolerance: str) -> str:
+    return "-" if record is None else f"{_percent(record['metrics']['accuracy'][tolerance])} ({record['n']})"
 
 
 def _share(value: float | None) -> str:

@@ -185,7 +185,7 @@ def has_record(summary: dict, spec: EvalSpec) -> bool:
     if spec.mode == WINDOW_MODE:
         return WINDOW_CHOICE in summary
     if spec.mode in STANDARD_MODES:
-        return evaluation(summary, spec.split, spec.mode, STANDARD_EVALUATIONS, corpus=spec.corpus) is not None
+        return evaluation(summary, spec.split, spec.mode, STANDARD_EVALUATIONS, spec.copy, spec.corpus) is not None
     return evaluation(summary, spec.split, spec.mode, copy=spec.copy, corpus=spec.corpus) is not None
 
 
@@ -269,7 +269,8 @@ def _evaluate_one(
         evaluate_standard = {"diarize": evaluate_diarization, "events_f1": evaluate_events_f1}[spec.mode]
         console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} ({spec.mode}, "
                       f"{min(len(clips), spec.limit or len(clips))} clips)")  # fmt: skip
-        summary.setdefault(STANDARD_EVALUATIONS, []).append(evaluate_standard(model, clips, spec))
+        record = evaluate_standard(model, clips, spec)
+        summary.setdefault(STANDARD_EVALUATIONS, []).append(record | ({"copy": spec.copy} if spec.copy else {}))
         return
     if spec.mode == "presence":
         chosen_first = any(s.mode == WINDOW_MODE for s in experiment.evals)  # then fitted with the window
