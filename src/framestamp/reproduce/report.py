@@ -740,7 +740,8 @@ def _figures(results: dict, figures: Path) -> str:
         ax.plot([t * 1000 for t in TOLERANCES_S], acc, marker="o", label=name,
                 linestyle="--" if is_baseline(results[name]) else "-")  # fmt: skip
     ax.set(xscale="log", xlabel="tolerance (ms)", ylabel="accuracy", ylim=(0, 1), title="Accuracy by tolerance")
-    ax.legend(fontsize=7)
+    if ax.lines:
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(figures / "accuracy_by_tolerance.png", dpi=120)
     plt.close(fig)
