@@ -69,6 +69,16 @@ def test_align_writes_each_format(checkpoint, clip, tmp_path, fmt):
         assert [s["label"] for s in json.loads(out.read_text())["spans"]] == ["the", "apple", "pie"]
 
 
+def test_align_reads_the_transcript_from_a_file_as_from_the_option(checkpoint, clip, tmp_path):
+    (transcript := tmp_path / "words.txt").write_text("The apple,\npie!\n", encoding="utf-8")
+    answers = []
+    for given in (("--transcript", "the apple pie"), ("--transcript-file", transcript)):
+        result = run("align", clip, *given, "--checkpoint", checkpoint, "-f", "json", "-q")
+        assert result.exit_code == 0, result.stderr
+        answers.append(json.loads(result.stdout)["spans"])
+    assert [s["label"] for s in answers[1]] == ["the", "apple", "pie"] and answers[0] == answers[1]
+
+
 def test_diarize_rttm_and_events_tsv(clip, tmp_path):
     from framestamp.backbones.tiny_scratch import ScratchTinyBackbone
     from framestamp.inference.api import InferenceConfig, load

@@ -180,13 +180,17 @@ def _stream_manifest(manifest: Path, load, checkpoint: Optional[str]) -> list[di
 @app.command()
 def align(
     audio: AudioArg,
-    transcript: Annotated[Optional[str], typer.Option(help="the words spoken: decode exactly that many")] = None,
+    transcript: Annotated[Optional[str], typer.Option(help="the words spoken, in order: each is placed by the "
+                                                           "intensity and its length")] = None,
+    transcript_file: Annotated[Optional[Path], typer.Option(help="read the transcript from this UTF-8 text file "
+                                                                 "(instead of --transcript)")] = None,
     ends: EndsOpt = False,
     checkpoint: CheckpointOpt = None, format: FormatOpt = None, output: OutputOpt = None, plot: PlotOpt = None,
     quiet: QuietOpt = False, device: DeviceOpt = None, window_s: WindowOpt = None, overlap_s: OverlapOpt = None,
 ) -> None:  # fmt: skip
     """Start (and end) of every word, from one pass of the 'each word' questions."""
     with reporting() as noted:
+        transcript = _transcript(transcript, transcript_file)
         waveform = _prepare("words", format, audio)
         model = _load(checkpoint or "words-all", device, window_s, overlap_s, quiet)
         result = model.align(waveform, transcript=transcript, ends=ends)
@@ -228,6 +232,20 @@ def events(
         model = _load(checkpoint or "events", device, window_s, overlap_s, quiet)
         result = model.events(waveform, classes=names or None, ends=ends, max_occurrences=max_occurrences)
         _emit(result, format, output, plot, waveform, audio, noted())
+
+
+def _transcript(text: str | None, path: Path | None) -> str | None:
+    """The transcript given inline or in a file (one of them)."""
+    from ..errors import ConfigError
+
+    if path is None:
+        return text
+    if text is not None:
+        raise ConfigError("give the transcript with --transcript or --transcript-file, not both")
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read the transcript file {path}: {getattr(error, 'strerror', None) or error}") from None
 
 
 def _prepare(kind: str, fmt: Optional[OutputFormat], audio: Path):
