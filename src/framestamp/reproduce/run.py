@@ -313,7 +313,8 @@ def _evaluate_one(
     console.print(f"[bold]evaluate[/] {experiment.name} on {spec.split} ({spec.mode}, {len(items)} queries{copy})")
     result = run(model, items, batch_size=8, transcript=aligning)
     summary["evaluations"].append(describe(spec, result))
-    if spec.split == "test" and spec.corpus is None and not model.head_kind.generates_text and figures_dir:
+    clips_as_built = spec.corpus is None and spec.copy is None and not aligning
+    if spec.split == "test" and clips_as_built and not model.head_kind.generates_text and figures_dir:
         from .report import plot_intensity_examples
 
         plot_intensity_examples(model, items, figures_dir / f"intensity_{experiment.name}_{spec.mode}.png")
