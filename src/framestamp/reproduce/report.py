@@ -224,7 +224,7 @@ def _align_table(results: dict, anchors: dict[str, dict | None]) -> str:
         cells = []
         for split, corpus, _ in ALIGN_SPLITS:
             given, inferred = (evaluation(summary, split, mode, corpus=corpus) for mode in ("align", "all"))
-            cells.append(f"{_within_50ms(given)} / {_within_50ms(inferred)}" if given else "")
+            cells.append(f"{_within(given, '0.05')} / {_within(inferred, '0.05')}" if given else "")
         if any(cells):
             rows.append(f"| {_label(results, name)} | " + " | ".join(cells) + " |")
             shown.append(name)
@@ -247,10 +247,6 @@ def _align_table(results: dict, anchors: dict[str, dict | None]) -> str:
     )  # fmt: skip
 
 
-def _within_50ms(record: dict | None) -> str:
-    return "-" if record is None else f"{_percent(record['metrics']['accuracy']['0.05'])} ({record['n']})"
-
-
 def _answered(anchor: dict | None, corpus: str | None) -> bool:
     """Whether the anchor answered the clips of ``corpus`` (a size name; unknown: assumed so)."""
     return anchor is not None and anchor_corpus(anchor) in (None, corpus)
@@ -260,7 +256,7 @@ def _anchor_accuracy_cell(anchor: dict | None) -> str:
     if anchor is None:
         return ""
     group = anchor["groups"]["all"]
-    return _within_50ms({"n": group["n"], "metrics": group["variants"]["aligner"]["metrics"]})
+    return _within({"n": group["n"], "metrics": group["variants"]["aligner"]["metrics"]}, "0.05")
 
 
 MATCHING_NAMES = {
@@ -671,6 +667,7 @@ def _copies_table(results: dict) -> str:
 
 
 def _within(record: dict | None, tolerance: str) -> str:
+    """"accuracy within ``tolerance`` (questions)" of an evaluation record, "-" without one."""
     return "-" if record is None else f"{_percent(record['metrics']['accuracy'][tolerance])} ({record['n']})"
 
 
