@@ -312,3 +312,18 @@ def test_align_with_transcript_places_each_word_by_its_length_past_a_spurious_pe
     timeline = stamper().align(clicks(3.0, [0.5, 0.6, 0.95, 1.3]), transcript="A wonderful day.")
     assert [s.label for s in timeline.spans] == ["a", "wonderful", "day"]
     assert [s.start_s for s in timeline.spans] == pytest.approx([0.505, 0.605, 1.305])
+
+
+def test_a_transcript_far_longer_than_the_speech_is_answered_with_a_warning():
+    import warnings
+
+    audio = clicks(3.0, [0.5, 1.3, 2.1])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        stamper().align(audio, transcript="the apple pie")  # 3 words, 3 starts heard
+        assert not [w for w in caught if issubclass(w.category, FramestampWarning)]
+        timeline = stamper().align(audio, transcript=" ".join(["apple"] * 12))
+    flagged = [str(w.message) for w in caught if issubclass(w.category, FramestampWarning)]
+    assert flagged == ["the transcript has 12 words, but the audio sounds like about 3 (the expected number of word "
+                       "starts): is it this recording's transcript?"]
+    assert len(timeline.spans) == 12  # still answered: every word placed, in order

@@ -39,6 +39,9 @@ SHIPPED_CHECKPOINTS = (
     "words", "words-all", "speakers", "events", "words-token", "words-all-token", "speakers-token", "events-token",
 )  # fmt: skip
 AudioInput = str | Path | np.ndarray
+# A transcript whose length differs from the expected number of word starts by more than this share
+# of its words (and more than this many words) is flagged: probably another recording's.
+TRANSCRIPT_SLACK, TRANSCRIPT_SLACK_WORDS = 0.5, 5
 WINDOW_ORDINAL_WARNING = "on audio longer than one window, the k-th occurrence/speaker is counted within each window"
 
 
@@ -316,6 +319,10 @@ class Stamper:
             return self._generated_timeline(audio, questions, words, sample_rate_hz)
         long = self.scores(audio, questions, sample_rate_hz)
         starts, count = self._decode_all(long.scores[0], transcript=words)
+        if words is not None and transcript_mismatch(len(words), count):
+            warnings.warn(f"the transcript has {len(words)} words, but the audio sounds like about {count:.0f} "
+                          "(the expected number of word starts): is it this recording's transcript?",
+                          FramestampWarning, stacklevel=2)  # fmt: skip
         # words do not overlap: the k-th end belongs to the k-th start
         stops = self._decode_all(long.scores[1], len(starts))[0] if ends else [None] * len(starts)
         labels = words or ["word"] * len(starts)
@@ -487,6 +494,13 @@ class Stamper:
         if unk is None:  # byte-level BPE tokenizers can spell any word
             return []
         return [p for p in text.split() if unk in tokenizer(p, add_special_tokens=False)["input_ids"]]
+
+
+def transcript_mismatch(words: int, expected_starts: float) -> bool:
+    """Whether a transcript of ``words`` words is far from the number of word starts the model
+    expects (Lambda): more than ``TRANSCRIPT_SLACK`` of the words apart, and more than
+    ``TRANSCRIPT_SLACK_WORDS``, so the usual miscount of a few words is not flagged."""
+    return abs(expected_starts - words) > max(TRANSCRIPT_SLACK_WORDS, TRANSCRIPT_SLACK * words)
 
 
 def pair_ends(starts: Sequence[float], ends: Sequence[float]) -> list[float | None]:
