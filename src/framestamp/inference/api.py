@@ -303,10 +303,10 @@ class Stamper:
     ) -> Timeline:  # fmt: skip
         """Start (and, with ``ends``, end) of every word, from the "each word" questions.
 
-        With a ``transcript`` the number of words is known and exactly that many are decoded,
-        labelled with the transcript's words in order, written as the corpus writes what is said
-        (``corpus.text.tokens``: "Hello, world!" is the 2 words "hello" and "world").
-        """
+        With a ``transcript`` exactly its words are placed, in order, each by the intensity and its
+        length (:mod:`framestamp.decoders_transcript`), labelled as the corpus writes what is said
+        (``corpus.text.tokens``: "Hello, world!" is the 2 words "hello" and "world"); a transcript
+        far from the number of word starts heard is answered with a warning."""
         from ..corpus.text import tokens
 
         words = tokens(transcript) if transcript is not None else None
