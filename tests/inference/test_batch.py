@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -124,3 +125,38 @@ def test_accelerate_launch_on_two_processes_gives_the_one_process_answers(manife
     assert single.returncode == 1 and "1 of 6 manifest items failed" in single.stderr  # the missing file
     assert double.returncode != 0 and "1 of 6 manifest items failed" in double.stderr, double.stderr[-2000:]
     assert two.read_bytes() == one.read_bytes() and shard_paths(two) == []
+
+
+@pytest.mark.parametrize("command, item, error", [
+    ("align", {"audio": "a.wav", "word": "apple"}, "unknown field(s) word for align"),
+    ("align", {"audio": "a.wav", "transcript": ["the", "apple"]}, '"transcript" must be a string'),
+    ("diarize", {"audio": "a.wav", "max_speakers": 0}, '"max_speakers" must be at least 1'),
+    ("events", {"audio": "a.wav", "classes": ", ,"}, '"classes" is empty'),
+    ("events", {"audio": "a.wav", "classes": [1]}, '"classes" must be a list of class names'),
+    ("events", {"audio": "a.wav", "ends": "yes"}, '"ends" must be true or false'),
+])  # fmt: skip
+def test_each_commands_manifest_lines_are_checked_against_its_own_fields(command, item, error):
+    from framestamp.errors import FramestampError
+    from framestamp.inference.manifest import parse_item
+
+    with pytest.raises(FramestampError, match=re.escape(error)):
+        parse_item(json.dumps(item), command)
+    assert parse_item(json.dumps({"audio": "a.wav", "classes": "dog, siren"}), "events")["classes"] == ["dog", "siren"]
+
+
+def test_an_align_manifest_is_sharded_and_resumed_like_a_locate_one(clip, checkpoint, tmp_path):
+    from framestamp.backbones.tiny_scratch import ScratchTinyBackbone
+    from framestamp.model import FrameStampModel, ModelConfig
+
+    every = tmp_path / "every"
+    FrameStampModel(ScratchTinyBackbone.create(["apple", "pie"], seed=0),
+                    ModelConfig(question_modes=("one", "all"))).save_pretrained(every)  # fmt: skip
+    (tmp_path / "a.wav").write_bytes(clip.read_bytes())
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps({"audio": "a.wav", "transcript": t}) + "\n" for t in ("apple pie", "pie")))
+    model = load(every, device="cpu", config=InferenceConfig(progress=False))
+    out = tmp_path / "answers.jsonl"
+    first = answer_manifest(manifest, out, lambda name: model, str(every), command="align")
+    answers = [json.loads(line) for line in out.read_text().splitlines()]
+    assert first.n_answered == 2 and [[s["label"] for s in a["spans"]] for a in answers] == [["apple", "pie"], ["pie"]]
+    assert answer_manifest(manifest, out, lambda name: model, str(every), command="align").n_answered == 0

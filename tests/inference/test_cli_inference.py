@@ -148,6 +148,43 @@ def test_manifest_streams_to_stdout(checkpoint, clip, tmp_path):
     assert result.exit_code == 0 and json.loads(result.stdout)["line"] == 1
 
 
+@pytest.mark.parametrize("command, line, direct", [
+    ("align", {"transcript": "the apple pie", "ends": True}, ("--transcript", "the apple pie", "--ends")),
+    ("align", {}, ()),
+    ("diarize", {"max_speakers": 2}, ("--max-speakers", "2")),
+    ("events", {"classes": "dog, bark", "max_occurrences": 2}, ("--classes", "dog,bark", "--max-occurrences", "2")),
+])  # fmt: skip
+def test_every_command_answers_a_manifest_as_it_answers_one_file(command, line, direct, checkpoint, clip, tmp_path):
+    from framestamp.backbones.tiny_scratch import ScratchTinyBackbone
+    from framestamp.model import FrameStampModel, ModelConfig
+
+    every = tmp_path / "every"  # a model asked "each ..." questions too (align needs one)
+    modes = ("one", "all")
+    FrameStampModel(ScratchTinyBackbone.create(["dog", "bark", "apple", "pie", "the"], seed=0),
+                    ModelConfig(question_modes=modes)).save_pretrained(every)  # fmt: skip
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"audio": str(clip), "id": "a", **line}) + "\n")
+    out = tmp_path / "answers.jsonl"
+    result = run(command, "--manifest", manifest, "--checkpoint", every, "-o", out, "-q")
+    assert result.exit_code == 0, result.stderr
+    answer = json.loads(out.read_text())
+    alone = run(command, clip, *direct, "--checkpoint", every, "-f", "json", "-q")
+    assert alone.exit_code == 0, alone.stderr
+    expected = json.loads(alone.stdout)
+    assert answer["id"] == "a" and answer["spans"] == expected["spans"] and answer["task"] == expected["task"]
+
+
+@pytest.mark.parametrize("command, given", [
+    ("align", ("--transcript", "the apple")), ("align", (CLIP_MARK := "@clip",)), ("diarize", ("--ends",)),
+    ("events", ("--classes", "dog")),
+])  # fmt: skip
+def test_a_manifest_takes_its_questions_from_the_file(command, given, checkpoint, clip, tmp_path):
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"audio": str(clip)}) + "\n")
+    args = [str(clip) if a == CLIP_MARK else a for a in given]
+    assert_one_line_error(run(command, *args, "--manifest", manifest, "--checkpoint", checkpoint), "drop")
+
+
 # ----- bad input: one line on stderr, non-zero exit, no traceback ----------------------------
 def test_missing_audio_file(checkpoint, tmp_path):
     assert_one_line_error(run("locate", tmp_path / "nothing.wav", "--word", "apple", "--checkpoint", checkpoint),
@@ -272,7 +309,7 @@ def test_the_installed_entry_point_prints_one_line(tmp_path):
     ["locate", "examples/words.wav", "--speaker", "0"],
     ["locate", "examples/words.wav", "--word", "forest", "-f", "xml"],
     ["locate", "examples/words.wav", "--word", "forest", "--bogus"],
-    ["diarize"],
+    ["events", "examples/events.wav", "--max-occurrences", "x"],
     ["diarize", "examples/speakers.wav", "--max-speakers", "0"],
 ])  # fmt: skip
 def test_usage_errors_are_one_line_through_the_entry_point(args, monkeypatch, capsys):

@@ -29,7 +29,10 @@ class OutputFormat(str, Enum):
     vtt = "vtt"
 
 
-AudioArg = Annotated[Path, typer.Argument(help="audio file (WAV, FLAC, OGG, MP3, ...; any rate, mono or stereo)")]
+AudioArg = Annotated[Optional[Path], typer.Argument(help="audio file (WAV, FLAC, OGG, MP3, ...; any rate, mono or "
+                                                         "stereo; omit with --manifest)")]
+ManifestOpt = Annotated[Optional[Path], typer.Option(help="JSON Lines, one file (and what to ask) per line; answers as "
+                                                          "JSON Lines (docs/inference.md)")]
 CheckpointOpt = Annotated[
     Optional[str], typer.Option(help="checkpoint directory or shipped name (default: the command's shipped one)")
 ]
@@ -101,7 +104,7 @@ def _emit(result, fmt: Optional[OutputFormat], output, plot, waveform, audio: Pa
 
 @app.command()
 def locate(
-    audio: Annotated[Optional[Path], typer.Argument(help="audio file (omit with --manifest)")] = None,
+    audio: AudioArg = None,
     word: Annotated[Optional[str], typer.Option(help="the word asked about")] = None,
     occurrence: Annotated[int, typer.Option(min=1, help="which occurrence of the word or event (1 = first)")] = 1,
     end: Annotated[bool, typer.Option("--end", help="ask when it ends instead of when it starts")] = False,
@@ -109,24 +112,19 @@ def locate(
     speaker: Annotated[Optional[int], typer.Option(min=1, help="the k-th speaker to start speaking")] = None,
     question: Annotated[Optional[str], typer.Option(help="a free question, asked as written")] = None,
     every: Annotated[bool, typer.Option("--all", help="the question asks for every occurrence")] = False,
-    manifest: Annotated[Optional[Path], typer.Option(help="JSON Lines of questions; answers as JSON Lines")] = None,
+    manifest: ManifestOpt = None,
     presence_threshold: ThresholdOpt = None,
     checkpoint: CheckpointOpt = None, format: FormatOpt = None, output: OutputOpt = None, plot: PlotOpt = None,
     quiet: QuietOpt = False, device: DeviceOpt = None, window_s: WindowOpt = None, overlap_s: OverlapOpt = None,
 ) -> None:  # fmt: skip
     """When is a word said, an event heard, a speaker's onset? Prints time(s), Lambda and presence."""
     with reporting() as noted:
-        if manifest is not None:
-            asked = [n for n, v in (("AUDIO", audio), ("--word", word), ("--event", event), ("--speaker", speaker),
-                                    ("--question", question), ("--plot", plot)) if v is not None]  # fmt: skip
-            if asked or format not in (None, OutputFormat.json):
-                dropped = ", ".join(asked) or "--format"
-                raise FramestampError(f"--manifest takes its questions from the file; drop {dropped}")
-            _run_manifest(manifest, checkpoint, output, quiet,
-                          lambda name, on: _load(name, device or on, window_s, overlap_s, True, presence_threshold))
+        given = {"AUDIO": audio, "--word": word, "--event": event, "--speaker": speaker, "--question": question,
+                 "--plot": plot}  # fmt: skip
+        loader = _loader(device, window_s, overlap_s, presence_threshold)
+        if _from_manifest("locate", manifest, given, format, checkpoint, output, quiet, loader):
             return
-        if audio is None:
-            raise FramestampError("give an AUDIO file (or --manifest FILE)")
+        audio = _audio(audio)
         from ..inference.api import build_question
         from ..audio import load_audio
         from ..inference.outputs import check_format
@@ -141,20 +139,50 @@ def locate(
         _emit(result, format, output, plot, waveform, audio, noted())
 
 
-def _run_manifest(manifest: Path, checkpoint: Optional[str], output: Optional[Path], quiet: bool, load) -> None:
-    """Answer a manifest as JSON Lines: streamed to stdout (flushed per line), or into ``output``
-    through shard files that a rerun resumes from, by one process or by all that ``accelerate
-    launch`` started. ``load(name, device)`` loads a checkpoint (``device``: this process's)."""
+def _loader(device, window_s: float | None, overlap_s: float | None, threshold: float | None = None):
+    """``load(name, device)`` for a manifest's items: this process's device unless one was given."""
+    return lambda name, on: _load(name, device or on, window_s, overlap_s, True, threshold)
+
+
+def _from_manifest(
+    command: str, manifest: Optional[Path], given: dict, format: Optional[OutputFormat], checkpoint: Optional[str],
+    output: Optional[Path], quiet: bool, load,
+) -> bool:  # fmt: skip
+    """Answer ``manifest`` for ``command`` when one is given (True); ``given``: the command line's own
+    question options (a manifest takes its questions from the file: any that is set is an error)."""
+    if manifest is None:
+        return False
+    asked = [name for name, value in given.items() if value not in (None, False)]
+    if asked or format not in (None, OutputFormat.json):
+        dropped = ", ".join(asked) or "--format"
+        raise FramestampError(f"--manifest takes its questions from the file; drop {dropped}")
+    _run_manifest(manifest, checkpoint, output, quiet, load, command)
+    return True
+
+
+def _audio(audio: Optional[Path]) -> Path:
+    if audio is None:
+        raise FramestampError("give an AUDIO file (or --manifest FILE)")
+    return audio
+
+
+def _run_manifest(
+    manifest: Path, checkpoint: Optional[str], output: Optional[Path], quiet: bool, load, command: str = "locate"
+) -> None:  # fmt: skip
+    """Answer a manifest of ``command`` as JSON Lines: streamed to stdout (flushed per line), or into
+    ``output`` through shard files that a rerun resumes from, by one process or by all that
+    ``accelerate launch`` started. ``load(name, device)`` loads a checkpoint (``device``: this
+    process's)."""
     from ..inference.batch import answer_manifest, current_processes
 
     processes = current_processes()
     if output is None:
         if processes.world_size > 1:
             raise FramestampError("--manifest across several processes needs --output FILE (each writes a shard)")
-        answers = _stream_manifest(manifest, lambda name: load(name, None), checkpoint)
+        answers = _stream_manifest(manifest, lambda name: load(name, None), checkpoint, command)
     else:
         report = answer_manifest(manifest, output, lambda name: load(name, processes.device), checkpoint,
-                                 processes, progress=False if quiet else None)  # fmt: skip
+                                 processes, progress=False if quiet else None, command=command)  # fmt: skip
         if report is None:  # not the main process: it merges and reports
             return
         if report.missing:
@@ -166,12 +194,12 @@ def _run_manifest(manifest: Path, checkpoint: Optional[str], output: Optional[Pa
         raise FramestampError(f"{failed} of {len(answers)} manifest items failed (see their \"error\" fields)")
 
 
-def _stream_manifest(manifest: Path, load, checkpoint: Optional[str]) -> list[dict]:
+def _stream_manifest(manifest: Path, load, checkpoint: Optional[str], command: str) -> list[dict]:
     """Print each answer as one JSON line as soon as it is made (click's echo flushes every call)."""
-    from ..inference.manifest import locate_manifest
+    from ..inference.manifest import answer_lines
 
     answers = []
-    for answer in locate_manifest(manifest, load, checkpoint):
+    for answer in answer_lines(manifest, load, checkpoint, command):
         typer.echo(json.dumps(answer))
         answers.append(answer)
     return answers
@@ -179,19 +207,24 @@ def _stream_manifest(manifest: Path, load, checkpoint: Optional[str]) -> list[di
 
 @app.command()
 def align(
-    audio: AudioArg,
+    audio: AudioArg = None,
     transcript: Annotated[Optional[str], typer.Option(help="the words spoken, in order: each is placed by the "
                                                            "intensity and its length")] = None,
     transcript_file: Annotated[Optional[Path], typer.Option(help="read the transcript from this UTF-8 text file "
                                                                  "(instead of --transcript)")] = None,
-    ends: EndsOpt = False,
+    ends: EndsOpt = False, manifest: ManifestOpt = None,
     checkpoint: CheckpointOpt = None, format: FormatOpt = None, output: OutputOpt = None, plot: PlotOpt = None,
     quiet: QuietOpt = False, device: DeviceOpt = None, window_s: WindowOpt = None, overlap_s: OverlapOpt = None,
 ) -> None:  # fmt: skip
     """Start (and end) of every word, from one pass of the 'each word' questions."""
     with reporting() as noted:
+        given = {"AUDIO": audio, "--transcript": transcript, "--transcript-file": transcript_file, "--ends": ends,
+                 "--plot": plot}  # fmt: skip
+        if _from_manifest("align", manifest, given, format, checkpoint, output, quiet,
+                          _loader(device, window_s, overlap_s)):  # fmt: skip
+            return
         transcript = _transcript(transcript, transcript_file)
-        waveform = _prepare("words", format, audio)
+        waveform = _prepare("words", format, _audio(audio))
         model = _load(checkpoint or "words-all", device, window_s, overlap_s, quiet)
         result = model.align(waveform, transcript=transcript, ends=ends)
         _emit(result, format, output, plot, waveform, audio, noted())
@@ -199,16 +232,21 @@ def align(
 
 @app.command()
 def diarize(
-    audio: AudioArg,
+    audio: AudioArg = None,
     ends: EndsOpt = False,
     max_speakers: Annotated[int, typer.Option(min=1, help="speakers asked about when the model answers "
                                                           "'k-th speaker' questions only")] = MAX_SPEAKERS,
+    manifest: ManifestOpt = None,
     checkpoint: CheckpointOpt = None, format: FormatOpt = None, output: OutputOpt = None, plot: PlotOpt = None,
     quiet: QuietOpt = False, device: DeviceOpt = None, window_s: WindowOpt = None, overlap_s: OverlapOpt = None,
 ) -> None:  # fmt: skip
     """Onset of every speaker (and the end of their first turn)."""
     with reporting() as noted:
-        waveform = _prepare("speakers", format, audio)
+        given = {"AUDIO": audio, "--ends": ends, "--max-speakers": max_speakers != MAX_SPEAKERS, "--plot": plot}
+        if _from_manifest("diarize", manifest, given, format, checkpoint, output, quiet,
+                          _loader(device, window_s, overlap_s)):  # fmt: skip
+            return
+        waveform = _prepare("speakers", format, _audio(audio))
         model = _load(checkpoint or "speakers", device, window_s, overlap_s, quiet)
         result = model.diarize(waveform, ends=ends, max_speakers=max_speakers)
         _emit(result, format, output, plot, waveform, audio, noted())
@@ -216,19 +254,24 @@ def diarize(
 
 @app.command()
 def events(
-    audio: AudioArg,
+    audio: AudioArg = None,
     classes: Annotated[Optional[list[str]], typer.Option(help="event classes (repeat, or comma-separate)")] = None,
     max_occurrences: Annotated[int, typer.Option(min=1, help="with --classes: occurrences asked per class")] = 3,
-    ends: EndsOpt = False,
+    ends: EndsOpt = False, manifest: ManifestOpt = None,
     checkpoint: CheckpointOpt = None, format: FormatOpt = None, output: OutputOpt = None, plot: PlotOpt = None,
     quiet: QuietOpt = False, device: DeviceOpt = None, window_s: WindowOpt = None, overlap_s: OverlapOpt = None,
 ) -> None:  # fmt: skip
     """Sound event onsets and offsets, unlabelled or per class."""
     with reporting() as noted:
+        given = {"AUDIO": audio, "--classes": classes, "--max-occurrences": max_occurrences != 3, "--ends": ends,
+                 "--plot": plot}  # fmt: skip
+        if _from_manifest("events", manifest, given, format, checkpoint, output, quiet,
+                          _loader(device, window_s, overlap_s)):  # fmt: skip
+            return
         names = [n.strip() for c in classes or [] for n in c.split(",") if n.strip()]
         if classes and not names:
             raise FramestampError("--classes is empty")
-        waveform = _prepare("events", format, audio)
+        waveform = _prepare("events", format, _audio(audio))
         model = _load(checkpoint or "events", device, window_s, overlap_s, quiet)
         result = model.events(waveform, classes=names or None, ends=ends, max_occurrences=max_occurrences)
         _emit(result, format, output, plot, waveform, audio, noted())
@@ -245,7 +288,8 @@ def _transcript(text: str | None, path: Path | None) -> str | None:
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"cannot read the transcript file {path}: {getattr(error, 'strerror', None) or error}") from None
+        reason = getattr(error, "strerror", None) or error
+        raise ConfigError(f"cannot read the transcript file {path}: {reason}") from None
 
 
 def _prepare(kind: str, fmt: Optional[OutputFormat], audio: Path):

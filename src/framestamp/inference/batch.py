@@ -66,12 +66,12 @@ class BatchReport:
 
 def answer_manifest(
     manifest: str | Path, output: str | Path, load_model: Callable[[str], Stamper], checkpoint: str | None = None,
-    processes: Processes = Processes(), progress: bool | None = None,
+    processes: Processes = Processes(), progress: bool | None = None, command: str = "locate",
 ) -> BatchReport | None:  # fmt: skip
     """Answer the manifest's lines not yet answered in ``output`` (or its shard files) into it.
 
     Args:
-        manifest, load_model, checkpoint: as in :func:`.manifest.locate_manifest`.
+        manifest, load_model, checkpoint, command: as in :func:`.manifest.answer_lines`.
         output: the JSON Lines answers, one per manifest line, in manifest order.
         processes: this process's rank among those sharing the work (:func:`current_processes`).
         progress: a progress bar and a throughput line on stderr; None = only on a terminal.
@@ -86,7 +86,7 @@ def answer_manifest(
     mine = share(todo, processes.rank, processes.world_size)
     processes.wait_for_everyone()  # all have read what was answered before any appends
     started = time.perf_counter()
-    answerer = Answerer(Path(manifest).parent, load_model, checkpoint)
+    answerer = Answerer(Path(manifest).parent, load_model, checkpoint, command)
     show = sys.stderr.isatty() if progress is None else progress
     with ShardWriter(shard_path(output, processes.rank, processes.world_size)) as shard:
         for number, text in _bar(mine, show and processes.rank == 0, processes.world_size):
