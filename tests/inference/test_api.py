@@ -146,6 +146,8 @@ def test_diarize_and_events_give_labelled_spans():
     assert [(s.label, s.start_s) for s in per_class.spans] == [("dog", pytest.approx(1.005)),
                                                                ("bark", pytest.approx(1.005))]  # fmt: skip
     assert len(per_class.questions) == 8 and len(per_class.curves) == 4  # curves of the start questions
+    as_text = stamper(mass=3.0).events(audio, classes="dog, bark", max_occurrences=2, ends=True)
+    assert as_text.spans == per_class.spans  # one comma-separated string: the same classes
 
 
 def test_a_head_trained_on_single_occurrences_asks_ordinal_questions_or_says_what_it_needs():
@@ -327,3 +329,12 @@ def test_a_transcript_far_longer_than_the_speech_is_answered_with_a_warning():
     assert flagged == ["the transcript has 12 words, but the audio sounds like about 3 (the expected number of word "
                        "starts): is it this recording's transcript?"]
     assert len(timeline.spans) == 12  # still answered: every word placed, in order
+
+
+def test_a_transcript_may_be_a_list_of_words_or_lines_and_nothing_else():
+    audio = clicks(3.0, [0.5, 1.3, 2.1])
+    as_text = stamper().align(audio, transcript="The apple, pie!")
+    for given in (["The", "apple,", "pie!"], ("The apple,", "pie!")):
+        assert stamper().align(audio, transcript=given).spans == as_text.spans
+    with pytest.raises(QuestionError, match="a string, or a list of strings"):
+        stamper().align(audio, transcript=["the", 3])

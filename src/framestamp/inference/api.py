@@ -299,16 +299,22 @@ class Stamper:
                        answer.text)  # fmt: skip
 
     def align(
-        self, audio: AudioInput, transcript: str | None = None, ends: bool = False, sample_rate_hz: int = SAMPLE_RATE_HZ
+        self, audio: AudioInput, transcript: str | Sequence[str] | None = None, ends: bool = False,
+        sample_rate_hz: int = SAMPLE_RATE_HZ,
     ) -> Timeline:  # fmt: skip
         """Start (and, with ``ends``, end) of every word, from the "each word" questions.
 
-        With a ``transcript`` exactly its words are placed, in order, each by the intensity and its
-        length (:mod:`framestamp.decoders_transcript`), labelled as the corpus writes what is said
-        (``corpus.text.tokens``: "Hello, world!" is the 2 words "hello" and "world"); a transcript
-        far from the number of word starts heard is answered with a warning."""
+        With a ``transcript`` (a string, or a list of words or lines) exactly its words are placed,
+        in order, each by the intensity and its length (:mod:`framestamp.decoders_transcript`),
+        labelled as the corpus writes what is said (``corpus.text.tokens``: "Hello, world!" is the 2
+        words "hello" and "world"); a transcript far from the number of word starts heard is
+        answered with a warning."""
         from ..corpus.text import tokens
 
+        if transcript is not None and not isinstance(transcript, str):  # a list of words (or of lines)
+            if not all(isinstance(part, str) for part in transcript):
+                raise QuestionError("a transcript is a string, or a list of strings")
+            transcript = " ".join(transcript)
         words = tokens(transcript) if transcript is not None else None
         if words is not None and not words:
             raise QuestionError("the transcript has no words")
@@ -346,14 +352,17 @@ class Stamper:
         return self._ordinal_speakers(audio, ends, max_speakers, sample_rate_hz)
 
     def events(
-        self, audio: AudioInput, classes: Sequence[str] | None = None, ends: bool = False, max_occurrences: int = 3,
-        sample_rate_hz: int = SAMPLE_RATE_HZ,
+        self, audio: AudioInput, classes: str | Sequence[str] | None = None, ends: bool = False,
+        max_occurrences: int = 3, sample_rate_hz: int = SAMPLE_RATE_HZ,
     ) -> Timeline:  # fmt: skip
         """Sound events: without ``classes``, every onset (and offset) from the "each sound event"
         questions, labelled "event"; with ``classes``, the 1st..``max_occurrences``-th occurrence
         of each class, kept while present (see the module's presence rule) and later than the
-        (k-1)-th. Without classes the head must have been trained on "each ..." questions."""
+        (k-1)-th. Without classes the head must have been trained on "each ..." questions.
+        ``classes``: a list of class names, or one string of comma-separated ones."""
         self._need_frames("events")
+        if isinstance(classes, str):
+            classes = [name.strip() for name in classes.split(",") if name.strip()]
         if not classes:
             self._need_every("every event without classes", "event classes to ask about (--classes), or a model "
                              "trained on 'each sound event' questions")  # fmt: skip
