@@ -81,10 +81,7 @@ def candidates(
     smooth = decoders._boxcar(intensity, radius)
     rising = np.r_[True, smooth[1:] > smooth[:-1]]
     falling = np.r_[smooth[:-1] >= smooth[1:], True]
-    peaks = np.flatnonzero(rising & falling)
-    if radius > 0 and peaks.size:
-        window = np.clip(peaks[:, None] + np.arange(-radius, radius + 1)[None, :], 0, intensity.size - 1)
-        peaks = window[np.arange(peaks.size), np.argmax(intensity[window], axis=1)]
+    peaks = decoders._refine(intensity, np.flatnonzero(rising & falling), radius)
     frames = np.unique(np.r_[peaks, np.floor(chosen * frame_rate_hz).astype(np.int64)].clip(0, intensity.size - 1))
     mass = _mass(intensity, frames, int(round(MASS_RADIUS_S * frame_rate_hz)))
     keep = (mass >= MIN_MASS) | np.isin(frames, np.floor(chosen * frame_rate_hz).astype(np.int64))

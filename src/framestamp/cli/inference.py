@@ -16,6 +16,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import FramestampError, collecting_warnings, one_line
+from ..inference.defaults import MAX_OCCURRENCES, MAX_SPEAKERS, class_names
 from .app import app
 
 
@@ -46,7 +47,6 @@ WindowOpt = Annotated[Optional[float], typer.Option(
          "recordings; else 30)")]
 OverlapOpt = Annotated[Optional[float], typer.Option(
     help="overlap of consecutive windows, in seconds (default: a fifth of the window, at most 5)")]
-MAX_SPEAKERS = 10  # the built-in corpus has up to 10 speakers a clip
 ThresholdOpt = Annotated[float | None, typer.Option(
     help="report 'not present' when P(N>=1) = 1 - exp(-Lambda) is below this (default: the checkpoint's "
          "calibrated threshold, else 0.5)")]
@@ -256,19 +256,20 @@ def diarize(
 def events(
     audio: AudioArg = None,
     classes: Annotated[Optional[list[str]], typer.Option(help="event classes (repeat, or comma-separate)")] = None,
-    max_occurrences: Annotated[int, typer.Option(min=1, help="with --classes: occurrences asked per class")] = 3,
+    max_occurrences: Annotated[
+        int, typer.Option(min=1, help="with --classes: occurrences asked per class")] = MAX_OCCURRENCES,
     ends: EndsOpt = False, manifest: ManifestOpt = None,
     checkpoint: CheckpointOpt = None, format: FormatOpt = None, output: OutputOpt = None, plot: PlotOpt = None,
     quiet: QuietOpt = False, device: DeviceOpt = None, window_s: WindowOpt = None, overlap_s: OverlapOpt = None,
 ) -> None:  # fmt: skip
     """Sound event onsets and offsets, unlabelled or per class."""
     with reporting() as noted:
-        given = {"AUDIO": audio, "--classes": classes, "--max-occurrences": max_occurrences != 3, "--ends": ends,
-                 "--plot": plot}  # fmt: skip
+        given = {"AUDIO": audio, "--classes": classes, "--max-occurrences": max_occurrences != MAX_OCCURRENCES,
+                 "--ends": ends, "--plot": plot}  # fmt: skip
         if _from_manifest("events", manifest, given, format, checkpoint, output, quiet,
                           _loader(device, window_s, overlap_s)):  # fmt: skip
             return
-        names = [n.strip() for c in classes or [] for n in c.split(",") if n.strip()]
+        names = class_names(classes or ())
         if classes and not names:
             raise FramestampError("--classes is empty")
         waveform = _prepare("events", format, _audio(audio))

@@ -40,6 +40,12 @@ _SPLIT_CODES = {"train": 0, "dev": 1, "test": 2, "test_long": 3, "test_unseen": 
 _WORKER_POOLS = None  # the Pools of a worker process
 
 
+def build_size(name: str) -> str | None:
+    """The size a build directory named ``<size>-seed<seed>-<hash>`` (:func:`build_corpus`) holds;
+    None for another name."""
+    return name.split("-seed")[0] if "-seed" in name else None
+
+
 def build_corpus(
     size: str = "default",
     seed: int = 0,

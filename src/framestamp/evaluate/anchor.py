@@ -282,12 +282,14 @@ def anchor_summary(
     frame_checkpoint: str | Path | None = RECIPE, split: str = SPLIT,
 ) -> dict:  # fmt: skip
     """Everything ``results/metrics/anchor-pocketsphinx.json`` holds."""
+    from ..corpus.build import build_size
+
     aligner = aligner or Aligner()
     summary = {
         "anchor": "pocketsphinx forced alignment given the transcript",
         "pocketsphinx": aligner.version(),
         "corpus": corpus,
-        "corpus_size": corpus.split("-seed")[0] if "-seed" in corpus else None,
+        "corpus_size": build_size(corpus),
         "recipe": RECIPE,
         "split": split,
         "mode": MODE,

@@ -31,6 +31,7 @@ import numpy as np
 from ..audio import SAMPLE_RATE_HZ, load_audio, prepare_waveform
 from ..errors import CheckpointError, ConfigError, FramestampError
 from ..tasks import task_named
+from .defaults import MAX_OCCURRENCES, MAX_SPEAKERS, class_names
 from .engine import Ask, Engine, FramestampWarning, InferenceConfig
 from .stages import stage
 from .windows import LongScores
@@ -336,7 +337,8 @@ class Stamper:
         return self._timeline(word.subset, spans, count, long, questions)
 
     def diarize(
-        self, audio: AudioInput, ends: bool = False, max_speakers: int = 10, sample_rate_hz: int = SAMPLE_RATE_HZ
+        self, audio: AudioInput, ends: bool = False, max_speakers: int = MAX_SPEAKERS,
+        sample_rate_hz: int = SAMPLE_RATE_HZ,
     ) -> Timeline:  # fmt: skip
         """Onset of every speaker (speaker k = the k-th to start) and, with ``ends``, the end of
         their first turn (each onset takes the earliest unused decoded end after it).
@@ -353,16 +355,15 @@ class Stamper:
 
     def events(
         self, audio: AudioInput, classes: str | Sequence[str] | None = None, ends: bool = False,
-        max_occurrences: int = 3, sample_rate_hz: int = SAMPLE_RATE_HZ,
+        max_occurrences: int = MAX_OCCURRENCES, sample_rate_hz: int = SAMPLE_RATE_HZ,
     ) -> Timeline:  # fmt: skip
         """Sound events: without ``classes``, every onset (and offset) from the "each sound event"
         questions, labelled "event"; with ``classes``, the 1st..``max_occurrences``-th occurrence
         of each class, kept while present (see the module's presence rule) and later than the
         (k-1)-th. Without classes the head must have been trained on "each ..." questions.
-        ``classes``: a list of class names, or one string of comma-separated ones."""
+        ``classes``: class names, each string possibly several comma-separated ones."""
         self._need_frames("events")
-        if isinstance(classes, str):
-            classes = [name.strip() for name in classes.split(",") if name.strip()]
+        classes = class_names(classes or ())
         if not classes:
             self._need_every("every event without classes", "event classes to ask about (--classes), or a model "
                              "trained on 'each sound event' questions")  # fmt: skip

@@ -35,6 +35,7 @@ import numpy as np
 from ..audio import AudioRead, read_audio
 from ..errors import FramestampError
 from .api import FramestampWarning, Stamper
+from .defaults import class_names
 
 # each command's fields, and the type of each field
 FIELDS = {
@@ -47,7 +48,6 @@ INTEGERS, FLAGS, TEXTS = ("occurrence", "speaker", "max_speakers", "max_occurren
     "word", "event", "question", "transcript")
 DEFAULT_CHECKPOINT_OF = {"word": "words", "event": "events", "speaker": "speakers", "question": "words"}
 DEFAULT_CHECKPOINT = {"align": "words-all", "diarize": "speakers", "events": "events"}
-MAX_SPEAKERS = 10  # the built-in corpus has up to 10 speakers a clip
 COMMANDS = tuple(FIELDS)
 
 
@@ -122,14 +122,9 @@ class Answerer:
                 end=item.get("end", False), event=item.get("event"), speaker=item.get("speaker"),
                 question=item.get("question"), every=item.get("all", False),
             )  # fmt: skip
-        model, ends = self.model(self.checkpoint or DEFAULT_CHECKPOINT[self.command]), item.get("ends", False)
-        waveform = self.waveform(item["audio"])
-        if self.command == "align":
-            return model.align(waveform, transcript=item.get("transcript"), ends=ends)
-        if self.command == "diarize":
-            return model.diarize(waveform, ends=ends, max_speakers=item.get("max_speakers", MAX_SPEAKERS))
-        return model.events(waveform, classes=item.get("classes"), ends=ends,
-                            max_occurrences=item.get("max_occurrences", 3))  # fmt: skip
+        model = self.model(self.checkpoint or DEFAULT_CHECKPOINT[self.command])
+        options = {key: item[key] for key in FIELDS[self.command] if key not in ("audio", "id") and key in item}
+        return getattr(model, self.command)(self.waveform(item["audio"]), **options)  # its defaults for the rest
 
     def model(self, name: str) -> Stamper:
         """Load each checkpoint once; a checkpoint that failed fails again without retrying."""
@@ -193,11 +188,9 @@ def parse_item(text: str, command: str = "locate") -> dict:
 
 def _class_names(classes) -> list[str]:
     """Event class names from a list of strings or one comma-separated string."""
-    if isinstance(classes, str):
-        classes = [classes]
-    if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+    if not isinstance(classes, (str, list)) or not all(isinstance(c, str) for c in classes):
         raise FramestampError('"classes" must be a list of class names (or one comma-separated string)')
-    names = [name.strip() for c in classes for name in c.split(",") if name.strip()]
+    names = class_names(classes)
     if not names:
         raise FramestampError('"classes" is empty')
     return names

@@ -58,11 +58,20 @@ def load_anchor(results_dir: Path, split: str = "test") -> dict | None:
 
 def anchor_corpus(anchor: dict) -> str | None:
     """The built-in corpus (size name) whose clips the forced-alignment anchor answered, when known
-    (``corpus_size``, else read from its build directory's name ``<size>-seed<seed>-<hash>``)."""
-    if anchor.get("corpus_size"):
-        return anchor["corpus_size"]
-    name = anchor.get("corpus") or ""
-    return name.split("-seed")[0] if "-seed" in name else None
+    (``corpus_size``, else read from its build directory's name)."""
+    from ..corpus.build import build_size
+
+    return anchor.get("corpus_size") or build_size(anchor.get("corpus") or "")
+
+
+def anchor_answered(anchor: dict | None, corpus: str | None) -> bool:
+    """Whether the anchor answered the clips of ``corpus`` (a size name; unknown: assumed so)."""
+    return anchor is not None and anchor_corpus(anchor) in (None, corpus)
+
+
+def run_corpus(summary: dict) -> str | None:
+    """The corpus a stored run trained on (its own, whose clips an evaluation naming none asked)."""
+    return summary.get("config", {}).get("data", {}).get("corpus")
 
 
 def is_baseline(summary: dict) -> bool:
@@ -78,7 +87,7 @@ def evaluation(
     """The record of ``summary[key]`` for ``split`` and ``mode`` on the clips as built, or on their
     ``copy`` (``evaluate.copies``), of the run's own corpus or of ``corpus`` (naming the run's own
     corpus is the same as naming none); None when there is none."""
-    own = summary.get("config", {}).get("data", {}).get("corpus")
+    own = run_corpus(summary)
     wanted = corpus or own
     return next((e for e in summary.get(key, ()) if e["split"] == split and e["mode"] == mode
                  and e.get("copy") == copy and (e.get("corpus") or own) == wanted), None)  # fmt: skip
@@ -168,7 +177,7 @@ def _label(results: dict, name: str) -> str:
     test split) are those of a corpus with open words, not the grammar's alone."""
     from ..corpus.config import SIZES
 
-    corpus = results[name].get("config", {}).get("data", {}).get("corpus")
+    corpus = run_corpus(results[name])
     return f"{name} (open corpus)" if corpus in SIZES and SIZES[corpus].open_word_share > 0 else name
 
 
@@ -230,9 +239,11 @@ def _align_table(results: dict, anchors: dict[str, dict | None]) -> str:
             shown.append(name)
     if not rows:
         return ""
-    own = next(results[name].get("config", {}).get("data", {}).get("corpus") for name in shown)
-    anchored = [_anchor_accuracy_cell(anchors.get(split)) if _answered(anchors.get(split), corpus or own) else ""
-                for split, corpus, _ in ALIGN_SPLITS]  # fmt: skip
+    own = run_corpus(results[shown[0]])
+    anchored = []
+    for split, corpus, _ in ALIGN_SPLITS:
+        anchor = anchors.get(split)
+        anchored.append(_anchor_accuracy_cell(anchor) if anchor_answered(anchor, corpus or own) else "")
     rows.append("| pocketsphinx, given the transcript | " + " | ".join(anchored) + " |")
     return _section(
         "Aligning a transcript (`framestamp align --transcript`)", rows,
@@ -245,11 +256,6 @@ def _align_table(results: dict, anchors: dict[str, dict | None]) -> str:
         "*inferred*: the same clips with the count inferred (the table above). Forced alignment answers the "
         "run's own test clips and test_unseen (`python -m framestamp.evaluate.anchor`).",
     )  # fmt: skip
-
-
-def _answered(anchor: dict | None, corpus: str | None) -> bool:
-    """Whether the anchor answered the clips of ``corpus`` (a size name; unknown: assumed so)."""
-    return anchor is not None and anchor_corpus(anchor) in (None, corpus)
 
 
 def _anchor_accuracy_cell(anchor: dict | None) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .plan import PLANS
-from .report import STANDARD_EVALUATIONS, anchor_corpus, evaluation, is_baseline
+from .report import STANDARD_EVALUATIONS, anchor_answered, evaluation, is_baseline, run_corpus
 
 # The recorded voice's test clips: prompts of a voice heard in training that training never heard.
 RECORDED_SOURCE = "asterisk-core-sounds-en-wav"
@@ -270,8 +270,7 @@ def measured_targets(
         goal = target.goal
         if goal is None:  # the anchor's accuracy, when it answered the same clips
             anchor = anchors.get(target.anchor_split)
-            own = summary.get("config", {}).get("data", {}).get("corpus")
-            same = anchor is not None and anchor_corpus(anchor) in (None, target.anchor_corpus or own)
+            same = anchor_answered(anchor, target.anchor_corpus or run_corpus(summary))
             goal = _anchor_accuracy(anchor) if same else None
         if value is None or goal is None:
             continue
