@@ -16,6 +16,7 @@ from pathlib import Path
 from rich.console import Console
 
 from ..errors import FramestampError
+from ..train.stopping import StopRequests, TrainingStopped, share_stop_requests
 from .run import Step, run_step
 
 
@@ -31,8 +32,14 @@ def run_in_parallel(steps: list[Step], jobs: int, results_dir: Path, runs_dir: P
     waiting, running = list(steps), {}
     threads = max(1, (os.cpu_count() or 1) // jobs)
     context = multiprocessing.get_context("spawn")  # no forked copies of torch's thread pools
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_limit_threads, initargs=(threads,)) as pool:
+    # On SIGTERM or Ctrl-C, no experiment starts; one training saves a checkpoint after its current
+    # step and stops, one evaluating finishes (a rerun goes on from there).
+    stopping = context.Event()
+    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(threads, stopping))
+    with pool, StopRequests(on_request=lambda _: stopping.set()) as stop:
         while waiting or running:
+            if stop.requested:
+                waiting.clear()
             unfinished = {step.experiment.name for step in [*waiting, *running.values()]}
             for step in [s for s in waiting if s.experiment.starts_from not in unfinished][: jobs - len(running)]:
                 waiting.remove(step)
@@ -45,6 +52,8 @@ def run_in_parallel(steps: list[Step], jobs: int, results_dir: Path, runs_dir: P
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 _finish(running.pop(future), future, runs_dir, console, waiting)
+    if stop.requested:
+        raise TrainingStopped(f"on request ({stop.requested}); run the same command again to go on")
 
 
 def _finish(step: Step, future: Future, runs_dir: Path, console: Console, waiting: list[Step]) -> None:
@@ -54,6 +63,8 @@ def _finish(step: Step, future: Future, runs_dir: Path, console: Console, waitin
         console.print(f"[bold]done[/] {name} ({future.result():.1f} min)")
         return
     waiting.clear()  # start nothing more; what runs now finishes
+    if isinstance(error, TrainingStopped):
+        raise TrainingStopped(f"{name}: {error}")
     raise FramestampError(f"{name} failed ({type(error).__name__}: {error}); its output: {runs_dir / name}.log")
 
 
@@ -63,10 +74,11 @@ def _run_logged(step: Step, results_dir: Path, log: Path) -> float:
         return run_step(step, results_dir, Console(file=out, force_terminal=False, width=120))
 
 
-def _limit_threads(threads: int) -> None:
+def _start_worker(threads: int, stopping) -> None:
     import torch
 
     torch.set_num_threads(threads)
+    share_stop_requests(stopping)
 
 
 def _build_corpora(steps: list[Step], console: Console) -> None:

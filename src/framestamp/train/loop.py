@@ -36,6 +36,7 @@ from .checkpoint import (
 from .config import DataConfig, TrainConfig
 from .objectives import LossModule
 from .pipeline import MicroBatches, micro_batches
+from .stopping import StopRequests, TrainingStopped
 
 FINAL_DIR = "final"
 HF_SCHEDULES = {"cosine": "cosine", "constant": "constant_with_warmup"}  # lr_schedule -> transformers name
@@ -195,17 +196,24 @@ def train(config: TrainConfig, clips: Sequence[Clip] | None = None, resume: bool
     started = time.monotonic()
     progress = tqdm(range(start_step, max_steps), initial=start_step, total=max_steps,
                     desc="train", disable=not accelerator.is_main_process)  # fmt: skip
-    for step in progress:
-        losses = optimisation_step(module, optimizer, scheduler, batches, step, config, accelerator)
-        minutes = (time.monotonic() - started) / 60
-        out_of_time = config.max_minutes is not None and any_process(accelerator, minutes >= config.max_minutes)
-        if (step + 1) % config.log_every == 0 or step + 1 == max_steps or out_of_time:
-            log.write(step + 1, losses, scheduler.get_last_lr()[0], minutes)
-            progress.set_postfix(loss=f"{losses['loss']:.3f}")
-        if (step + 1) % config.checkpoint_every == 0 or out_of_time:
-            save_checkpoint(accelerator, module, optimizer, scheduler, output_dir, step + 1)
-        if out_of_time:
-            break
+    with StopRequests() as stop:
+        for step in progress:
+            losses = optimisation_step(module, optimizer, scheduler, batches, step, config, accelerator)
+            minutes = (time.monotonic() - started) / 60
+            out_of_time, stopped = any_process(accelerator, config.max_minutes is not None and
+                                               minutes >= config.max_minutes, stop.requested is not None)  # fmt: skip
+            if (step + 1) % config.log_every == 0 or step + 1 == max_steps or out_of_time or stopped:
+                log.write(step + 1, losses, scheduler.get_last_lr()[0], minutes)
+                progress.set_postfix(loss=f"{losses['loss']:.3f}")
+            if (step + 1) % config.checkpoint_every == 0 or out_of_time or stopped:
+                saved = save_checkpoint(accelerator, module, optimizer, scheduler, output_dir, step + 1)
+            if stopped:
+                log.close()
+                raise TrainingStopped(f"on request ({stop.requested or 'another process'}) after step "
+                                      f"{step + 1} of {max_steps}; checkpoint {saved}: run the same command "
+                                      "again to continue from it")  # fmt: skip
+            if out_of_time:
+                break
     log.close()
     final = output_dir / FINAL_DIR
     save_model(accelerator, module, final)
@@ -239,9 +247,11 @@ def optimisation_step(module, optimizer, scheduler, batches, step, config, accel
     return totals
 
 
-def any_process(accelerator: Accelerator, flag: bool) -> bool:
-    """Whether ``flag`` holds on any process: every process then takes the same branch."""
-    return bool(accelerator.reduce(torch.tensor([float(flag)], device=accelerator.device), reduction="sum") > 0)
+def any_process(accelerator: Accelerator, *flags: bool) -> tuple[bool, ...]:
+    """Whether each of ``flags`` holds on any process (one reduction): every process then takes the
+    same branches."""
+    counts = accelerator.reduce(torch.tensor([float(f) for f in flags], device=accelerator.device), reduction="sum")
+    return tuple(bool(count > 0) for count in counts.tolist())
 
 
 class MetricsLog:
