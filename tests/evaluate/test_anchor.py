@@ -140,14 +140,17 @@ def _results(tmp_path: Path, anchor: dict | None) -> Path:
 
 def test_report_shows_the_anchor_beside_the_frame_model(tmp_path):
     from framestamp.evaluate.anchor import anchor_file_name
-    from framestamp.reproduce.report import ANCHOR, load_anchor, load_results, write_report
+    from framestamp.reproduce.report import ANCHOR, Anchors, load_results, write_report
 
     assert ANCHOR == ANCHOR_NAME
     results_dir = _results(tmp_path, _anchor_json())
     unseen = results_dir / "metrics" / f"{anchor_file_name('test_unseen')}.json"
     unseen.write_text(json.dumps(_anchor_json() | {"split": "test_unseen"}))
     assert set(load_results(results_dir)) == {"words-all"}  # the anchors are no experiments
-    assert load_anchor(results_dir, "test_unseen")["split"] == "test_unseen" and anchor_file_name() == ANCHOR_NAME
+    anchors = Anchors.load(results_dir)
+    assert anchors.on("test_unseen", None)["split"] == "test_unseen" and anchor_file_name() == ANCHOR_NAME
+    assert anchors.on("test", "tiny")["split"] == "test" and anchors.on("test", "open") is None
+    assert anchor_file_name("test_unseen", "open") == f"{ANCHOR_NAME}-test_unseen-open"
     text = write_report(results_dir).read_text()
     section = text[text.index("## Anchor: forced alignment given the transcript") :].split("\n## ")[0]
     rows = [row for row in section.splitlines() if row.startswith("| ")]
@@ -174,15 +177,16 @@ def test_report_leaves_out_stale_frame_rows_and_the_section_without_the_anchor(t
 
 def test_stored_anchor_renders_beside_words_all():
     """results/metrics/anchor-pocketsphinx.json, as written by ``python -m framestamp.evaluate.anchor``."""
-    from framestamp.reproduce.report import _anchor_table, load_anchor, load_results
+    from framestamp.reproduce.report import Anchors, _anchor_table, load_results
 
-    anchor = load_anchor(RESULTS)
+    anchors = Anchors.load(RESULTS)
+    anchor = anchors.on("test", None)
     if anchor is None:
         pytest.skip("no stored anchor results")
     assert anchor["split"] == "test" and anchor["mode"] == "all" and anchor["n_clips"] > 0
     assert anchor["pocketsphinx"] and anchor["corpus"]
     assert math.isfinite(anchor["timing"]["cpu_ms_per_audio_s"])
-    section = _anchor_table(load_results(RESULTS), anchor)
+    section = _anchor_table(load_results(RESULTS), anchors)
     assert "| synthetic voices (synthesizer's times) | pocketsphinx, given the transcript |" in section
     assert "| every clip | `words-all` (frame model, count inferred) |" in section
 

@@ -9,6 +9,7 @@ from safetensors.torch import load_file
 
 from framestamp.errors import FramestampError
 from framestamp.reproduce.plan import FULL, PLANS, plan, recipe
+from framestamp.reproduce.report import Anchors
 from framestamp.reproduce.run import reproduce
 from framestamp.tasks import parse_answer
 
@@ -162,7 +163,7 @@ def test_the_pretrained_targets_read_breakdowns_copies_speaker_counts_and_the_an
                          "standard_evaluations": [{"split": "test", "mode": "diarize",
                                                    "metrics": {"speaker_count": {"by_speakers": by_speakers}}}]},
     }  # fmt: skip
-    anchor = {"groups": {"all": {"variants": {"aligner": {"metrics": {"accuracy": {"0.05": 0.87}}}}}}}
+    anchor = Anchors(({"groups": {"all": {"variants": {"aligner": {"metrics": {"accuracy": {"0.05": 0.87}}}}}}},))
     rows = _targets(results, "tiny", anchor).splitlines()
     assert "| word, one occurrence within 50 ms: `words-open` | 96.0% | 95% | yes |" in rows
     assert "| the recorded voice's held-out prompts within 50 ms: `words-open` | 75.0% | 90% | **no** |" in rows
@@ -473,8 +474,8 @@ def test_open_vocabulary_targets_read_new_words_the_closed_namesake_and_the_unse
             {"split": "test_unseen", "mode": "align", "n": 3, "metrics": {"accuracy": {"0.05": 0.92}}},
             {"split": "test_unseen", "mode": "all", "n": 3, "metrics": {"accuracy": {"0.05": 0.6}}}]},
     }  # fmt: skip
-    anchor = {"groups": {"all": {"variants": {"aligner": {"metrics": {"accuracy": {"0.05": 0.95}}}}}}}
-    rows = {row.what: row for row in measured_targets(results, "tiny", None, {"test_unseen": anchor})}
+    anchor = {"split": "test_unseen", "groups": {"all": {"variants": {"aligner": {"metrics": {"accuracy": {"0.05": 0.95}}}}}}}
+    rows = {row.what: row for row in measured_targets(results, "tiny", Anchors((anchor,)))}
     new = rows["questions about words never said in training (test_unseen) within 50 ms"]
     assert (new.value, new.met) == (0.75, False)
     lost = next(row for what, row in rows.items() if what.startswith("the closed models' test questions"))
@@ -597,14 +598,19 @@ def test_the_align_table_sets_the_transcript_given_beside_the_count_inferred_and
     }  # fmt: skip
     anchor = {"corpus": "open-seed0-81f99db3dbac",
               "groups": {"all": {"n": 200, "variants": {"aligner": {"metrics": {"accuracy": {"0.05": 0.895}}}}}}}
-    lines = _align_table(results, {"test": anchor, "test_unseen": None}).splitlines()
+    lines = _align_table(results, Anchors((anchor,))).splitlines()
     assert "| words-all (open corpus) | 88.7% (200) / 73.0% (200) | 90.0% (200) / - | 66.0% (200) / - |" in lines
     assert "| pocketsphinx, given the transcript | 89.5% (200) |  |  |" in lines
     # the anchor answered the grammar-only corpus's test clips: it stands under those
-    lines = _align_table(results, {"test": anchor | {"corpus_size": "default"}}).splitlines()
+    lines = _align_table(results, Anchors((anchor | {"corpus_size": "default"},))).splitlines()
     assert "| pocketsphinx, given the transcript |  | 89.5% (200) |  |" in lines
+    # one anchor for each corpus's clips, and one on test_unseen: each under its column
+    unseen = anchor | {"split": "test_unseen", "groups": {"all": {"n": 100, "variants": {"aligner": {
+        "metrics": {"accuracy": {"0.05": 0.903}}}}}}}  # fmt: skip
+    lines = _align_table(results, Anchors((anchor | {"corpus_size": "default"}, anchor, unseen))).splitlines()
+    assert "| pocketsphinx, given the transcript | 89.5% (200) | 89.5% (200) | 90.3% (100) |" in lines
     assert not any(line.startswith("| words-ihp") for line in lines)
-    assert _align_table({"words-ihp": results["words-ihp"]}, {"test": anchor}) == ""
+    assert _align_table({"words-ihp": results["words-ihp"]}, Anchors((anchor,))) == ""
 
 
 def test_an_evaluation_a_model_cannot_answer_is_kept_as_left_out_and_not_asked_again():
@@ -637,7 +643,8 @@ def test_a_target_above_the_anchor_needs_the_anchor_on_the_same_clips():
               "groups": {"all": {"variants": {"aligner": {"metrics": {"accuracy": {"0.05": 0.87}}}}}}}  # fmt: skip
 
     def above(anchor):
-        return [row for row in measured_targets({"words-all": words_all}, "tiny", anchor) if "pocketsphinx" in row.what]
+        return [row for row in measured_targets({"words-all": words_all}, "tiny", Anchors((anchor,)))
+                if "pocketsphinx" in row.what]  # fmt: skip
 
     assert [(row.goal, row.met) for row in above(anchor)] == [(0.87, True)]
     assert above(anchor | {"corpus": "default-seed0-c712a7ba02cf"}) == []  # the grammar-only corpus's clips

@@ -36,7 +36,9 @@ reported apart.
 Run ``python -m framestamp.evaluate.anchor`` to write ``results/metrics/anchor-pocketsphinx.json``
 (``--help`` for the options); ``reproduce.report`` shows it beside ``words-all``. With ``--split
 test_unseen`` it aligns the open corpus's clips of held-out words instead
-(``anchor-pocketsphinx-test_unseen.json``).
+(``anchor-pocketsphinx-test_unseen.json``); with ``--corpus C`` the clips of built-in corpus ``C``
+(``anchor-pocketsphinx[-SPLIT]-C.json``), so that the report finds forced alignment on the clips of
+every corpus a model was asked about (``reproduce.report.Anchors``).
 """
 
 from __future__ import annotations
@@ -307,9 +309,11 @@ def anchor_summary(
     return summary
 
 
-def anchor_file_name(split: str = SPLIT) -> str:
-    """The anchor's metrics file name (without ``.json``) for ``split``: ``ANCHOR_NAME`` for test."""
-    return ANCHOR_NAME if split == SPLIT else f"{ANCHOR_NAME}-{split}"
+def anchor_file_name(split: str = SPLIT, corpus: str | None = None) -> str:
+    """The anchor's metrics file name (without ``.json``) for ``split`` (``ANCHOR_NAME`` for test) of
+    the built-in corpus ``corpus`` when one is named (the recipe's own when not)."""
+    name = ANCHOR_NAME if split == SPLIT else f"{ANCHOR_NAME}-{split}"
+    return f"{name}-{corpus}" if corpus else name
 
 
 def corpus_name(recipe: str = RECIPE, corpus: str | None = None) -> str:
@@ -340,7 +344,8 @@ def main(argv: Sequence[str] | None = None) -> Path:
     items = anchor_items(split=args.split, limit=args.limit, corpus=corpus)
     summary = anchor_summary(items, corpus_name(corpus=corpus), frame_checkpoint=args.frame_checkpoint or None,
                              split=args.split)  # fmt: skip
-    path = Path(args.results_dir) / "metrics" / f"{anchor_file_name(args.split)}.json"
+    name = anchor_file_name(args.split, summary["corpus_size"] if args.corpus else None)
+    path = Path(args.results_dir) / "metrics" / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(jsonable(summary), indent=1) + "\n")
     for group, record in summary["groups"].items():

@@ -23,7 +23,7 @@ from typing import Callable
 from ..bench.report import MIN_EVENTS_FOR_SPEEDUP, SPEEDUP_TARGET
 from ..train.config import TrainConfig
 from .plan import FULL, PLANS, TABLES, Experiment, experiment_config
-from .report import SHIPPED, SHIPPED_PRESET, evaluation, load_anchor, load_results
+from .report import SHIPPED, SHIPPED_PRESET, Anchors, evaluation, load_results
 from .targets import TARGETS, measured_targets
 
 EXPERIMENTS = {experiment.name: experiment for experiment in FULL}
@@ -213,10 +213,10 @@ def all_table(results: dict) -> str:
     return _table(columns, rows, _drift_notes(results, ALL_WORDS))
 
 
-def targets_table(results: dict, anchor: dict | None = None, other_anchors: dict[str, dict | None] | None = None) -> str:
-    """The shipped plan's targets (``targets.TARGETS``): measured, target, verdict (``anchor``: the
-    forced-alignment anchor on test; ``other_anchors``: {split: its results} on other splits)."""
-    measured = measured_targets(results, SHIPPED_PRESET, anchor, other_anchors)
+def targets_table(results: dict, anchors: Anchors = Anchors()) -> str:
+    """The shipped plan's targets (``targets.TARGETS``): measured, target, verdict (``anchors``: the
+    forced-alignment anchor's stored results)."""
+    measured = measured_targets(results, SHIPPED_PRESET, anchors)
     rows = [[f"{row.what}: {_marked(results, row.experiment)}", row.shown_value(), row.shown_goal(), row.verdict()]
             for row in measured]  # fmt: skip
     names = [target.experiment for target in TARGETS[SHIPPED_PRESET] if target.experiment in results]
@@ -429,8 +429,7 @@ def generate(results_dir: Path | str = "results") -> dict[str, str]:
     shipped checkpoints, for the parameter count)."""
     results_dir, results = Path(results_dir), load_results(Path(results_dir))
     blocks = {name: make(results) for name, make in BLOCKS.items() if name != "results-objectives" or SHOWN.objectives}
-    blocks["targets"] = targets_table(results, load_anchor(results_dir),
-                                      {"test_unseen": load_anchor(results_dir, "test_unseen")})  # fmt: skip
+    blocks["targets"] = targets_table(results, Anchors.load(results_dir))
     scratch_dir = results_dir / ABLATION_PRESET
     if ABLATION_PRESET != SHIPPED_PRESET and (scratch_dir / "metrics").is_dir():
         blocks["ablation"] = ablation_table(results, load_results(scratch_dir))

@@ -42,18 +42,28 @@ BREAKDOWNS = (
 
 
 def load_results(results_dir: Path) -> dict[str, dict]:
-    """{experiment name: summary} of every ``metrics/*.json`` (the anchor's left out: see ``load_anchor``)."""
+    """{experiment name: summary} of every ``metrics/*.json`` (the anchor's left out: see ``Anchors``)."""
     paths = sorted((results_dir / "metrics").glob("*.json"))
     return {p.stem: json.loads(p.read_text()) for p in paths if not p.stem.startswith(ANCHOR)}
 
 
-def load_anchor(results_dir: Path, split: str = "test") -> dict | None:
-    """The forced-alignment anchor's results on ``split`` (``python -m framestamp.evaluate.anchor``),
-    None without them."""
-    from ..evaluate.anchor import anchor_file_name
+class Anchors:
+    """The forced-alignment anchor's stored results (``python -m framestamp.evaluate.anchor``), each on
+    one split's clips of one corpus."""
 
-    path = results_dir / "metrics" / f"{anchor_file_name(split)}.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    def __init__(self, records: tuple[dict, ...] = ()) -> None:
+        self.records = records
+
+    @classmethod
+    def load(cls, results_dir: Path) -> Anchors:
+        return cls(tuple(json.loads(p.read_text()) for p in sorted((results_dir / "metrics").glob(f"{ANCHOR}*.json"))))
+
+    def on(self, split: str, corpus: str | None) -> dict | None:
+        """The anchor's results on ``split``'s clips of ``corpus`` (a size name; None: any), None when it
+        answered none; a record whose corpus is unknown is taken for any, after one that names it."""
+        found = [a for a in self.records if a.get("split", "test") == split
+                 and (corpus is None or anchor_corpus(a) in (None, corpus))]  # fmt: skip
+        return min(found, key=lambda a: anchor_corpus(a) is None, default=None)
 
 
 def anchor_corpus(anchor: dict) -> str | None:
@@ -62,11 +72,6 @@ def anchor_corpus(anchor: dict) -> str | None:
     from ..corpus.build import build_size
 
     return anchor.get("corpus_size") or build_size(anchor.get("corpus") or "")
-
-
-def anchor_answered(anchor: dict | None, corpus: str | None) -> bool:
-    """Whether the anchor answered the clips of ``corpus`` (a size name; unknown: assumed so)."""
-    return anchor is not None and anchor_corpus(anchor) in (None, corpus)
 
 
 def run_corpus(summary: dict) -> str | None:
@@ -105,14 +110,13 @@ def evaluated(results: dict, split: str, mode: str, key: str = "evaluations", co
 def write_report(results_dir: Path, quick: bool = False, preset: str = SHIPPED_PRESET) -> Path:
     """Write the report (markdown tables and figures) from the stored metrics of a reproduction of
     ``preset``'s plan."""
-    results = load_results(results_dir)
-    anchor = load_anchor(results_dir)
+    results, anchors = load_results(results_dir), Anchors.load(results_dir)
     figures = results_dir / FIGURES_DIR
     figures.mkdir(exist_ok=True)
     notes = results_dir / NOTES_FILE
     sections = [
         _header(quick, preset),
-        _targets(results, preset, anchor, load_anchor(results_dir, "test_unseen")),
+        _targets(results, preset, anchors),
         notes.read_text().strip() if notes.is_file() else "",
         _single_table(results, "test", "Single occurrence, in-distribution test split"),
         _single_table(results, "test_long", "Single occurrence, long clips (10-60 s, test_long split)"),
@@ -121,8 +125,8 @@ def write_report(results_dir: Path, quick: bool = False, preset: str = SHIPPED_P
         _open_vocabulary_section(results, TABLES[preset].open_vocabulary),
         _all_table(results),
         _matching_table(results),
-        _align_table(results, {"test": anchor, "test_unseen": load_anchor(results_dir, "test_unseen")}),
-        _anchor_table(results, anchor, preset),
+        _align_table(results, anchors),
+        _anchor_table(results, anchors, preset),
         _diarization_table(results),
         _events_f1_table(results),
         _presence_table(results),
@@ -161,12 +165,12 @@ def _header(quick: bool, preset: str) -> str:
     )
 
 
-def _targets(results: dict, preset: str, anchor: dict | None = None, unseen_anchor: dict | None = None) -> str:
+def _targets(results: dict, preset: str, anchors: Anchors = Anchors()) -> str:
     """Measured value, target and verdict of each target of ``preset`` whose experiment was evaluated."""
     from .targets import measured_targets
 
     rows = [f"| {row.what}: `{row.experiment}` | {row.shown_value()} | {row.shown_goal()} | {row.verdict()} |"
-            for row in measured_targets(results, preset, anchor, {"test_unseen": unseen_anchor})]  # fmt: skip
+            for row in measured_targets(results, preset, anchors)]  # fmt: skip
     if not rows:
         return ""
     return "## Targets\n\n| target | measured | target | met |\n|---|---|---|---|\n" + "\n".join(rows)
@@ -225,9 +229,9 @@ def _all_table(results: dict) -> str:
 ALIGN_SPLITS = (("test", None, "test"), ("test", "default", "grammar-only test"), ("test_unseen", None, "new words"))
 
 
-def _align_table(results: dict, anchors: dict[str, dict | None]) -> str:
+def _align_table(results: dict, anchors: Anchors) -> str:
     """Every word start with each clip's transcript given, beside the count-inferred answers and
-    forced alignment (``anchors``: {split: the anchor's results on the run's own clips of it})."""
+    forced alignment on the same clips."""
     rows, shown = [], []
     for name, summary in results.items():
         cells = []
@@ -240,10 +244,7 @@ def _align_table(results: dict, anchors: dict[str, dict | None]) -> str:
     if not rows:
         return ""
     own = run_corpus(results[shown[0]])
-    anchored = []
-    for split, corpus, _ in ALIGN_SPLITS:
-        anchor = anchors.get(split)
-        anchored.append(_anchor_accuracy_cell(anchor) if anchor_answered(anchor, corpus or own) else "")
+    anchored = [_anchor_accuracy_cell(anchors.on(split, corpus or own)) for split, corpus, _ in ALIGN_SPLITS]
     rows.append("| pocketsphinx, given the transcript | " + " | ".join(anchored) + " |")
     return _section(
         "Aligning a transcript (`framestamp align --transcript`)", rows,
@@ -254,7 +255,8 @@ def _align_table(results: dict, anchors: dict[str, dict | None]) -> str:
         "labels of the words after it); a token baseline's answer is labelled in order. *Given*: within 50 ms "
         "under Hungarian L1 matching (for a frame model, each word against its own start), with the clips asked; "
         "*inferred*: the same clips with the count inferred (the table above). Forced alignment answers the "
-        "run's own test clips and test_unseen (`python -m framestamp.evaluate.anchor`).",
+        "same clips of each column (`python -m framestamp.evaluate.anchor --split S --corpus C`); a blank cell: "
+        "not run on them.",
     )  # fmt: skip
 
 
@@ -312,15 +314,15 @@ ANCHOR_VARIANTS = {
 }  # fmt: skip
 
 
-def _anchor_table(results: dict, anchor: dict | None, preset: str = SHIPPED_PRESET) -> str:
+def _anchor_table(results: dict, anchors: Anchors, preset: str = SHIPPED_PRESET) -> str:
     """The all-word-starts questions answered by pocketsphinx forced alignment given the transcript
     (``evaluate.anchor``), beside the frame model ``words-all`` on the same clips: overall from its
     stored record, by group from the anchor's run of the same model (shown only while that run's
-    overall scores equal the stored record's)."""
+    overall scores equal the stored record's), on its own test clips."""
+    name = {e.ships_as: e.name for e in PLANS[preset] if e.ships_as}["words-all"]
+    anchor = anchors.on("test", run_corpus(results[name]) if name in results else None)
     if not anchor:
         return ""
-    ships = {e.ships_as: e.name for e in PLANS[preset] if e.ships_as}
-    name = anchor.get("recipe", ships["words-all"])
     stored = evaluation(results[name], "test", "all") if name in results else None
     frame_groups = anchor.get("frame_model", {}).get("groups", {})
     current = stored is not None and frame_groups.get("all", {}).get("metrics") == stored["metrics"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .plan import PLANS
-from .report import STANDARD_EVALUATIONS, anchor_answered, evaluation, is_baseline, run_corpus
+from .report import STANDARD_EVALUATIONS, Anchors, evaluation, is_baseline, run_corpus
 
 # The recorded voice's test clips: prompts of a voice heard in training that training never heard.
 RECORDED_SOURCE = "asterisk-core-sounds-en-wav"
@@ -250,14 +250,10 @@ def _pretrained_targets() -> tuple[Target, ...]:
 TARGETS: dict[str, tuple[Target, ...]] = {"tiny-scratch": _scratch_targets(), "tiny": _pretrained_targets()}
 
 
-def measured_targets(
-    results: dict[str, dict], preset: str, anchor: dict | None = None,
-    other_anchors: dict[str, dict | None] | None = None,
-) -> list[Measured]:  # fmt: skip
+def measured_targets(results: dict[str, dict], preset: str, anchors: Anchors = Anchors()) -> list[Measured]:
     """Every target of ``preset`` whose experiment has stored results, measured (``results``:
-    {experiment: summary}; ``anchor``: the forced-alignment anchor's results on test, if stored;
-    ``other_anchors``: {split: its results} on other splits)."""
-    anchors = {"test": anchor, **(other_anchors or {})}
+    {experiment: summary}; ``anchors``: the forced-alignment anchor's stored results, the goal of
+    targets set by it on the clips it answered)."""
     rows = []
     for target in TARGETS[preset]:
         summary = results.get(target.experiment)
@@ -269,9 +265,7 @@ def measured_targets(
             value = target.measure(summary, results[target.compared_with])
         goal = target.goal
         if goal is None:  # the anchor's accuracy, when it answered the same clips
-            anchor = anchors.get(target.anchor_split)
-            same = anchor_answered(anchor, target.anchor_corpus or run_corpus(summary))
-            goal = _anchor_accuracy(anchor) if same else None
+            goal = _anchor_accuracy(anchors.on(target.anchor_split, target.anchor_corpus or run_corpus(summary)))
         if value is None or goal is None:
             continue
         if target.baselines_exempt and is_baseline(summary):
