@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from framestamp.decoders import decode_iterative_mode
-from framestamp.decoders_transcript import MIN_GAP_S, _viterbi, candidates, decode_transcript_starts
+from framestamp.decoders_transcript import MIN_GAP_S, GapPrior, _viterbi, candidates, decode_transcript_starts
 
 RATE = 100.0
 
@@ -30,6 +30,18 @@ def test_a_long_word_heard_as_two_keeps_every_label_on_its_own_word():
     assert np.allclose(starts, (np.array(truth) + 0.5) / RATE)
 
 
+def test_a_pause_between_phrases_does_not_pull_a_word_onto_a_peak_inside_it():
+    # two phrases of four 4-letter words 0.3 s apart, a 1.6 s pause between them holding a spurious
+    # peak (a breath) stronger than the faint first word after it
+    truth = [50, 80, 110, 140, 300, 330, 360, 390]
+    intensity = bumps([(f, 0.3 if f == 300 else 1.0) for f in truth] + [(220, 0.6)], 450)
+    starts = decode_transcript_starts(intensity, [4] * 8, RATE)
+    assert np.allclose(starts, (np.array(truth) + 0.5) / RATE)
+    # with one normal for every gap (no pauses), the pause is cheaper cut in two by the breath
+    starts = decode_transcript_starts(intensity, [4] * 8, RATE, prior=GapPrior(sigma=0.7, pause_share=0.0))
+    assert np.isclose(starts, 2.205).any() and not np.isclose(starts, 3.005).any()
+
+
 def test_clean_peaks_are_the_peak_decoders_starts():
     frames = [30, 70, 120, 150, 200]
     intensity = bumps([(f, 1.0) for f in frames], 260)
@@ -43,19 +55,20 @@ def test_the_search_finds_the_best_alignment_of_brute_force(seed):
     times = np.sort(rng.choice(np.arange(5, 120), size=9, replace=False)) / RATE
     evidence = rng.normal(size=times.size)
     expected = np.log(rng.uniform(0.05, 0.4, size=3))  # 4 words
+    prior = GapPrior() if seed % 2 else GapPrior(sigma=0.7, pause_share=0.0)
 
     def score(path):
         gaps = np.diff(times[list(path)])
         if np.any(gaps <= MIN_GAP_S):
             return -np.inf
-        return evidence[list(path)].sum() - 0.5 * np.sum(((np.log(gaps) - expected) / 0.7) ** 2)
+        return evidence[list(path)].sum() + prior(np.log(gaps) - expected).sum()
 
     best = max(itertools.combinations(range(times.size), 4), key=score)
     anchors = np.sort(rng.choice(times.size, size=4, replace=False))
-    path, found = _viterbi(times, evidence, expected, 0.7, beam=64, reach=64, anchors=anchors)
+    path, found = _viterbi(times, evidence, expected, prior, beam=64, reach=64, anchors=anchors)
     assert tuple(path) == best and found == pytest.approx(score(best))
     # a beam and a reach smaller than the candidates: a path no worse than the anchors' own
-    path, found = _viterbi(times, evidence, expected, 0.7, beam=2, reach=2, anchors=anchors)
+    path, found = _viterbi(times, evidence, expected, prior, beam=2, reach=2, anchors=anchors)
     assert found >= score(tuple(anchors)) - 1e-9 or score(tuple(anchors)) == -np.inf
     assert found == pytest.approx(score(tuple(path)))
 

@@ -5,28 +5,52 @@ long word heard as two) and one missed start shift the labels of every word betw
 transcript says more than the count: how long each word is. The decoder below chooses one peak
 per word, in order, maximising
 
-    sum_i log m(c_i)  +  sum_i log N(log(t_{i+1} - t_i); log(rate * letters_i), sigma)
+    sum_i log m(c_i)  +  sum_i log p(log(t_{i+1} - t_i) - log(rate * letters_i))
 
 where ``m(c)`` is the intensity mass within ``MASS_RADIUS_S`` of candidate ``c`` (a peak of the
 smoothed intensity, or a start the peak decoder chose), ``letters_i`` the length of word ``i``,
 and ``rate`` the clip's seconds per letter, read from the peak decoder's starts (the median of
-gap / letters; robust to the few it gets wrong). It is a Viterbi search over candidates; a beam
+gap / letters; robust to the few it gets wrong). ``p`` (``GapPrior``) is a mixture of two
+normals: a word followed at once by the next, or by a pause; with one normal for every gap, a
+long pause was cheaper cut in two at a spurious peak inside it, which put the words after it one
+peak off for a whole phrase. It is a Viterbi search over candidates; a beam
 of ``beam`` partial alignments, each moving on to the next ``reach`` candidates or the peak
 decoder's next two starts, keeps long recordings linear in their length (a hard limit: the answer
 is the best path the beam kept, or the peak decoder's own starts where those score higher).
-``GAP_SIGMA`` was chosen on dev clips; what it does to a trained model's starts:
-``scripts/probe_transcript_decoder.py`` (stored in results/probes/transcript-decoder.json).
+What it does to a trained model's starts: ``scripts/probe_transcript_decoder.py`` (stored in
+results/probes/transcript-decoder.json).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import decoders
 from .frames import seconds_to_frames
 
-# Spread of log(gap / expected gap) from one word's start to the next (chosen on dev clips).
-GAP_SIGMA = 0.7
+@dataclass(frozen=True)
+class GapPrior:
+    """Log density (up to a constant) of log(gap / expected gap) from one word's start to the
+    next: the next word at once (spread ``sigma``), or after a pause (``pause_share`` of the
+    gaps, ``pause_shift`` longer in log, spread ``pause_sigma``). The defaults were chosen on the
+    open corpus's dev clips (``scripts/probe_transcript_decoder.py``)."""
+
+    sigma: float = 0.5
+    pause_share: float = 0.2
+    pause_shift: float = 0.7
+    pause_sigma: float = 1.0
+
+    def __call__(self, log_ratio: np.ndarray) -> np.ndarray:
+        at_once = np.log1p(-self.pause_share) - np.log(self.sigma) - 0.5 * (log_ratio / self.sigma) ** 2
+        if self.pause_share == 0:
+            return at_once
+        paused = (np.log(self.pause_share) - np.log(self.pause_sigma)
+                  - 0.5 * ((log_ratio - self.pause_shift) / self.pause_sigma) ** 2)  # fmt: skip
+        return np.logaddexp(at_once, paused)
+
+
 MASS_RADIUS_S = 0.045  # a candidate's evidence: the intensity within this of its frame
 MIN_MASS = 1e-3  # a candidate with less evidence than this is no word start (silence, noise)
 MIN_GAP_S = 0.04  # two words' starts are at least this far apart (the peak decoder's suppression)
@@ -34,7 +58,7 @@ SECONDS_PER_LETTER = (0.01, 0.5)  # the range a clip's speaking rate is kept in
 
 
 def decode_transcript_starts(
-    intensity, letters, frame_rate_hz: float, sigma: float = GAP_SIGMA, tolerance_s: float = 0.02,
+    intensity, letters, frame_rate_hz: float, prior: GapPrior = GapPrior(), tolerance_s: float = 0.02,
     beam: int = 256, reach: int = 64,
 ) -> np.ndarray:  # fmt: skip
     """Start time (s) of each word of a transcript, in order (``len(letters)`` increasing times).
@@ -43,7 +67,7 @@ def decode_transcript_starts(
         intensity: ``[T]`` expected word starts per frame (the "each word" question's curve).
         letters: each word's length in letters (positive), in transcript order.
         frame_rate_hz: the intensity's frame rate.
-        sigma: spread of the log gap between consecutive starts around its expected value.
+        prior: how the gap between consecutive starts spreads around its expected value.
         tolerance_s: the peak decoder's smoothing half-width (as ``decode_iterative_mode``).
         beam, reach: partial alignments kept per word, and candidates ahead each may move to.
     """
@@ -64,8 +88,8 @@ def decode_transcript_starts(
     # the peak decoder's starts among the candidates: reachable from every state, so a stretch of
     # more than ``reach`` candidates (noise, music) can be crossed where the peak decoder crossed it
     anchors = np.unique(np.searchsorted(times, (np.floor(chosen * frame_rate_hz) + 0.5) / frame_rate_hz))
-    found = _viterbi(times, evidence, expected, sigma, beam, reach, anchors)
-    fallback = _score(times, evidence, expected, sigma, anchors) if anchors.size == n else -np.inf
+    found = _viterbi(times, evidence, expected, prior, beam, reach, anchors)
+    fallback = _score(times, evidence, expected, prior, anchors) if anchors.size == n else -np.inf
     if found is None or found[1] < fallback:
         return chosen
     return times[found[0]]
@@ -94,7 +118,7 @@ def _mass(intensity: np.ndarray, frames: np.ndarray, radius: int) -> np.ndarray:
 
 
 def _viterbi(
-    times: np.ndarray, evidence: np.ndarray, expected_log_gaps: np.ndarray, sigma: float, beam: int, reach: int,
+    times: np.ndarray, evidence: np.ndarray, expected_log_gaps: np.ndarray, prior: GapPrior, beam: int, reach: int,
     anchors: np.ndarray,
 ) -> tuple[np.ndarray, float] | None:  # fmt: skip
     """Indices into ``times`` of the best increasing path with one candidate per word, and its
@@ -113,9 +137,9 @@ def _viterbi(
         successor = np.minimum(successor, count - 1)
         gap = times[successor] - times[states][:, None]
         allowed = inside & (gap > MIN_GAP_S)
-        z = (np.log(np.where(allowed, gap, 1.0)) - expected) / sigma
+        gap_score = prior(np.log(np.where(allowed, gap, 1.0)) - expected)
         width = successor.shape[1]
-        total = np.where(allowed, scores[:, None] - 0.5 * z * z + evidence[successor], -np.inf).ravel()
+        total = np.where(allowed, scores[:, None] + gap_score + evidence[successor], -np.inf).ravel()
         successor = successor.ravel()
         best = _best_into_each(successor, total)
         if best.size == 0:
@@ -133,14 +157,13 @@ def _viterbi(
     return np.array(path[::-1], dtype=np.int64), score
 
 
-def _score(times: np.ndarray, evidence: np.ndarray, expected_log_gaps: np.ndarray, sigma: float,
+def _score(times: np.ndarray, evidence: np.ndarray, expected_log_gaps: np.ndarray, prior: GapPrior,
            path: np.ndarray) -> float:  # fmt: skip
     """The objective of one path (indices into ``times``, one per word), as :func:`_viterbi` scores it."""
     gaps = np.diff(times[path])
     if np.any(gaps <= MIN_GAP_S):
         return -np.inf
-    z = (np.log(gaps) - expected_log_gaps) / sigma
-    return float(evidence[path].sum() - 0.5 * np.sum(z * z))
+    return float(evidence[path].sum() + prior(np.log(gaps) - expected_log_gaps).sum())
 
 
 def _best_into_each(successor: np.ndarray, total: np.ndarray) -> np.ndarray:
