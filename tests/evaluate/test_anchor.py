@@ -140,7 +140,8 @@ def _results(tmp_path: Path, anchor: dict | None) -> Path:
 
 def test_report_shows_the_anchor_beside_the_frame_model(tmp_path):
     from framestamp.evaluate.anchor import anchor_file_name
-    from framestamp.reproduce.report import ANCHOR, Anchors, load_results, write_report
+    from framestamp.reproduce.stored import ANCHOR, Anchors, load_results
+    from framestamp.reproduce.report import write_report
 
     assert ANCHOR == ANCHOR_NAME
     results_dir = _results(tmp_path, _anchor_json())
@@ -177,7 +178,8 @@ def test_report_leaves_out_stale_frame_rows_and_the_section_without_the_anchor(t
 
 def test_stored_anchor_renders_beside_words_all():
     """results/metrics/anchor-pocketsphinx.json, as written by ``python -m framestamp.evaluate.anchor``."""
-    from framestamp.reproduce.report import Anchors, _anchor_table, load_results
+    from framestamp.reproduce.stored import Anchors, load_results
+    from framestamp.reproduce.report import _anchor_table
 
     anchors = Anchors.load(RESULTS)
     anchor = anchors.on("test", None)

@@ -9,7 +9,7 @@ from safetensors.torch import load_file
 
 from framestamp.errors import FramestampError
 from framestamp.reproduce.plan import FULL, PLANS, plan, recipe
-from framestamp.reproduce.report import Anchors
+from framestamp.reproduce.stored import Anchors
 from framestamp.reproduce.run import reproduce
 from framestamp.tasks import parse_answer
 
@@ -524,7 +524,7 @@ def test_an_evaluation_stopped_half_way_resumes_after_the_last_one_done(tmp_path
 
 
 def test_an_evaluation_of_the_runs_own_corpus_is_found_whether_or_not_it_is_named():
-    from framestamp.reproduce.report import evaluation
+    from framestamp.reproduce.stored import evaluation
 
     summary = {"config": {"data": {"corpus": "open"}}, "evaluations": [
         {"split": "test_unseen", "mode": "all", "n": 1},

@@ -167,7 +167,8 @@ def _events_record() -> dict:
 
 
 def test_report_shows_the_standard_metrics_and_renders_results_that_predate_them(tmp_path):
-    from framestamp.reproduce.report import STANDARD_EVALUATIONS, write_report
+    from framestamp.reproduce.stored import STANDARD_EVALUATIONS
+    from framestamp.reproduce.report import write_report
 
     by_matching = {m: _all_record()["metrics"] for m in ("hungarian_l1", "accuracy_optimal", "greedy", "positional")}
     worse = {"accuracy": {"0.02": 0.1, "0.05": 0.2, "0.1": 0.3, "0.2": 0.4}}
@@ -229,7 +230,7 @@ def test_shipped_checkpoints_are_evaluated_again_without_their_runs(tmp_path):
 
     from framestamp.evaluate.metrics import MATCHINGS
     from framestamp.reproduce.plan import experiment_config
-    from framestamp.reproduce.report import STANDARD_EVALUATIONS
+    from framestamp.reproduce.stored import STANDARD_EVALUATIONS
     from framestamp.reproduce.run import reevaluate_shipped
 
     checkpoints = tmp_path / "checkpoints"

@@ -38,7 +38,7 @@ Run ``python -m framestamp.evaluate.anchor`` to write ``results/metrics/anchor-p
 test_unseen`` it aligns the open corpus's clips of held-out words instead
 (``anchor-pocketsphinx-test_unseen.json``); with ``--corpus C`` the clips of built-in corpus ``C``
 (``anchor-pocketsphinx[-SPLIT]-C.json``), so that the report finds forced alignment on the clips of
-every corpus a model was asked about (``reproduce.report.Anchors``).
+every corpus a model was asked about (``reproduce.stored.Anchors``).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from typing import Callable
 from ..bench.report import MIN_EVENTS_FOR_SPEEDUP, SPEEDUP_TARGET
 from ..train.config import TrainConfig
 from .plan import FULL, PLANS, TABLES, Experiment, experiment_config
-from .report import SHIPPED, SHIPPED_PRESET, Anchors, evaluation, load_results
+from .stored import SHIPPED, SHIPPED_PRESET, Anchors, evaluation, load_results
 from .targets import TARGETS, measured_targets
 
 EXPERIMENTS = {experiment.name: experiment for experiment in FULL}

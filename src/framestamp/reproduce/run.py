@@ -32,7 +32,7 @@ from ..decoding import presence_threshold
 from ..train.config import TrainConfig
 from ..train.loop import train
 from .plan import FULL, EvalSpec, Experiment, experiment_config, on_one_corpus, plan, with_prerequisites
-from .report import STANDARD_EVALUATIONS, evaluation
+from .stored import STANDARD_EVALUATIONS, evaluation
 
 METRICS_DIR = "metrics"
 EVALUATION_PROGRESS = "evaluations.partial.json"  # in a run's directory: its evaluations done so far

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .plan import PLANS
-from .report import STANDARD_EVALUATIONS, Anchors, evaluation, is_baseline, run_corpus
+from .stored import STANDARD_EVALUATIONS, Anchors, evaluation, is_baseline, run_corpus
 
 # The recorded voice's test clips: prompts of a voice heard in training that training never heard.
 RECORDED_SOURCE = "asterisk-core-sounds-en-wav"
