@@ -18,7 +18,8 @@ of ``beam`` partial alignments, each moving on to the next ``reach`` candidates 
 decoder's next two starts, keeps long recordings linear in their length (a hard limit: the answer
 is the best path the beam kept, or the peak decoder's own starts where those score higher).
 What it does to a trained model's starts: ``scripts/probe_transcript_decoder.py`` (stored in
-results/probes/transcript-decoder.json).
+results/probes/transcript-decoder-open.json; the closed-vocabulary model with the first prior,
+one normal for every gap: transcript-decoder.json).
 """
 
 from __future__ import annotations
