@@ -77,9 +77,7 @@ def decode_transcript_starts(
     if letters.ndim != 1 or letters.size == 0 or np.any(letters <= 0):
         raise ValueError("letters must be a non-empty list of positive word lengths")
     n = letters.size
-    chosen = decoders.decode_iterative_mode(intensity, n, frame_rate_hz, tolerance_s)
-    if chosen.size < n:  # the clip ran out of peaks: the posterior median always gives n
-        chosen = decoders.decode_posterior_median(intensity, n, frame_rate_hz)
+    chosen = peak_starts(intensity, n, frame_rate_hz, tolerance_s)
     if n == 1:
         return chosen
     times, evidence = candidates(intensity, frame_rate_hz, chosen, tolerance_s)
@@ -94,6 +92,15 @@ def decode_transcript_starts(
     if found is None or found[1] < fallback:
         return chosen
     return times[found[0]]
+
+
+def peak_starts(intensity: np.ndarray, n: int, frame_rate_hz: float, tolerance_s: float = 0.02) -> np.ndarray:
+    """The peak decoder's ``n`` starts (s), which the candidates always hold: its ``n`` highest
+    peaks, or the posterior median's ``n`` starts where the clip has fewer peaks."""
+    chosen = decoders.decode_iterative_mode(intensity, n, frame_rate_hz, tolerance_s)
+    if chosen.size < n:
+        chosen = decoders.decode_posterior_median(intensity, n, frame_rate_hz)
+    return chosen
 
 
 def candidates(

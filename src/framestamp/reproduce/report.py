@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from ..evaluate.metrics import MATCHINGS, TOLERANCES_S
+from .notes import render_notes
 from .plan import PLANS, TABLES
 from .stored import (
     SHIPPED_PRESET, STANDARD_EVALUATIONS, Anchors, evaluated, evaluation, is_baseline, load_results, run_corpus,
@@ -15,7 +16,7 @@ from .stored import (
 
 FIGURES_DIR = "figures"
 HEADLINE_TOLERANCES = (0.02, 0.05, 0.1, 0.2)
-NOTES_FILE = "notes.md"  # hand-written: what was tried, read into the report after the targets
+NOTES_FILE = "notes.md"  # hand-written: what was tried, read into the report after the targets (``reproduce.notes``)
 
 # (grouping, tolerance s, title, first column, explanation): the report's breakdowns of the test
 # questions beside the event classes (see ``reproduce.run.GROUPINGS``).
@@ -43,7 +44,7 @@ def write_report(results_dir: Path, quick: bool = False, preset: str = SHIPPED_P
     sections = [
         _header(quick, preset),
         _targets(results, preset, anchors),
-        notes.read_text().strip() if notes.is_file() else "",
+        render_notes(notes.read_text(), results_dir).strip() if notes.is_file() else "",
         _single_table(results, "test", "Single occurrence, in-distribution test split"),
         _single_table(results, "test_long", "Single occurrence, long clips (10-60 s, test_long split)"),
         _window_table(results),

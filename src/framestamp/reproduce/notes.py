@@ -1,0 +1,126 @@
+"""The report's hand-written notes, whose numbers are read from the stored results.
+
+``results/notes.md`` says in prose what was tried; a number in it is written as a reference to the
+stored value, ``{{SOURCE: WHAT | FORM}}``, which the report replaces with the value, so the notes
+cannot drift from the results they describe:
+
+- ``{{words-ihp: test one 50ms}}``: experiment ``words-ihp``'s evaluation on ``test`` in mode
+  ``one``, its accuracy within 50 ms; selectors ``corpus=C`` and ``copy=K`` pick an evaluation of
+  another corpus's clips or of a copy (``{{words-ihp: test one copy=8khz 50ms}}``); instead of a
+  tolerance, a ``/``-separated path into the record's metrics (``test presence balanced_accuracy``,
+  ``test all count_accuracy``); a standard evaluation (``diarize``, ``events_f1``) is found too.
+  A path that is not in the metrics is looked up in the record itself (``test_long one
+  by_time/0-4 s/accuracy/0.05``).
+- ``{{words-ihp: /train/steps}}``: a ``/``-separated path into the experiment's whole summary.
+- ``{{probes/transcript-decoder-open.json: splits/test:open/clips}}``: any JSON file under the
+  results folder: a path into it (keys may hold spaces; path parts are split at ``/`` only), or,
+  for a copy of an experiment's summary, an evaluation as above.
+
+``FORM``: ``%`` (a share as a percentage, one decimal; the default for a float in [0, 1]),
+``%0`` (no decimal), ``points`` (a difference of shares, in points), ``,`` (an integer with
+thousands separators; the default for an integer), or a Python format spec (``.2f``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from ..errors import FramestampError
+from .stored import STANDARD_EVALUATIONS, evaluation
+
+REFERENCE = re.compile(r"\{\{(.+?)\}\}", re.S)
+
+
+class NotesError(FramestampError):
+    """A reference of the notes names nothing stored."""
+
+
+def render_notes(text: str, results_dir: Path) -> str:
+    """``text`` with every ``{{...}}`` reference replaced by the stored value it names.
+
+    Raises:
+        NotesError: naming the first reference that resolves to nothing.
+    """
+    files: dict[Path, object] = {}
+
+    def load(source: str) -> object:
+        path = results_dir / (source if source.endswith(".json") else f"metrics/{source}.json")
+        if path not in files:
+            if not path.is_file():
+                raise NotesError(f"notes: {{{{{source}: ...}}}}: no stored results {path}")
+            files[path] = json.loads(path.read_text())
+        return files[path]
+
+    return REFERENCE.sub(lambda match: _shown(match.group(1), load), text)
+
+
+def _shown(reference: str, load) -> str:
+    body, _, form = reference.partition("|")
+    source, separator, what = body.partition(":")
+    if not separator or not what.strip():
+        raise NotesError(f"notes: {{{{{reference}}}}}: write {{{{SOURCE: WHAT}}}}")
+    source, what = source.strip(), " ".join(what.split())
+    stored = load(source)
+    try:
+        summary = isinstance(stored, dict) and "evaluations" in stored
+        value = _evaluation_value(stored, what) if summary and not what.startswith("/") else _path(stored, what)
+    except (KeyError, IndexError, TypeError, ValueError) as error:
+        raise NotesError(f"notes: {{{{{reference.strip()}}}}} names nothing stored ({error})") from None
+    try:
+        return _format(value, form.strip())
+    except ValueError as error:
+        raise NotesError(f"notes: {{{{{reference.strip()}}}}}: {error}") from None
+
+
+def _path(stored: object, path: str) -> object:
+    value = stored
+    for key in (part for part in path.split("/") if part):
+        value = value[int(key)] if isinstance(value, list) else value[key]
+    return value
+
+
+def _evaluation_value(summary: dict, what: str) -> object:
+    words = what.split(" ")
+    if len(words) < 3:
+        raise ValueError("write SPLIT MODE [corpus=C] [copy=K] TOLERANCE-or-metric")
+    split, mode, rest = words[0], words[1], words[2:]
+    selectors = []
+    while len(rest) > 1 and re.fullmatch(r"\w+=[^/]*", rest[0]):
+        selectors.append(rest.pop(0))
+    key = " ".join(rest)  # a path's keys may hold spaces
+    options = dict(selector.split("=", 1) for selector in selectors)
+    unknown = set(options) - {"corpus", "copy"}
+    if unknown:
+        raise ValueError(f"unknown selector {sorted(unknown)[0]!r}")
+    record = evaluation(summary, split, mode, copy=options.get("copy"), corpus=options.get("corpus"))
+    if record is None:
+        record = evaluation(summary, split, mode, STANDARD_EVALUATIONS, options.get("copy"), options.get("corpus"))
+    if record is None:
+        raise KeyError(f"no {split} {mode} evaluation")
+    milliseconds = re.fullmatch(r"(\d+)ms", key)
+    if milliseconds:
+        return record["metrics"]["accuracy"][f"{int(milliseconds.group(1)) / 1000:g}"]
+    try:
+        return _path(record["metrics"], key)
+    except (KeyError, IndexError, TypeError):
+        return _path(record, key)  # what the record keeps beside its metrics (by_time, by_source, ...)
+
+
+def _format(value: object, form: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if form:
+            raise ValueError(f"a form ({form!r}) for a value that is no number ({value!r})")
+        return str(value)
+    if form == "%" or (not form and isinstance(value, float) and 0.0 <= value <= 1.0):
+        return f"{value:.1%}"
+    if form == "%0":
+        return f"{value:.0%}"
+    if form == "points":
+        return f"{value * 100:.1f} points"
+    if form == ",":
+        return f"{int(round(value)):,}"
+    if not form:
+        return f"{value:,}" if isinstance(value, int) else f"{value:.3g}"
+    return format(value, form)

@@ -1,0 +1,71 @@
+"""The report's notes read their numbers from the stored results; a reference to nothing stored fails."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from framestamp.reproduce.notes import NotesError, render_notes
+from framestamp.reproduce.report import NOTES_FILE
+
+RESULTS = Path(__file__).resolve().parents[2] / "results"
+
+
+def _stored(tmp_path):
+    def one(accuracy, **extra):
+        return {"split": "test", "mode": "one", "n": 400, "metrics": {"accuracy": {"0.05": accuracy, "0.1": 0.9}}} | extra
+
+    summary = {
+        "config": {"data": {"corpus": "open"}},
+        "evaluations": [one(0.788), one(0.743, copy="8khz"), one(0.61, corpus="default"),
+                        {"split": "test", "mode": "presence", "n": 200, "metrics": {"balanced_accuracy": 0.805},
+                         "long": {"balanced_accuracy": 0.7}}],
+        "standard_evaluations": [{"split": "test", "mode": "diarize", "metrics": {"der": 0.3125}}],
+        "train": {"steps": 3000},
+    }  # fmt: skip
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics" / "words-open.json").write_text(json.dumps(summary))
+    (tmp_path / "probes").mkdir()
+    probe = {"splits": {"test_unseen:open": {"clips": 200, "within 50 ms": {"with pauses": 0.779, "gain": 0.023}}}}
+    (tmp_path / "probes" / "decoder.json").write_text(json.dumps(probe))
+    (tmp_path / "probes" / "copy-of-a-summary.json").write_text(json.dumps(summary))
+    return tmp_path
+
+
+def test_references_become_the_stored_values(tmp_path):
+    results = _stored(tmp_path)
+    text = ("words {{words-open: test one 50ms}} ({{words-open: test one 100ms | %0}} within 100 ms), "
+            "8 kHz {{words-open: test one copy=8khz 50ms}}, grammar-only {{ words-open : test one corpus=default 50ms }}, "
+            "presence {{words-open: test presence balanced_accuracy}}, DER {{words-open: test diarize der | .2f}}, "
+            "{{words-open: /train/steps}} steps; aligned {{probes/decoder.json: splits/test_unseen:open/within 50 ms/"
+            "with pauses}} of {{probes/decoder.json: splits/test_unseen:open/clips}} clips, "
+            "+{{probes/decoder.json: splits/test_unseen:open/within 50 ms/gain | points}}; long presence "
+            "{{words-open: test presence long/balanced_accuracy}}, a copy {{probes/copy-of-a-summary.json: test one 50ms}}.")  # fmt: skip
+    assert render_notes(text, results) == (
+        "words 78.8% (90% within 100 ms), 8 kHz 74.3%, grammar-only 61.0%, presence 80.5%, DER 0.31, "
+        "3,000 steps; aligned 77.9% of 200 clips, +2.3 points; long presence 70.0%, a copy 78.8%.")
+    assert render_notes("no references, 12.5 stays", results) == "no references, 12.5 stays"
+
+
+@pytest.mark.parametrize("reference, problem", [
+    ("{{words-closed: test one 50ms}}", "no stored results"),
+    ("{{words-open: test_long one 50ms}}", "names nothing stored"),
+    ("{{words-open: test one 20ms}}", "names nothing stored"),
+    ("{{words-open: test one copy=late 50ms}}", "names nothing stored"),
+    ("{{words-open: test one voice=new 50ms}}", "unknown selector"),
+    ("{{words-open: /train/minutes}}", "names nothing stored"),
+    ("{{probes/decoder.json: splits/test/clips}}", "names nothing stored"),
+    ("{{words-open test one 50ms}}", "write"),
+    ("{{words-open: test presence balanced_accuracy | ,x}}", r"balanced_accuracy \| ,x\}\}: Cannot specify"),
+    ("{{words-open: /config/data/corpus | %}}", "no number"),
+])  # fmt: skip
+def test_a_reference_to_nothing_stored_is_an_error_naming_it(tmp_path, reference, problem):
+    with pytest.raises(NotesError, match=problem):
+        render_notes(f"before {reference} after", _stored(tmp_path))
+
+
+def test_the_stored_notes_name_only_stored_values():
+    notes = sorted(RESULTS.rglob(NOTES_FILE))
+    assert notes, "no stored notes"
+    for path in notes:
+        render_notes(path.read_text(), path.parent)  # raises on a reference to nothing stored
