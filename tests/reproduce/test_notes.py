@@ -29,6 +29,7 @@ def _stored(tmp_path):
     probe = {"splits": {"test_unseen:open": {"clips": 200, "within 50 ms": {"with pauses": 0.779, "gain": 0.023}}}}
     (tmp_path / "probes" / "decoder.json").write_text(json.dumps(probe))
     (tmp_path / "probes" / "copy-of-a-summary.json").write_text(json.dumps(summary))
+    (tmp_path / "probes" / "run.csv").write_text("step,minutes,aux\n50,1.1,5.6\n1000,19.8,0.444217\n")
     return tmp_path
 
 
@@ -40,10 +41,12 @@ def test_references_become_the_stored_values(tmp_path):
             "{{words-open: /train/steps}} steps; aligned {{probes/decoder.json: splits/test_unseen:open/within 50 ms/"
             "with pauses}} of {{probes/decoder.json: splits/test_unseen:open/clips}} clips, "
             "+{{probes/decoder.json: splits/test_unseen:open/within 50 ms/gain | points}}; long presence "
-            "{{words-open: test presence long/balanced_accuracy}}, a copy {{probes/copy-of-a-summary.json: test one 50ms}}.")  # fmt: skip
+            "{{words-open: test presence long/balanced_accuracy}}, a copy {{probes/copy-of-a-summary.json: test one 50ms}}; "
+            "identity loss {{probes/run.csv: step=1000/aux | .2f}} nats after {{probes/run.csv: step=1000/minutes | .0f}} min.")  # fmt: skip
     assert render_notes(text, results) == (
         "words 78.8% (90% within 100 ms), 8 kHz 74.3%, grammar-only 61.0%, presence 80.5%, DER 0.31, "
-        "3,000 steps; aligned 77.9% of 200 clips, +2.3 points; long presence 70.0%, a copy 78.8%.")
+        "3,000 steps; aligned 77.9% of 200 clips, +2.3 points; long presence 70.0%, a copy 78.8%; "
+        "identity loss 0.44 nats after 20 min.")
     assert render_notes("no references, 12.5 stays", results) == "no references, 12.5 stays"
 
 
@@ -55,6 +58,7 @@ def test_references_become_the_stored_values(tmp_path):
     ("{{words-open: test one voice=new 50ms}}", "unknown selector"),
     ("{{words-open: /train/minutes}}", "names nothing stored"),
     ("{{probes/decoder.json: splits/test/clips}}", "names nothing stored"),
+    ("{{probes/run.csv: step=2000/aux}}", "names nothing stored"),
     ("{{words-open test one 50ms}}", "write"),
     ("{{words-open: test presence balanced_accuracy | ,x}}", r"balanced_accuracy \| ,x\}\}: Cannot specify"),
     ("{{words-open: /config/data/corpus | %}}", "no number"),

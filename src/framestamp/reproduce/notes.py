@@ -15,6 +15,8 @@ cannot drift from the results they describe:
 - ``{{probes/transcript-decoder-open.json: splits/test:open/clips}}``: any JSON file under the
   results folder: a path into it (keys may hold spaces; path parts are split at ``/`` only), or,
   for a copy of an experiment's summary, an evaluation as above.
+- ``{{probes/run.csv: step=1000/aux}}``: a stored CSV (a run's ``metrics.csv``): the row whose
+  first column holds that value, and a column of it.
 
 ``FORM``: ``%`` (a share as a percentage, one decimal; the default for a float in [0, 1]),
 ``%0`` (no decimal), ``points`` (a difference of shares, in points), ``,`` (an integer with
@@ -23,6 +25,8 @@ thousands separators; the default for an integer), or a Python format spec (``.2
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from pathlib import Path
@@ -46,11 +50,12 @@ def render_notes(text: str, results_dir: Path) -> str:
     files: dict[Path, object] = {}
 
     def load(source: str) -> object:
-        path = results_dir / (source if source.endswith(".json") else f"metrics/{source}.json")
+        path = results_dir / (source if source.endswith((".json", ".csv")) else f"metrics/{source}.json")
         if path not in files:
             if not path.is_file():
                 raise NotesError(f"notes: {{{{{source}: ...}}}}: no stored results {path}")
-            files[path] = json.loads(path.read_text())
+            text = path.read_text()
+            files[path] = _csv_rows(text) if path.suffix == ".csv" else json.loads(text)
         return files[path]
 
     return REFERENCE.sub(lambda match: _shown(match.group(1), load), text)
@@ -72,6 +77,22 @@ def _shown(reference: str, load) -> str:
         return _format(value, form.strip())
     except ValueError as error:
         raise NotesError(f"notes: {{{{{reference.strip()}}}}}: {error}") from None
+
+
+def _csv_rows(text: str) -> dict[str, dict[str, float | str]]:
+    """A stored CSV (a run's ``metrics.csv``) as {"COLUMN=VALUE" of its first column: row}."""
+    rows = list(csv.DictReader(io.StringIO(text)))
+    first = next(iter(rows[0])) if rows else ""
+    return {f"{first}={row[first]}": {k: _number(v) for k, v in row.items()} for row in rows}
+
+
+def _number(text: str) -> float | int | str:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def _path(stored: object, path: str) -> object:
