@@ -152,6 +152,12 @@ def test_report_shows_the_anchor_beside_the_frame_model(tmp_path):
     assert anchors.on("test_unseen", None)["split"] == "test_unseen" and anchor_file_name() == ANCHOR_NAME
     assert anchors.on("test", "tiny")["split"] == "test" and anchors.on("test", "open") is None
     assert anchor_file_name("test_unseen", "open") == f"{ANCHOR_NAME}-test_unseen-open"
+    # another corpus's anchor beside the recipe's own: asked for no corpus, the own one answers
+    (results_dir / "metrics" / f"{anchor_file_name('test', 'default')}.json").write_text(
+        json.dumps(_anchor_json() | {"corpus": "default-seed0-x"}))
+    anchors = Anchors.load(results_dir)
+    assert anchors.on("test", None)["corpus"] == "tiny-seed0-x"
+    assert anchors.on("test", "default")["corpus"] == "default-seed0-x"
     text = write_report(results_dir).read_text()
     section = text[text.index("## Anchor: forced alignment given the transcript") :].split("\n## ")[0]
     rows = [row for row in section.splitlines() if row.startswith("| ")]

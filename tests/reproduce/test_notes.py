@@ -35,18 +35,21 @@ def _stored(tmp_path):
 
 def test_references_become_the_stored_values(tmp_path):
     results = _stored(tmp_path)
-    text = ("words {{words-open: test one 50ms}} ({{words-open: test one 100ms | %0}} within 100 ms), "
-            "8 kHz {{words-open: test one copy=8khz 50ms}}, grammar-only {{ words-open : test one corpus=default 50ms }}, "
-            "presence {{words-open: test presence balanced_accuracy}}, DER {{words-open: test diarize der | .2f}}, "
+    text = ("words {{words-open: test one 50ms | %}} ({{words-open: test one 100ms | %0}} within 100 ms), "
+            "8 kHz {{words-open: test one copy=8khz 50ms | %}}, grammar-only {{ words-open : test one corpus=default 50ms | % }}, "
+            "presence {{words-open: test presence balanced_accuracy | %}}, DER {{words-open: test diarize der | .2f}}, "
             "{{words-open: /train/steps}} steps; aligned {{probes/decoder.json: splits/test_unseen:open/within 50 ms/"
-            "with pauses}} of {{probes/decoder.json: splits/test_unseen:open/clips}} clips, "
+            "with pauses | %}} of {{probes/decoder.json: splits/test_unseen:open/clips}} clips, "
             "+{{probes/decoder.json: splits/test_unseen:open/within 50 ms/gain | points}}; long presence "
-            "{{words-open: test presence long/balanced_accuracy}}, a copy {{probes/copy-of-a-summary.json: test one 50ms}}; "
+            "{{words-open: test presence long/balanced_accuracy | %}}, a copy {{probes/copy-of-a-summary.json: test one 50ms | %}}; "
             "identity loss {{probes/run.csv: step=1000/aux | .2f}} nats after {{probes/run.csv: step=1000/minutes | .0f}} min.")  # fmt: skip
     assert render_notes(text, results) == (
         "words 78.8% (90% within 100 ms), 8 kHz 74.3%, grammar-only 61.0%, presence 80.5%, DER 0.31, "
         "3,000 steps; aligned 77.9% of 200 clips, +2.3 points; long presence 70.0%, a copy 78.8%; "
         "identity loss 0.44 nats after 20 min.")
+    # without a form: a share stays a number (never a percentage unless asked), a large one has separators
+    assert render_notes("{{words-open: test one 50ms}}, {{probes/run.csv: step=1000/aux}}, "
+                        "{{probes/run.csv: step=50/minutes}}", results) == "0.788, 0.4442, 1.1"
     assert render_notes("no references, 12.5 stays", results) == "no references, 12.5 stays"
 
 
@@ -73,3 +76,12 @@ def test_the_stored_notes_name_only_stored_values():
     assert notes, "no stored notes"
     for path in notes:
         render_notes(path.read_text(), path.parent)  # raises on a reference to nothing stored
+
+
+def test_the_report_marks_a_reference_to_nothing_stored_and_warns(tmp_path):
+    from framestamp.errors import FramestampWarning
+
+    with pytest.warns(FramestampWarning, match="words-closed"):
+        text = render_notes("a {{words-closed: test one 50ms | %}} b", _stored(tmp_path), strict=False)
+    assert text == "a **[not stored: `{{words-closed: test one 50ms | %}}`]** b"
+

@@ -11,7 +11,7 @@ import click
 import typer
 
 from ..errors import FramestampError
-from ..train.stopping import TrainingStopped
+from ..train.stopping import StoppedOnRequest
 from . import corpus, experiments, inference, serve  # noqa: F401  (they register their commands on ``app``)
 from .app import app, errors
 
@@ -28,7 +28,7 @@ def main() -> None:
     """Entry point: run the app; user errors and usage errors print one line, never a traceback."""
     try:
         code = app(standalone_mode=False)
-    except TrainingStopped as stopped:  # on request, checkpoint saved: interrupted, not failed
+    except StoppedOnRequest as stopped:  # on request, checkpoint saved: interrupted, not failed
         errors.print(f"[bold]stopped:[/] {stopped}", highlight=False)
         sys.exit(130)
     except FramestampError as error:

@@ -344,7 +344,8 @@ def main(argv: Sequence[str] | None = None) -> Path:
     items = anchor_items(split=args.split, limit=args.limit, corpus=corpus)
     summary = anchor_summary(items, corpus_name(corpus=corpus), frame_checkpoint=args.frame_checkpoint or None,
                              split=args.split)  # fmt: skip
-    name = anchor_file_name(args.split, summary["corpus_size"] if args.corpus else None)
+    named = (summary["corpus_size"] or Path(str(summary["corpus"])).name) if args.corpus else None
+    name = anchor_file_name(args.split, named)
     path = Path(args.results_dir) / "metrics" / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(jsonable(summary), indent=1) + "\n")

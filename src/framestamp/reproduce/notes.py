@@ -18,9 +18,14 @@ cannot drift from the results they describe:
 - ``{{probes/run.csv: step=1000/aux}}``: a stored CSV (a run's ``metrics.csv``): the row whose
   first column holds that value, and a column of it.
 
-``FORM``: ``%`` (a share as a percentage, one decimal; the default for a float in [0, 1]),
-``%0`` (no decimal), ``points`` (a difference of shares, in points), ``,`` (an integer with
-thousands separators; the default for an integer), or a Python format spec (``.2f``).
+``FORM``: ``%`` (a share as a percentage, one decimal), ``%0`` (no decimal), ``points`` (a
+difference of shares, in points), ``,`` (a whole number with thousands separators), or a Python
+format spec (``.2f``). Without one: a whole number (or one of 1,000 or more) with thousands
+separators, anything else with four significant digits; a share is never shown as a percentage
+unless asked.
+
+Limits: a key holding ``/`` or ``|`` cannot be named, runs of spaces in a path are read as one,
+and ``{{`` always opens a reference (the notes cannot show the syntax itself).
 """
 
 from __future__ import annotations
@@ -29,9 +34,10 @@ import csv
 import io
 import json
 import re
+import warnings
 from pathlib import Path
 
-from ..errors import FramestampError
+from ..errors import FramestampError, FramestampWarning
 from .stored import STANDARD_EVALUATIONS, evaluation
 
 REFERENCE = re.compile(r"\{\{(.+?)\}\}", re.S)
@@ -41,11 +47,13 @@ class NotesError(FramestampError):
     """A reference of the notes names nothing stored."""
 
 
-def render_notes(text: str, results_dir: Path) -> str:
+def render_notes(text: str, results_dir: Path, strict: bool = True) -> str:
     """``text`` with every ``{{...}}`` reference replaced by the stored value it names.
 
     Raises:
-        NotesError: naming the first reference that resolves to nothing.
+        NotesError: naming the first reference that resolves to nothing (without ``strict``, the
+            reference is left in the text, marked, with a warning: a report written at the end
+            of a long reproduction is not lost to one bad note).
     """
     files: dict[Path, object] = {}
 
@@ -58,7 +66,16 @@ def render_notes(text: str, results_dir: Path) -> str:
             files[path] = _csv_rows(text) if path.suffix == ".csv" else json.loads(text)
         return files[path]
 
-    return REFERENCE.sub(lambda match: _shown(match.group(1), load), text)
+    def shown(match: re.Match) -> str:
+        try:
+            return _shown(match.group(1), load)
+        except NotesError as error:
+            if strict:
+                raise
+            warnings.warn(str(error), FramestampWarning, stacklevel=3)
+            return f"**[not stored: `{match.group(0)}`]**"
+
+    return REFERENCE.sub(shown, text)
 
 
 def _shown(reference: str, load) -> str:
@@ -125,7 +142,7 @@ def _evaluation_value(summary: dict, what: str) -> object:
         return record["metrics"]["accuracy"][f"{int(milliseconds.group(1)) / 1000:g}"]
     try:
         return _path(record["metrics"], key)
-    except (KeyError, IndexError, TypeError):
+    except (KeyError, IndexError, TypeError, ValueError):
         return _path(record, key)  # what the record keeps beside its metrics (by_time, by_source, ...)
 
 
@@ -134,7 +151,7 @@ def _format(value: object, form: str) -> str:
         if form:
             raise ValueError(f"a form ({form!r}) for a value that is no number ({value!r})")
         return str(value)
-    if form == "%" or (not form and isinstance(value, float) and 0.0 <= value <= 1.0):
+    if form == "%":
         return f"{value:.1%}"
     if form == "%0":
         return f"{value:.0%}"
@@ -142,6 +159,8 @@ def _format(value: object, form: str) -> str:
         return f"{value * 100:.1f} points"
     if form == ",":
         return f"{int(round(value)):,}"
-    if not form:
-        return f"{value:,}" if isinstance(value, int) else f"{value:.3g}"
-    return format(value, form)
+    if form:
+        return format(value, form)
+    if isinstance(value, int) or abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.4g}"

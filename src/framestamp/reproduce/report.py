@@ -44,7 +44,7 @@ def write_report(results_dir: Path, quick: bool = False, preset: str = SHIPPED_P
     sections = [
         _header(quick, preset),
         _targets(results, preset, anchors),
-        render_notes(notes.read_text(), results_dir).strip() if notes.is_file() else "",
+        render_notes(notes.read_text(), results_dir, strict=False).strip() if notes.is_file() else "",
         _single_table(results, "test", "Single occurrence, in-distribution test split"),
         _single_table(results, "test_long", "Single occurrence, long clips (10-60 s, test_long split)"),
         _window_table(results),

@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 
 from ..errors import FramestampError
-from ..train.stopping import StopRequests, TrainingStopped, share_stop_requests
+from ..train.stopping import StopRequests, StoppedOnRequest, share_stop_requests
 from .run import Step, run_step
 
 
@@ -32,28 +32,34 @@ def run_in_parallel(steps: list[Step], jobs: int, results_dir: Path, runs_dir: P
     waiting, running = list(steps), {}
     threads = max(1, (os.cpu_count() or 1) // jobs)
     context = multiprocessing.get_context("spawn")  # no forked copies of torch's thread pools
-    # On SIGTERM or Ctrl-C, no experiment starts; one training saves a checkpoint after its current
-    # step and stops, one evaluating finishes (a rerun goes on from there).
+    # On SIGTERM or Ctrl-C no more experiments start, a training one saves a checkpoint after its
+    # current step and stops, an evaluating one finishes (a rerun goes on from there); on a second
+    # signal the experiments are ended (a training one still finishes its step).
     stopping = context.Event()
     pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(threads, stopping))
-    with pool, StopRequests(on_request=lambda _: stopping.set()) as stop:
-        while waiting or running:
-            if stop.requested:
-                waiting.clear()
-            unfinished = {step.experiment.name for step in [*waiting, *running.values()]}
-            for step in [s for s in waiting if s.experiment.starts_from not in unfinished][: jobs - len(running)]:
-                waiting.remove(step)
-                log = runs_dir / f"{step.experiment.name}.log"
-                console.print(f"[bold]start[/] {step.experiment.name} (output in {log})")
-                running[pool.submit(_run_logged, step, results_dir, log)] = step
-            if not running:
-                stuck = ", ".join(step.experiment.name for step in waiting)
-                raise FramestampError(f"experiments wait on each other: {stuck}")
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                _finish(running.pop(future), future, runs_dir, console, waiting)
+    with pool, StopRequests(on_request=lambda _: stopping.set(), interrupt_on_second=True) as stop:
+        try:
+            while waiting or running:
+                if stop.requested:
+                    waiting.clear()
+                unfinished = {step.experiment.name for step in [*waiting, *running.values()]}
+                for step in [s for s in waiting if s.experiment.starts_from not in unfinished][: jobs - len(running)]:
+                    waiting.remove(step)
+                    log = runs_dir / f"{step.experiment.name}.log"
+                    console.print(f"[bold]start[/] {step.experiment.name} (output in {log})")
+                    running[pool.submit(_run_logged, step, results_dir, log)] = step
+                if not running:
+                    stuck = ", ".join(step.experiment.name for step in waiting)
+                    raise FramestampError(f"experiments wait on each other: {stuck}")
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    _finish(running.pop(future), future, runs_dir, console, waiting)
+        except KeyboardInterrupt:  # the second signal
+            for worker in multiprocessing.active_children():
+                worker.terminate()
+            raise
     if stop.requested:
-        raise TrainingStopped(f"on request ({stop.requested}); run the same command again to go on")
+        raise StoppedOnRequest(f"on request ({stop.requested}); run the same command again to go on")
 
 
 def _finish(step: Step, future: Future, runs_dir: Path, console: Console, waiting: list[Step]) -> None:
@@ -63,8 +69,8 @@ def _finish(step: Step, future: Future, runs_dir: Path, console: Console, waitin
         console.print(f"[bold]done[/] {name} ({future.result():.1f} min)")
         return
     waiting.clear()  # start nothing more; what runs now finishes
-    if isinstance(error, TrainingStopped):
-        raise TrainingStopped(f"{name}: {error}")
+    if isinstance(error, StoppedOnRequest):
+        raise StoppedOnRequest(f"{name}: {error}")
     raise FramestampError(f"{name} failed ({type(error).__name__}: {error}); its output: {runs_dir / name}.log")
 
 

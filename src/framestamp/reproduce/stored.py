@@ -35,11 +35,14 @@ class Anchors:
 
     @classmethod
     def load(cls, results_dir: Path) -> Anchors:
-        return cls(tuple(json.loads(p.read_text()) for p in sorted((results_dir / "metrics").glob(f"{ANCHOR}*.json"))))
+        """Every stored anchor, the ones run on the recipe's own corpus (no corpus in the file name) first."""
+        paths = sorted((results_dir / "metrics").glob(f"{ANCHOR}*.json"), key=lambda p: (len(p.name), p.name))
+        return cls(tuple(json.loads(p.read_text()) for p in paths))
 
     def on(self, split: str, corpus: str | None) -> dict | None:
-        """The anchor's results on ``split``'s clips of ``corpus`` (a size name; None: any), None when it
-        answered none; a record whose corpus is unknown is taken for any, after one that names it."""
+        """The anchor's results on ``split``'s clips of ``corpus`` (a size name; None: the first stored,
+        the recipe's own corpus's when there is one), None when it answered none; a record whose
+        corpus is unknown is taken for any, after one that names it."""
         found = [a for a in self.records if a.get("split", "test") == split
                  and (corpus is None or anchor_corpus(a) in (None, corpus))]  # fmt: skip
         return min(found, key=lambda a: anchor_corpus(a) is None, default=None)

@@ -36,7 +36,7 @@ from .checkpoint import (
 from .config import DataConfig, TrainConfig
 from .objectives import LossModule
 from .pipeline import MicroBatches, micro_batches
-from .stopping import StopRequests, TrainingStopped
+from .stopping import StopRequests, StoppedOnRequest
 
 FINAL_DIR = "final"
 HF_SCHEDULES = {"cosine": "cosine", "constant": "constant_with_warmup"}  # lr_schedule -> transformers name
@@ -202,6 +202,7 @@ def train(config: TrainConfig, clips: Sequence[Clip] | None = None, resume: bool
             minutes = (time.monotonic() - started) / 60
             out_of_time, stopped = any_process(accelerator, config.max_minutes is not None and
                                                minutes >= config.max_minutes, stop.requested is not None)  # fmt: skip
+            stopped = stopped and step + 1 < max_steps  # asked during the last step: it finishes
             if (step + 1) % config.log_every == 0 or step + 1 == max_steps or out_of_time or stopped:
                 log.write(step + 1, losses, scheduler.get_last_lr()[0], minutes)
                 progress.set_postfix(loss=f"{losses['loss']:.3f}")
@@ -209,7 +210,7 @@ def train(config: TrainConfig, clips: Sequence[Clip] | None = None, resume: bool
                 saved = save_checkpoint(accelerator, module, optimizer, scheduler, output_dir, step + 1)
             if stopped:
                 log.close()
-                raise TrainingStopped(f"on request ({stop.requested or 'another process'}) after step "
+                raise StoppedOnRequest(f"on request ({stop.requested or 'another process'}) after step "
                                       f"{step + 1} of {max_steps}; checkpoint {saved}: run the same command "
                                       "again to continue from it")  # fmt: skip
             if out_of_time:

@@ -10,6 +10,7 @@ trains on the previous batch; with 0 workers it runs in the training process, as
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass, replace
 from typing import Sequence
 
@@ -90,4 +91,10 @@ def micro_batches(dataset: MicroBatches, start_step: int, workers: int, pin_memo
     order = range(start_step * dataset.accumulation, len(dataset))
     return DataLoader(dataset, batch_size=None, sampler=order, num_workers=workers, collate_fn=_as_is,
                       pin_memory=pin_memory, prefetch_factor=2 if workers else None,
-                      multiprocessing_context="fork" if workers else None)  # fmt: skip
+                      multiprocessing_context="fork" if workers else None, worker_init_fn=_worker_started)  # fmt: skip
+
+
+def _worker_started(worker: int) -> None:
+    """Ctrl-C at the terminal reaches the loader workers too: they ignore it, and the training
+    process, which stops after finishing its step (``train.stopping``), ends them."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
