@@ -5,10 +5,11 @@ Every results table of ``README.md`` (and every number its prose quotes from a r
 ``results/metrics/*.json`` (``framestamp reproduce``), ``results/bench/bench.json`` and
 ``results/bench-h200/bench.json`` (``framestamp bench``), and writes them in place. A stored run
 whose settings differ from its recipe of today (trained by an earlier version) is marked in every
-table that shows it, with what differs, until it is retrained.
+table that shows it, with what differs, until it is retrained. The values the docs quote beside
+their references (``reproduce.quoted``) are made the stored ones too.
 
-    python -m framestamp.reproduce.published          # rewrite the README's blocks
-    python -m framestamp.reproduce.published --check  # exit 1 when a block differs from the results
+    python -m framestamp.reproduce.published          # rewrite the README's blocks and the docs' values
+    python -m framestamp.reproduce.published --check  # exit 1 when one differs from the results
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Callable
 from ..bench.report import MIN_EVENTS_FOR_SPEEDUP, SPEEDUP_TARGET
 from ..train.config import TrainConfig
 from .plan import FULL, PLANS, TABLES, Experiment, experiment_config
+from .quoted import fill_marked, stale_marked
 from .stored import SHIPPED, SHIPPED_PRESET, Anchors, evaluation, load_results
 from .targets import TARGETS, measured_targets
 
@@ -477,11 +479,25 @@ def publish(readme: Path | str = "README.md", results_dir: Path | str = "results
     return changed
 
 
+def publish_docs(docs_dir: Path | str = "docs", results_dir: Path | str = "results", check: bool = False) -> list[str]:
+    """Make the values quoted beside their references in ``docs_dir/*.md`` the stored ones
+    (``reproduce.quoted``); return "file: reference" of each that was (``check``: is) stale."""
+    changed = []
+    for path in sorted(Path(docs_dir).glob("*.md")):
+        text = path.read_text()
+        stale = stale_marked(text, Path(results_dir))
+        changed += [f"{path.name}: {reference}" for reference in stale]
+        if stale and not check:
+            path.write_text(fill_marked(text, Path(results_dir)))
+    return changed
+
+
 def main(argv: list[str]) -> int:
     check = "--check" in argv
     paths = [a for a in argv if not a.startswith("--")]
     readme, results_dir = (paths + ["README.md", "results"][len(paths):])[:2]
     changed = stale_blocks(readme, results_dir) if check else publish(readme, results_dir)
+    changed += publish_docs(Path(readme).parent / "docs", results_dir, check)
     for name in changed:
         print(f"{'stale' if check else 'rewrote'}: {name}")
     return 1 if check and changed else 0

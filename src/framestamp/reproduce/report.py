@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from ..evaluate.metrics import MATCHINGS, TOLERANCES_S
-from .notes import render_notes
+from .quoted import render_notes
 from .plan import PLANS, TABLES
 from .stored import (
     SHIPPED_PRESET, STANDARD_EVALUATIONS, Anchors, evaluated, evaluation, is_baseline, load_results, run_corpus,
@@ -16,7 +16,7 @@ from .stored import (
 
 FIGURES_DIR = "figures"
 HEADLINE_TOLERANCES = (0.02, 0.05, 0.1, 0.2)
-NOTES_FILE = "notes.md"  # hand-written: what was tried, read into the report after the targets (``reproduce.notes``)
+NOTES_FILE = "notes.md"  # hand-written: what was tried, read into the report after the targets (``reproduce.quoted``)
 
 # (grouping, tolerance s, title, first column, explanation): the report's breakdowns of the test
 # questions beside the event classes (see ``reproduce.run.GROUPINGS``).

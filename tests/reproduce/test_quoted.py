@@ -1,11 +1,12 @@
-"""The report's notes read their numbers from the stored results; a reference to nothing stored fails."""
+"""Numbers quoted in prose (the report's notes, the docs) are read from the stored results; a reference
+to nothing stored fails."""
 
 import json
 from pathlib import Path
 
 import pytest
 
-from framestamp.reproduce.notes import NotesError, render_notes
+from framestamp.reproduce.quoted import NotStoredError, fill_marked, render_notes, stale_marked
 from framestamp.reproduce.report import NOTES_FILE
 
 RESULTS = Path(__file__).resolve().parents[2] / "results"
@@ -67,7 +68,7 @@ def test_references_become_the_stored_values(tmp_path):
     ("{{words-open: /config/data/corpus | %}}", "no number"),
 ])  # fmt: skip
 def test_a_reference_to_nothing_stored_is_an_error_naming_it(tmp_path, reference, problem):
-    with pytest.raises(NotesError, match=problem):
+    with pytest.raises(NotStoredError, match=problem):
         render_notes(f"before {reference} after", _stored(tmp_path))
 
 
@@ -84,4 +85,18 @@ def test_the_report_marks_a_reference_to_nothing_stored_and_warns(tmp_path):
     with pytest.warns(FramestampWarning, match="words-closed"):
         text = render_notes("a {{words-closed: test one 50ms | %}} b", _stored(tmp_path), strict=False)
     assert text == "a **[not stored: `{{words-closed: test one 50ms | %}}`]** b"
+
+
+def test_a_value_beside_its_reference_is_checked_and_filled(tmp_path):
+    results = _stored(tmp_path)
+    text = "at 6,000 steps: <!-- {{words-open: test one 50ms | %}} -->78.8%<!-- / --> and <!-- {{words-open: /train/steps}} -->2,000<!-- / -->."
+    assert stale_marked(text, results) == ["words-open: /train/steps"]
+    filled = fill_marked(text, results)
+    assert filled == text.replace("-->2,000<", "-->3,000<") and stale_marked(filled, results) == []
+
+
+def test_the_docs_quote_the_stored_values():
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    stale = {path.name: stale_marked(path.read_text(), RESULTS) for path in sorted(docs.glob("*.md"))}
+    assert not any(stale.values()), stale
 

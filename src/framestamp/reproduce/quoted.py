@@ -1,12 +1,11 @@
-"""The report's hand-written notes, whose numbers are read from the stored results.
+"""Numbers quoted in prose, read from the stored results: the report's hand-written notes, and the
+docs.
 
-``results/notes.md`` says in prose what was tried; a number in it is written as a reference to the
-stored value, ``{{SOURCE: WHAT | FORM}}``, which the report replaces with the value, so the notes
-cannot drift from the results they describe:
+A number is written as a reference to the stored value, ``{{SOURCE: WHAT | FORM}}``:
 
-- ``{{words-ihp: test one 50ms}}``: experiment ``words-ihp``'s evaluation on ``test`` in mode
+- ``{{words-ihp: test one 50ms | %}}``: experiment ``words-ihp``'s evaluation on ``test`` in mode
   ``one``, its accuracy within 50 ms; selectors ``corpus=C`` and ``copy=K`` pick an evaluation of
-  another corpus's clips or of a copy (``{{words-ihp: test one copy=8khz 50ms}}``); instead of a
+  another corpus's clips or of a copy (``{{words-ihp: test one copy=8khz 50ms | %}}``); instead of a
   tolerance, a ``/``-separated path into the record's metrics (``test presence balanced_accuracy``,
   ``test all count_accuracy``); a standard evaluation (``diarize``, ``events_f1``) is found too.
   A path that is not in the metrics is looked up in the record itself (``test_long one
@@ -24,6 +23,12 @@ format spec (``.2f``). Without one: a whole number (or one of 1,000 or more) wit
 separators, anything else with four significant digits; a share is never shown as a percentage
 unless asked.
 
+``results/notes.md`` holds references, which the report replaces by their values
+(:func:`render_notes`). Markdown read as it is stored (``docs/``) holds each value beside its
+reference, ``<!-- {{REF}} -->63.8%<!-- / -->`` (the comment does not show on a rendered page):
+``python -m framestamp.reproduce.published`` rewrites the values (:func:`fill_marked`) and a test
+fails when one differs from the stored results (:func:`stale_marked`).
+
 Limits: a key holding ``/`` or ``|`` cannot be named, runs of spaces in a path are read as one,
 and ``{{`` always opens a reference (the notes cannot show the syntax itself).
 """
@@ -36,40 +41,50 @@ import json
 import re
 import warnings
 from pathlib import Path
+from typing import Callable
 
 from ..errors import FramestampError, FramestampWarning
 from .stored import STANDARD_EVALUATIONS, evaluation
 
 REFERENCE = re.compile(r"\{\{(.+?)\}\}", re.S)
+MARKED = re.compile(r"(<!-- \{\{(.+?)\}\} -->)(.*?)(<!-- / -->)", re.S)
 
 
-class NotesError(FramestampError):
-    """A reference of the notes names nothing stored."""
+class NotStoredError(FramestampError):
+    """A reference names nothing stored."""
+
+
+def fill_marked(text: str, results_dir: Path) -> str:
+    """``text`` with the value beside every marked reference (``<!-- {{REF}} -->VALUE<!-- / -->``)
+    made the stored one.
+
+    Raises:
+        NotStoredError: naming the first reference that resolves to nothing.
+    """
+    load = _loader(results_dir)
+    return MARKED.sub(lambda m: m.group(1) + _shown(m.group(2), load) + m.group(4), text)
+
+
+def stale_marked(text: str, results_dir: Path) -> list[str]:
+    """The marked references of ``text`` whose value beside them is not the stored one."""
+    load = _loader(results_dir)
+    return [m.group(2).strip() for m in MARKED.finditer(text) if m.group(3) != _shown(m.group(2), load)]
 
 
 def render_notes(text: str, results_dir: Path, strict: bool = True) -> str:
     """``text`` with every ``{{...}}`` reference replaced by the stored value it names.
 
     Raises:
-        NotesError: naming the first reference that resolves to nothing (without ``strict``, the
+        NotStoredError: naming the first reference that resolves to nothing (without ``strict``, the
             reference is left in the text, marked, with a warning: a report written at the end
             of a long reproduction is not lost to one bad note).
     """
-    files: dict[Path, object] = {}
-
-    def load(source: str) -> object:
-        path = results_dir / (source if source.endswith((".json", ".csv")) else f"metrics/{source}.json")
-        if path not in files:
-            if not path.is_file():
-                raise NotesError(f"notes: {{{{{source}: ...}}}}: no stored results {path}")
-            text = path.read_text()
-            files[path] = _csv_rows(text) if path.suffix == ".csv" else json.loads(text)
-        return files[path]
+    load = _loader(results_dir)
 
     def shown(match: re.Match) -> str:
         try:
             return _shown(match.group(1), load)
-        except NotesError as error:
+        except NotStoredError as error:
             if strict:
                 raise
             warnings.warn(str(error), FramestampWarning, stacklevel=3)
@@ -78,22 +93,38 @@ def render_notes(text: str, results_dir: Path, strict: bool = True) -> str:
     return REFERENCE.sub(shown, text)
 
 
+def _loader(results_dir: Path) -> Callable[[str], object]:
+    """Reads a reference's source under ``results_dir`` (once)."""
+    files: dict[Path, object] = {}
+
+    def load(source: str) -> object:
+        path = results_dir / (source if source.endswith((".json", ".csv")) else f"metrics/{source}.json")
+        if path not in files:
+            if not path.is_file():
+                raise NotStoredError(f"{{{{{source}: ...}}}}: no stored results {path}")
+            text = path.read_text()
+            files[path] = _csv_rows(text) if path.suffix == ".csv" else json.loads(text)
+        return files[path]
+
+    return load
+
+
 def _shown(reference: str, load) -> str:
     body, _, form = reference.partition("|")
     source, separator, what = body.partition(":")
     if not separator or not what.strip():
-        raise NotesError(f"notes: {{{{{reference}}}}}: write {{{{SOURCE: WHAT}}}}")
+        raise NotStoredError(f"{{{{{reference}}}}}: write {{{{SOURCE: WHAT}}}}")
     source, what = source.strip(), " ".join(what.split())
     stored = load(source)
     try:
         summary = isinstance(stored, dict) and "evaluations" in stored
         value = _evaluation_value(stored, what) if summary and not what.startswith("/") else _path(stored, what)
     except (KeyError, IndexError, TypeError, ValueError) as error:
-        raise NotesError(f"notes: {{{{{reference.strip()}}}}} names nothing stored ({error})") from None
+        raise NotStoredError(f"{{{{{reference.strip()}}}}} names nothing stored ({error})") from None
     try:
         return _format(value, form.strip())
     except ValueError as error:
-        raise NotesError(f"notes: {{{{{reference.strip()}}}}}: {error}") from None
+        raise NotStoredError(f"{{{{{reference.strip()}}}}}: {error}") from None
 
 
 def _csv_rows(text: str) -> dict[str, dict[str, float | str]]:
