@@ -9,7 +9,8 @@ the defaults on: dev). Scored within 50 ms under Hungarian L1 and positional mat
 start against the i-th word).
 
     python scripts/probe_transcript_decoder.py CHECKPOINT --split dev:open --split test:open \
-        --split test:default --split test_unseen:open --grid dev:open -o results/probes/transcript-decoder.json
+        --split test:default --split test_unseen:open --grid dev:open --long 120 --long 300 --long 3600 \
+        -o results/probes/transcript-decoder-open.json
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ def main() -> None:
     parser.add_argument("--split", action="append", required=True, help="SPLIT:CORPUS (a built-in corpus size)")
     parser.add_argument("--grid", default=None, help="SPLIT:CORPUS on which every prior of the grid is tried")
     parser.add_argument("--limit", type=int, default=200)
+    parser.add_argument("--long", type=float, action="append", default=[],
+                        help="also align one recording of about this many seconds of test clips joined end to end")
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args()
     model = FrameStampModel.from_pretrained(args.checkpoint).eval()
@@ -92,7 +95,31 @@ def main() -> None:
         if asked == args.grid:
             record["grid"] = {"split": asked, "priors": [asdict(p) | aligned(p) for p in GRID]}
         print(asked, json.dumps(ways), flush=True)
+    for seconds in args.long:
+        record.setdefault("long", {})[f"{seconds:g}"] = long_recording_alignment(engine, model, data, seconds)
+        print(f"long {seconds:g} s", json.dumps(record["long"][f"{seconds:g}"]), flush=True)
     args.output.write_text(json.dumps(record, indent=1) + "\n")
+
+
+def long_recording_alignment(engine, model, data, seconds: float) -> dict:
+    """One recording of the open corpus's test clips joined end to end (as the bench's long
+    alignment makes it), aligned with its transcript with each prior and beam: within 50 ms, and
+    what the candidates allow."""
+    from framestamp.bench.long_align import long_recording
+    from framestamp.tasks import task_named
+
+    pool = training_clips(replace(data, corpus="open", max_duration_s=None), split="test")
+    recording = long_recording(pool, seconds, 0)
+    words = [segment.label for segment in recording.segments]
+    truth = np.array([segment.start_s for segment in recording.segments])
+    curve = engine.head.curve(engine.scores(recording.audio, [task_named("word").all_question("start")]).scores[0])
+    out = {"audio_s": len(recording.audio) / 16000, "words": len(words),
+           "candidate_recall_50ms": candidate_recall([curve], [list(truth)], model)}  # fmt: skip
+    for name, prior in PRIORS.items():
+        for beam in (256, 2048):
+            starts = decode_transcript_starts(curve, [len(w) for w in words], model.frame_rate_hz, prior=prior, beam=beam)
+            out[f"{name}, beam {beam}"] = float(np.mean(np.abs(starts - truth) <= 0.05))
+    return out
 
 
 if __name__ == "__main__":

@@ -116,3 +116,12 @@ def test_bad_lengths_are_refused():
         decode_transcript_starts(np.ones(10), [], RATE)
     with pytest.raises(ValueError, match="positive word lengths"):
         decode_transcript_starts(np.ones(10), [3, 0], RATE)
+
+
+def test_a_path_never_runs_out_of_candidates_for_the_words_left():
+    # as many candidates as words, gaps that invite skipping ahead, a beam of one: the only viable
+    # path takes every candidate (a path that ran ahead died at the end, and the answer with it)
+    times = np.arange(10) * 0.2 + 0.5
+    expected = np.full(9, np.log(2.0))  # each word expected 2 s after the one before
+    path, _ = _viterbi(times, np.zeros(10), expected, GapPrior(), beam=1, reach=64, anchors=np.arange(10))
+    assert path.tolist() == list(range(10))

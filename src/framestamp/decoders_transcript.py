@@ -60,7 +60,7 @@ SECONDS_PER_LETTER = (0.01, 0.5)  # the range a clip's speaking rate is kept in
 
 def decode_transcript_starts(
     intensity, letters, frame_rate_hz: float, prior: GapPrior = GapPrior(), tolerance_s: float = 0.02,
-    beam: int = 256, reach: int = 64,
+    beam: int = 2048, reach: int = 64,
 ) -> np.ndarray:  # fmt: skip
     """Start time (s) of each word of a transcript, in order (``len(letters)`` increasing times).
 
@@ -131,20 +131,22 @@ def _viterbi(
 ) -> tuple[np.ndarray, float] | None:  # fmt: skip
     """Indices into ``times`` of the best increasing path with one candidate per word, and its
     score (None when the beam keeps no such path). A state moves to the next ``reach`` candidates
-    and to the next two ``anchors``; the first word starts at one of the earliest ``beam``
-    candidates or at the first anchor."""
-    count = times.size
+    and to the next two ``anchors``, and only where enough candidates are left for the words after
+    it (a path that ran ahead would otherwise die at the end, with every other kept path); the
+    first word starts at one of the earliest ``beam`` candidates or at the first anchor."""
+    count, words = times.size, expected_log_gaps.size + 1
     states = np.union1d(np.arange(min(beam, count)), anchors[:1])
+    states = states[count - 1 - states >= words - 1]  # candidates left for every word after
     scores = evidence[states]
     kept, parents = [states], []
-    for expected in expected_log_gaps:
+    for word, expected in enumerate(expected_log_gaps, start=1):
         following = np.searchsorted(anchors, states, side="right")[:, None] + np.arange(2)[None, :]
         successor = np.concatenate([states[:, None] + np.arange(1, reach + 1)[None, :],
                                     anchors[np.minimum(following, anchors.size - 1)]], axis=1)  # fmt: skip
         inside = np.concatenate([successor[:, :reach] < count, following < anchors.size], axis=1)
         successor = np.minimum(successor, count - 1)
         gap = times[successor] - times[states][:, None]
-        allowed = inside & (gap > MIN_GAP_S)
+        allowed = inside & (gap > MIN_GAP_S) & (count - 1 - successor >= words - 1 - word)
         gap_score = prior(np.log(np.where(allowed, gap, 1.0)) - expected)
         width = successor.shape[1]
         total = np.where(allowed, scores[:, None] + gap_score + evidence[successor], -np.inf).ravel()
