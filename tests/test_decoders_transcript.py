@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from framestamp.decoders import decode_iterative_mode
-from framestamp.decoders_transcript import MIN_GAP_S, GapPrior, _viterbi, candidates, decode_transcript_starts
+from framestamp.decoders_transcript import (
+    MIN_GAP_S, GapPrior, _viterbi, candidates, decode_transcript_starts, drift_in_words,
+)
 
 RATE = 100.0
 
@@ -125,3 +127,29 @@ def test_a_path_never_runs_out_of_candidates_for_the_words_left():
     expected = np.full(9, np.log(2.0))  # each word expected 2 s after the one before
     path, _ = _viterbi(times, np.zeros(10), expected, GapPrior(), beam=1, reach=64, anchors=np.arange(10))
     assert path.tolist() == list(range(10))
+
+
+def test_drift_counts_how_far_placed_words_are_from_where_the_intensity_puts_them():
+    frames = np.arange(100) * 30 + 50  # 100 words, one every 0.3 s
+    intensity = bumps([(f, 1.0) for f in frames], 3100)
+    placed = (frames + 0.5) / RATE
+    assert drift_in_words(intensity, placed, RATE).max() < 1.0
+    # every word placed 20 starts later (a path that ran ahead): its last words crowd the end
+    ahead = np.r_[placed[20:], np.linspace(placed[-1] + 0.05, 30.9, 20)]
+    assert drift_in_words(intensity, ahead, RATE)[10:80].min() > 19
+
+
+def test_align_warns_when_the_placement_ran_off():
+    from types import SimpleNamespace
+
+    from framestamp.errors import FramestampWarning
+    from framestamp.inference.api import Stamper
+
+    frames = np.arange(400) * 30 + 50
+    row = bumps([(f, 1.0) for f in frames], 12100)
+    stamper = SimpleNamespace(head=SimpleNamespace(curve=lambda r: r), model=SimpleNamespace(frame_rate_hz=RATE))
+    placed = (frames + 0.5) / RATE
+    Stamper._warn_on_drift(stamper, row, list(placed))  # in place: nothing said
+    ahead = np.r_[placed[40:], np.linspace(placed[-1] + 0.05, 120.9, 40)]
+    with pytest.warns(FramestampWarning, match=r"from about 13 s on, the words are placed up to 40 words away"):
+        Stamper._warn_on_drift(stamper, row, list(ahead))

@@ -94,6 +94,19 @@ def decode_transcript_starts(
     return times[found[0]]
 
 
+def drift_in_words(intensity, starts_s: np.ndarray, frame_rate_hz: float) -> np.ndarray:
+    """For each placed word, how many words it is from where the intensity puts it: the expected
+    number of starts before it (the running sum of the intensity, scaled so that the whole
+    recording holds as many starts as words) against its place in the transcript. A few words on a
+    good alignment; a path that ran off shows it in hundreds."""
+    intensity = decoders._as_scores(intensity)
+    starts_s = np.asarray(starts_s, dtype=np.float64)
+    cumulative = np.concatenate([[0.0], np.cumsum(intensity)])
+    frames = np.clip(np.floor(starts_s * frame_rate_hz).astype(np.int64), 0, intensity.size)
+    expected_before = cumulative[frames] * starts_s.size / max(cumulative[-1], 1e-9)
+    return np.abs(expected_before - np.arange(starts_s.size))
+
+
 def peak_starts(intensity: np.ndarray, n: int, frame_rate_hz: float, tolerance_s: float = 0.02) -> np.ndarray:
     """The peak decoder's ``n`` starts (s), which the candidates always hold: its ``n`` highest
     peaks, or the posterior median's ``n`` starts where the clip has fewer peaks."""

@@ -43,6 +43,9 @@ AudioInput = str | Path | np.ndarray
 # A transcript whose length differs from the expected number of word starts by more than this share
 # of its words (and more than this many words) is flagged: probably another recording's.
 TRANSCRIPT_SLACK, TRANSCRIPT_SLACK_WORDS = 0.5, 5
+# A transcript's placement that runs more than this many words (or this share of its words) from
+# where the intensity puts them is flagged (on test clips a few words; on an hour that ran off, over a thousand).
+DRIFT_WORDS, DRIFT_SHARE = 10, 0.02
 WINDOW_ORDINAL_WARNING = "on audio longer than one window, the k-th occurrence/speaker is counted within each window"
 
 
@@ -330,6 +333,8 @@ class Stamper:
             warnings.warn(f"the transcript has {len(words)} words, but the audio sounds like about {count:.0f} "
                           "(the expected number of word starts): is it this recording's transcript?",
                           FramestampWarning, stacklevel=2)  # fmt: skip
+        elif words is not None:
+            self._warn_on_drift(long.scores[0], starts)
         # words do not overlap: the k-th end belongs to the k-th start
         stops = self._decode_all(long.scores[1], len(starts))[0] if ends else [None] * len(starts)
         labels = words or ["word"] * len(starts)
@@ -468,6 +473,19 @@ class Stamper:
         """A ``Timeline`` whose curves are the intensities of the questions in ``rows``."""
         curves = {q: self._curve(row) for q, row in zip(questions[rows], long.scores[rows])}
         return Timeline(task, spans, count, long.duration_s, list(questions), curves, long.frame_rate_hz)
+
+    def _warn_on_drift(self, row: np.ndarray, starts: Sequence[float]) -> None:
+        """Warn when the transcript's words run far from where the model hears word starts: a
+        placement that went a word off and never came back (long recordings)."""
+        from ..decoders_transcript import drift_in_words
+
+        drift = drift_in_words(self.head.curve(row), np.asarray(starts), self.model.frame_rate_hz)
+        limit = max(DRIFT_WORDS, DRIFT_SHARE * len(starts))
+        if drift.size and drift.max() > limit:
+            first = float(starts[int(np.argmax(drift > limit))])
+            warnings.warn(f"from about {first:.0f} s on, the words are placed up to {drift.max():.0f} words away from "
+                          "where the audio's word starts are (the placement ran off): split a long transcript at "
+                          "its paragraphs and align each with its stretch of audio", FramestampWarning, stacklevel=3)  # fmt: skip
 
     def _decode_all(
         self, row: np.ndarray, n_events: int | None = None, transcript: Sequence[str] | None = None
