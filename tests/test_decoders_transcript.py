@@ -153,3 +153,16 @@ def test_align_warns_when_the_placement_ran_off():
     ahead = np.r_[placed[40:], np.linspace(placed[-1] + 0.05, 120.9, 40)]
     with pytest.warns(FramestampWarning, match=r"from about 13 s on, the words are placed up to 40 words away"):
         Stamper._warn_on_drift(stamper, row, list(ahead))
+
+
+def test_every_word_is_placed_within_the_band_of_where_the_intensity_puts_it():
+    rng = np.random.default_rng(5)
+    frames = np.cumsum(rng.integers(15, 60, size=300)) + 50  # 300 words
+    heights = rng.choice([1.0, 1.0, 1.0, 0.2], size=frames.size)  # some weak starts
+    spurious = [(int(f) + 8, 0.9) for f in frames[::7]]  # and strong peaks inside words
+    intensity = bumps([*zip(frames.tolist(), heights), *spurious], int(frames[-1]) + 100)
+    letters = rng.integers(1, 12, size=frames.size)
+    free = decode_transcript_starts(intensity, letters, RATE, band=np.inf)
+    assert drift_in_words(intensity, free, RATE).max() > 2  # word lengths unlike the gaps: the path wanders
+    starts = decode_transcript_starts(intensity, letters, RATE, band=2)
+    assert drift_in_words(intensity, starts, RATE).max() <= 2 and np.all(np.diff(starts) > 0)

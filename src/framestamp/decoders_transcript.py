@@ -52,6 +52,10 @@ class GapPrior:
         return np.logaddexp(at_once, paused)
 
 
+# A word is placed within this many words of where the running sum of the intensity puts it: on a
+# long recording the search otherwise kept paths that ran ahead, skipping weak starts, and lost the
+# right one (results/probes/transcript-decoder-open.json, long recordings).
+BAND_WORDS = 50
 MASS_RADIUS_S = 0.045  # a candidate's evidence: the intensity within this of its frame
 MIN_MASS = 1e-3  # a candidate with less evidence than this is no word start (silence, noise)
 MIN_GAP_S = 0.04  # two words' starts are at least this far apart (the peak decoder's suppression)
@@ -60,7 +64,7 @@ SECONDS_PER_LETTER = (0.01, 0.5)  # the range a clip's speaking rate is kept in
 
 def decode_transcript_starts(
     intensity, letters, frame_rate_hz: float, prior: GapPrior = GapPrior(), tolerance_s: float = 0.02,
-    beam: int = 2048, reach: int = 64,
+    beam: int = 256, reach: int = 64, band: float = BAND_WORDS,
 ) -> np.ndarray:  # fmt: skip
     """Start time (s) of each word of a transcript, in order (``len(letters)`` increasing times).
 
@@ -71,6 +75,7 @@ def decode_transcript_starts(
         prior: how the gap between consecutive starts spreads around its expected value.
         tolerance_s: the peak decoder's smoothing half-width (as ``decode_iterative_mode``).
         beam, reach: partial alignments kept per word, and candidates ahead each may move to.
+        band: how many words from where the running sum of the intensity puts it a word may be placed.
     """
     intensity = decoders._as_scores(intensity)
     letters = np.asarray(letters, dtype=np.float64)
@@ -87,24 +92,28 @@ def decode_transcript_starts(
     # the peak decoder's starts among the candidates: reachable from every state, so a stretch of
     # more than ``reach`` candidates (noise, music) can be crossed where the peak decoder crossed it
     anchors = np.unique(np.searchsorted(times, (np.floor(chosen * frame_rate_hz) + 0.5) / frame_rate_hz))
-    found = _viterbi(times, evidence, expected, prior, beam, reach, anchors)
+    found = _viterbi(times, evidence, expected, prior, beam, reach, anchors, (words_before(intensity, times, frame_rate_hz, n), band))
     fallback = _score(times, evidence, expected, prior, anchors) if anchors.size == n else -np.inf
     if found is None or found[1] < fallback:
         return chosen
     return times[found[0]]
 
 
+def words_before(intensity: np.ndarray, times_s: np.ndarray, frame_rate_hz: float, words: int) -> np.ndarray:
+    """How many of ``words`` words start before each time, by the intensity: its running sum,
+    scaled so that the whole recording holds exactly ``words`` starts."""
+    cumulative = np.concatenate([[0.0], np.cumsum(intensity)])
+    frames = np.clip(np.floor(np.asarray(times_s) * frame_rate_hz).astype(np.int64), 0, intensity.size)
+    return cumulative[frames] * words / max(cumulative[-1], 1e-9)
+
+
 def drift_in_words(intensity, starts_s: np.ndarray, frame_rate_hz: float) -> np.ndarray:
-    """For each placed word, how many words it is from where the intensity puts it: the expected
-    number of starts before it (the running sum of the intensity, scaled so that the whole
-    recording holds as many starts as words) against its place in the transcript. A few words on a
-    good alignment; a path that ran off shows it in hundreds."""
+    """For each placed word, how many words it is from where the intensity puts it
+    (:func:`words_before` against its place in the transcript): a few on a good alignment,
+    hundreds where a placement ran off."""
     intensity = decoders._as_scores(intensity)
     starts_s = np.asarray(starts_s, dtype=np.float64)
-    cumulative = np.concatenate([[0.0], np.cumsum(intensity)])
-    frames = np.clip(np.floor(starts_s * frame_rate_hz).astype(np.int64), 0, intensity.size)
-    expected_before = cumulative[frames] * starts_s.size / max(cumulative[-1], 1e-9)
-    return np.abs(expected_before - np.arange(starts_s.size))
+    return np.abs(words_before(intensity, starts_s, frame_rate_hz, starts_s.size) - np.arange(starts_s.size))
 
 
 def peak_starts(intensity: np.ndarray, n: int, frame_rate_hz: float, tolerance_s: float = 0.02) -> np.ndarray:
@@ -140,16 +149,19 @@ def _mass(intensity: np.ndarray, frames: np.ndarray, radius: int) -> np.ndarray:
 
 def _viterbi(
     times: np.ndarray, evidence: np.ndarray, expected_log_gaps: np.ndarray, prior: GapPrior, beam: int, reach: int,
-    anchors: np.ndarray,
+    anchors: np.ndarray, banded: tuple[np.ndarray, float] | None = None,
 ) -> tuple[np.ndarray, float] | None:  # fmt: skip
     """Indices into ``times`` of the best increasing path with one candidate per word, and its
     score (None when the beam keeps no such path). A state moves to the next ``reach`` candidates
     and to the next two ``anchors``, and only where enough candidates are left for the words after
-    it (a path that ran ahead would otherwise die at the end, with every other kept path); the
-    first word starts at one of the earliest ``beam`` candidates or at the first anchor."""
+    it (a path that ran ahead would otherwise die at the end, with every other kept path); with
+    ``banded`` = (each candidate's :func:`words_before`, band), word ``w`` only where that is within
+    ``band`` of ``w``. The first word starts at one of the earliest ``beam`` candidates or at the
+    first anchor."""
     count, words = times.size, expected_log_gaps.size + 1
+    before, band = banded if banded is not None else (np.zeros(count), np.inf)
     states = np.union1d(np.arange(min(beam, count)), anchors[:1])
-    states = states[count - 1 - states >= words - 1]  # candidates left for every word after
+    states = states[(count - 1 - states >= words - 1) & (before[states] <= band)]
     scores = evidence[states]
     kept, parents = [states], []
     for word, expected in enumerate(expected_log_gaps, start=1):
@@ -159,7 +171,8 @@ def _viterbi(
         inside = np.concatenate([successor[:, :reach] < count, following < anchors.size], axis=1)
         successor = np.minimum(successor, count - 1)
         gap = times[successor] - times[states][:, None]
-        allowed = inside & (gap > MIN_GAP_S) & (count - 1 - successor >= words - 1 - word)
+        allowed = (inside & (gap > MIN_GAP_S) & (count - 1 - successor >= words - 1 - word)
+                   & (np.abs(before[successor] - word) <= band))  # fmt: skip
         gap_score = prior(np.log(np.where(allowed, gap, 1.0)) - expected)
         width = successor.shape[1]
         total = np.where(allowed, scores[:, None] + gap_score + evidence[successor], -np.inf).ravel()
