@@ -16,7 +16,11 @@ long pause was cheaper cut in two at a spurious peak inside it, which put the wo
 peak off for a whole phrase. It is a Viterbi search over candidates; a beam
 of ``beam`` partial alignments, each moving on to the next ``reach`` candidates or the peak
 decoder's next two starts, keeps long recordings linear in their length (a hard limit: the answer
-is the best path the beam kept, or the peak decoder's own starts where those score higher).
+is the best path the beam kept, or the peak decoder's own starts where those score higher). On
+long recordings two constraints keep the search on track: a path moves only where candidates are
+left for the words after it, and a word is placed only within ``band`` words of where the running
+sum of the intensity puts it (``words_before``); without them the kept paths ran ahead by skipping
+weak starts and lost the right one.
 What it does to a trained model's starts: ``scripts/probe_transcript_decoder.py`` (stored in
 results/probes/transcript-decoder-open.json; the closed-vocabulary model with the first prior,
 one normal for every gap: transcript-decoder.json).
@@ -30,6 +34,7 @@ import numpy as np
 
 from . import decoders
 from .frames import seconds_to_frames
+
 
 @dataclass(frozen=True)
 class GapPrior:
@@ -92,7 +97,8 @@ def decode_transcript_starts(
     # the peak decoder's starts among the candidates: reachable from every state, so a stretch of
     # more than ``reach`` candidates (noise, music) can be crossed where the peak decoder crossed it
     anchors = np.unique(np.searchsorted(times, (np.floor(chosen * frame_rate_hz) + 0.5) / frame_rate_hz))
-    found = _viterbi(times, evidence, expected, prior, beam, reach, anchors, (words_before(intensity, times, frame_rate_hz, n), band))
+    banded = (words_before(intensity, times, frame_rate_hz, n), band)
+    found = _viterbi(times, evidence, expected, prior, beam, reach, anchors, banded)
     fallback = _score(times, evidence, expected, prior, anchors) if anchors.size == n else -np.inf
     if found is None or found[1] < fallback:
         return chosen
