@@ -8,10 +8,11 @@ from pathlib import Path
 import torch
 
 from ..evaluate.metrics import MATCHINGS, TOLERANCES_S
-from .quoted import render_notes
 from .plan import PLANS, TABLES
+from .quoted import render_notes
 from .stored import (
-    SHIPPED_PRESET, STANDARD_EVALUATIONS, Anchors, evaluated, evaluation, is_baseline, load_results, run_corpus,
+    SHIPPED_PRESET, STANDARD_EVALUATIONS, Anchors, aligned_record, evaluated, evaluation, is_baseline, load_results,
+    run_corpus,
 )  # fmt: skip
 
 FIGURES_DIR = "figures"
@@ -188,10 +189,7 @@ def _align_table(results: dict, anchors: Anchors) -> str:
 
 
 def _anchor_accuracy_cell(anchor: dict | None) -> str:
-    if anchor is None:
-        return ""
-    group = anchor["groups"]["all"]
-    return _within({"n": group["n"], "metrics": group["variants"]["aligner"]["metrics"]}, "0.05")
+    return "" if anchor is None else _within(aligned_record(anchor), "0.05")
 
 
 MATCHING_NAMES = {

@@ -4,6 +4,7 @@ experiment's evaluation records and the forced-alignment anchor's answers on giv
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from .plan import FULL
@@ -26,12 +27,12 @@ def load_results(results_dir: Path) -> dict[str, dict]:
     return {p.stem: json.loads(p.read_text()) for p in paths if not p.stem.startswith(ANCHOR)}
 
 
+@dataclass(frozen=True)
 class Anchors:
     """The forced-alignment anchor's stored results (``python -m framestamp.evaluate.anchor``), each on
     one split's clips of one corpus."""
 
-    def __init__(self, records: tuple[dict, ...] = ()) -> None:
-        self.records = records
+    records: tuple[dict, ...] = ()
 
     @classmethod
     def load(cls, results_dir: Path) -> Anchors:
@@ -46,6 +47,12 @@ class Anchors:
         found = [a for a in self.records if a.get("split", "test") == split
                  and (corpus is None or anchor_corpus(a) in (None, corpus))]  # fmt: skip
         return min(found, key=lambda a: anchor_corpus(a) is None, default=None)
+
+
+def aligned_record(anchor: dict) -> dict:
+    """The anchor's own answers on all its clips as an evaluation record (``n`` clips, ``metrics``)."""
+    group = anchor["groups"]["all"]
+    return {"n": group.get("n"), "metrics": group["variants"]["aligner"]["metrics"]}
 
 
 def anchor_corpus(anchor: dict) -> str | None:

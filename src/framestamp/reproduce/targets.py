@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .plan import PLANS
-from .stored import STANDARD_EVALUATIONS, Anchors, evaluation, is_baseline, run_corpus
+from .stored import STANDARD_EVALUATIONS, Anchors, aligned_record, evaluation, is_baseline, run_corpus
 
 # The recorded voice's test clips: prompts of a voice heard in training that training never heard.
 RECORDED_SOURCE = "asterisk-core-sounds-en-wav"
@@ -187,9 +187,7 @@ def points_lost(what: str, experiment: str, closed: str, goal_points: float, cor
 
 
 def _anchor_accuracy(anchor: dict | None) -> float | None:
-    if anchor is None:
-        return None
-    return anchor["groups"]["all"]["variants"]["aligner"]["metrics"]["accuracy"]["0.05"]
+    return None if anchor is None else aligned_record(anchor)["metrics"]["accuracy"]["0.05"]
 
 
 def _ships(preset: str) -> dict[str, str]:

@@ -196,6 +196,7 @@ def train(config: TrainConfig, clips: Sequence[Clip] | None = None, resume: bool
     started = time.monotonic()
     progress = tqdm(range(start_step, max_steps), initial=start_step, total=max_steps,
                     desc="train", disable=not accelerator.is_main_process)  # fmt: skip
+    stopped = False
     with StopRequests() as stop:
         for step in progress:
             losses = optimisation_step(module, optimizer, scheduler, batches, step, config, accelerator)
@@ -208,14 +209,12 @@ def train(config: TrainConfig, clips: Sequence[Clip] | None = None, resume: bool
                 progress.set_postfix(loss=f"{losses['loss']:.3f}")
             if (step + 1) % config.checkpoint_every == 0 or out_of_time or stopped:
                 saved = save_checkpoint(accelerator, module, optimizer, scheduler, output_dir, step + 1)
-            if stopped:
-                log.close()
-                raise StoppedOnRequest(f"on request ({stop.requested or 'another process'}) after step "
-                                      f"{step + 1} of {max_steps}; checkpoint {saved}: run the same command "
-                                      "again to continue from it")  # fmt: skip
-            if out_of_time:
+            if out_of_time or stopped:
                 break
     log.close()
+    if stopped:
+        raise StoppedOnRequest(f"on request ({stop.requested or 'another process'}) after step {step + 1} of "
+                               f"{max_steps}; checkpoint {saved}: run the same command again to continue from it")
     final = output_dir / FINAL_DIR
     save_model(accelerator, module, final)
     return final
