@@ -78,6 +78,8 @@ class ModelConfig(Config):
     text_pieces: int | None = option(None, "tiny: None reads text through the corpus's word-level tokenizer; N reads "
                                            "any text through Whisper tiny.en's first N BPE pieces and their frozen "
                                            "decoder embeddings (the open vocabulary)")
+    spoken_words: bool = option(False, "tiny: a question about a word also carries the word said by espeak-ng, heard by "
+                                       "the tower before the clip (framestamp.backbones.spoken_words)")
     thinker_sizes: dict = option({}, "tiny presets: sizes of the thinker (framestamp.backbones.tiny_thinker.TinyConfig "
                                      "fields, e.g. text_width, text_layers)")
     match_probe: bool = option(False, "training only: a Linear(hidden, 1) probe for the auxiliary match loss "

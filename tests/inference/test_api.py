@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -338,3 +339,21 @@ def test_a_transcript_may_be_a_list_of_words_or_lines_and_nothing_else():
         assert stamper().align(audio, transcript=given).spans == as_text.spans
     with pytest.raises(QuestionError, match="a string, or a list of strings"):
         stamper().align(audio, transcript=["the", 3])
+
+
+def test_a_model_that_hears_asked_words_answers_about_any_word(tmp_path, clip):
+    from framestamp.backbones.tiny_whisper import WhisperTinyBackbone
+    from framestamp.inference.api import load
+    from framestamp.model import FrameStampModel, ModelConfig
+
+    backbone = WhisperTinyBackbone.create(["apple"], seed=0, spoken_words=True)
+    FrameStampModel(backbone, ModelConfig(backbone="tiny", spoken_words=True)).save_pretrained(tmp_path)
+    hearing = load(tmp_path, device="cpu", config=InferenceConfig(progress=False))
+    assert hearing.hears_asked_words
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FramestampWarning)
+        answer = hearing.locate(clip, word="Kubernetes")  # outside the word-level vocabulary: heard, not refused
+        hearing.locate(clip, question="When does the 1st occurrence of the word 'zebra' occur?")
+    assert answer.question == "When does the 1st occurrence of the word 'kubernetes' occur?"
+    with pytest.raises(QuestionError, match="'zebra' is not in the vocabulary"):
+        hearing.events(clip, classes=["zebra"])  # an event class is still read, not heard

@@ -156,7 +156,7 @@ def test_the_pretrained_targets_read_breakdowns_copies_speaker_counts_and_the_an
     by_speakers = {"1": {"n": 10, "accuracy": 0.0}, "2": {"n": 3, "accuracy": 1.0}, "4": {"n": 1, "accuracy": 0.0},
                    "6": {"n": 5, "accuracy": 1.0}}  # fmt: skip
     results = {
-        "words-open": {"config": {}, "evaluations": [one(0.96, by_source=by_source), one(0.93, copy="8khz"),
+        "words-spoken": {"config": {}, "evaluations": [one(0.96, by_source=by_source), one(0.93, copy="8khz"),
                                                     one(0.90, copy="8bit")]},
         "words-all": {"config": {}, "evaluations": [{"split": "test", "mode": "all", "metrics": {"accuracy": {"0.05": 0.9}}}]},
         "speakers-ihp": {"config": {}, "evaluations": [one(0.5, 0.86, by_voice=by_voice)],
@@ -165,10 +165,10 @@ def test_the_pretrained_targets_read_breakdowns_copies_speaker_counts_and_the_an
     }  # fmt: skip
     anchor = Anchors(({"groups": {"all": {"variants": {"aligner": {"metrics": {"accuracy": {"0.05": 0.87}}}}}}},))
     rows = _targets(results, "tiny", anchor).splitlines()
-    assert "| word, one occurrence within 50 ms: `words-open` | 96.0% | 95% | yes |" in rows
-    assert "| the recorded voice's held-out prompts within 50 ms: `words-open` | 75.0% | 90% | **no** |" in rows
-    assert "| test clips as 8khz files: 93.0% within 50 ms, points lost: `words-open` | 3.0 points | <= 5 points | yes |" in rows
-    assert "| test clips as 8bit files: 90.0% within 50 ms, points lost: `words-open` | 6.0 points | <= 5 points | **no** |" in rows
+    assert "| word, one occurrence within 50 ms: `words-spoken` | 96.0% | 95% | yes |" in rows
+    assert "| the recorded voice's held-out prompts within 50 ms: `words-spoken` | 75.0% | 90% | **no** |" in rows
+    assert "| test clips as 8khz files: 93.0% within 50 ms, points lost: `words-spoken` | 3.0 points | <= 5 points | yes |" in rows
+    assert "| test clips as 8bit files: 90.0% within 50 ms, points lost: `words-spoken` | 6.0 points | <= 5 points | **no** |" in rows
     assert "| speaker onset, one speaker within 100 ms: `speakers-ihp` | 86.0% | 85% | yes |" in rows
     assert "| speaker onsets of voices training never heard within 100 ms: `speakers-ihp` | 90.0% | 80% | yes |" in rows
     # 2-4 speakers only: 3 of 4 clips counted right
@@ -177,12 +177,12 @@ def test_the_pretrained_targets_read_breakdowns_copies_speaker_counts_and_the_an
             "| 87% | yes |") in rows
     assert "| all word starts, count inferred (Hungarian) within 50 ms: `words-all` | 90.0% | 95% | **no** |" in rows
     assert not any("long clips" in row or "event" in row or "non-speech" in row for row in rows)  # not evaluated
-    results["words-open"]["evaluations"] += [
+    results["words-spoken"]["evaluations"] += [
         {"split": "test", "mode": "nonspeech", "metrics": {"false_present": 0.01}},
         {"split": "test", "mode": "late_words", "metrics": {"accuracy_drop_late": 0.125}},
     ]  # fmt: skip
     rows = _targets(results, "tiny", anchor).splitlines()
-    assert "| a word called present in non-speech of 10 s to 60 min: `words-open` | 1.0% | <= 2% | yes |" in rows
+    assert "| a word called present in non-speech of 10 s to 60 min: `words-spoken` | 1.0% | <= 2% | yes |" in rows
     assert any("after 30 s" in row and "| 12.5 points | <= 10 points | **no** |" in row for row in rows)
     assert not any("pocketsphinx" in row for row in _targets(results, "tiny").splitlines())  # no anchor stored
 
@@ -468,7 +468,7 @@ def test_open_vocabulary_targets_read_new_words_the_closed_namesake_and_the_unse
 
     new_words = {"new word": {"n": 4, "accuracy": {"0.05": 0.75}}}
     results = {
-        "words-open": {"evaluations": [one("test_unseen", 0.7, by_word=new_words), one("test", 0.6, "default")]},
+        "words-spoken": {"evaluations": [one("test_unseen", 0.7, by_word=new_words), one("test", 0.6, "default")]},
         "words-ihp": {"evaluations": [one("test", 0.65)]},
         "words-all": {"config": {"data": {"corpus": "open"}}, "evaluations": [
             {"split": "test_unseen", "mode": "align", "n": 3, "metrics": {"accuracy": {"0.05": 0.92}}},

@@ -79,22 +79,30 @@ class Qwen25OmniBackbone(Backbone):
     def prepare(
         self, questions: Sequence[str], waveforms: Sequence[np.ndarray], answers: Sequence[str] | None = None
     ) -> BackboneInputs:
-        features = self._input_features(waveforms)
+        # Each row's audios in prompt order: the question's own audio block if it has one
+        # (``question_audio``), then the clip. The thinker fills audio tokens in that order.
+        spoken = [self.question_audio(question) for question in questions]
+        audios = [a for said, clip in zip(spoken, waveforms) for a in ((clip,) if said is None else (said, clip))]
+        features = self._input_features(audios)
         # A clip's mel frames are n_samples // hop whatever it is batched with (the extractor's
         # mask of a padded row would give ceil instead, one token more for some lengths).
-        n_mel = torch.tensor([len(w) // self.feature_extractor.hop_length for w in waveforms])
+        n_mel = torch.tensor([len(w) // self.feature_extractor.hop_length for w in audios])
         feature_mask = (torch.arange(features.shape[-1])[None, :] < n_mel[:, None]).long()
-        n_tokens = _get_feat_extract_output_lengths(n_mel)
+        n_tokens_of = iter(_get_feat_extract_output_lengths(n_mel).tolist())
         audio_id = self.tokenizer.convert_tokens_to_ids(AUDIO_TOKEN)
-        rows, label_rows, starts = [], [], []
-        for i, question in enumerate(questions):
+        between = self._token_ids(AUDIO_EOS + AUDIO_BOS)
+        rows, label_rows, starts, n_clip_tokens = [], [], [], []
+        for question, said, answer in zip(questions, spoken, answers if answers is not None else [None] * len(questions)):
             before, after = chatml_prompt(question, self.system_prompt)
             prompt = self._token_ids(before)
+            if said is not None:
+                prompt += [audio_id] * next(n_tokens_of) + between
             starts.append(len(prompt))
-            prompt += [audio_id] * int(n_tokens[i]) + self._token_ids(after)
-            answer = self._token_ids(answers[i] + END_OF_TURN) if answers is not None else []
-            rows.append(prompt + answer)
-            label_rows.append([IGNORE_INDEX] * len(prompt) + answer)
+            n_clip_tokens.append(next(n_tokens_of))
+            prompt += [audio_id] * n_clip_tokens[-1] + self._token_ids(after)
+            answer_ids = self._token_ids(answer + END_OF_TURN) if answer is not None else []
+            rows.append(prompt + answer_ids)
+            label_rows.append([IGNORE_INDEX] * len(prompt) + answer_ids)
         input_ids, attention_mask, shift = left_pad(rows, self.tokenizer.pad_token_id)
         labels = left_pad(label_rows, IGNORE_INDEX)[0] if answers is not None else None
         model_kwargs = {
@@ -103,7 +111,12 @@ class Qwen25OmniBackbone(Backbone):
             "input_features": features,
             "feature_attention_mask": feature_mask,
         }
-        return BackboneInputs(model_kwargs, torch.tensor(starts) + shift, n_tokens.long(), labels)
+        return BackboneInputs(model_kwargs, torch.tensor(starts) + shift, torch.tensor(n_clip_tokens), labels)
+
+    def question_audio(self, question: str) -> np.ndarray | None:
+        """An audio block the question carries before the clip's (16 kHz mono), or None: none here
+        (the tiny preset's spoken words, :mod:`framestamp.backbones.spoken_words`)."""
+        return None
 
     def _input_features(self, waveforms: Sequence[np.ndarray]) -> torch.Tensor:
         """``[B, n_mel, longest // hop]`` log-mel features, zero-padded to the longest clip."""

@@ -45,4 +45,6 @@ class ScratchTinyBackbone(TinyThinkerBackbone):
         if config.text_pieces is not None:
             raise ConfigError("text_pieces (the open vocabulary) needs the tiny preset: its piece embeddings come "
                               "with the Whisper tiny.en weights; tiny-scratch reads the corpus's words")  # fmt: skip
+        if config.spoken_words:
+            raise ConfigError("spoken_words needs the tiny preset: the asked word is heard by its pre-trained tower")
         return super().create_options(config)

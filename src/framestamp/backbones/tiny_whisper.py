@@ -16,6 +16,10 @@ different package is one clear error with the pip command).
 With ``text_pieces`` the thinker reads any text (the open vocabulary,
 :mod:`framestamp.backbones.whisper_text`): Whisper's BPE pieces, embedded by Whisper's frozen
 decoder token embeddings, rebuilt from the same package on loading (``text_pieces.json``).
+
+With ``spoken_words`` a question about a word also carries the word as espeak-ng says it, an audio
+block heard by the same tower before the clip (:mod:`framestamp.backbones.spoken_words`;
+``spoken_words.json``).
 """
 
 from __future__ import annotations
@@ -35,8 +39,10 @@ from transformers.utils import logging as transformers_logging
 
 from ..audio import SAMPLE_RATE_HZ
 from ..errors import CheckpointError, ConfigError
+from ..tasks.prompts import asked_word
 from .base import BackboneInputs
 from .registry import register
+from .spoken_words import SpokenSpec, word_audio
 from .tiny_thinker import (
     PAD, SPECIAL_TOKENS, TinyConfig, TinyThinkerBackbone, build_thinker_config, build_tokenizer, default_vocabulary,
 )
@@ -46,6 +52,7 @@ from .whisper_weights import CTRANSLATE2_PACKAGE, PIP_COMMAND, load_tower_state,
 
 TOWER_FILE = "audio_tower.json"
 TEXT_FILE, TEXT_WEIGHTS = "text_pieces.json", "text_pieces.safetensors"
+SPOKEN_FILE = "spoken_words.json"
 TEXT_PREFIX = "model.language_model.embed_tokens."  # the open text side's weights in the thinker's state dict
 TOWER_PREFIX = "model.audio_tower."  # the tower's parameters in the thinker's state dict
 WHISPER_TINY_EN = dict(d_model=384, encoder_layers=4, encoder_attention_heads=6, encoder_ffn_dim=1536,
@@ -91,11 +98,12 @@ class WhisperTinyBackbone(TinyThinkerBackbone):
 
     def __init__(
         self, model, tokenizer, feature_extractor, tower: TowerSpec, system_prompt: str | None = None,
-        text: TextSpec | None = None,
+        text: TextSpec | None = None, spoken: SpokenSpec | None = None,
     ):  # fmt: skip
         super().__init__(model, tokenizer, feature_extractor, system_prompt=system_prompt)
         self.tower = tower
         self.text = text
+        self.spoken = spoken
         self.tower_cache: TowerCache | None = None
         freeze_tower(self.audio_tower, tower.trainable_layers)
         if tower.trainable_layers == 0:
@@ -109,9 +117,11 @@ class WhisperTinyBackbone(TinyThinkerBackbone):
     def create(
         cls, words: Iterable[str] | None = None, sizes: TinyConfig = TinyConfig(), seed: int = 0,
         tower_source: str = "package", trainable_layers: int = 0, text_pieces: int | None = None,
+        spoken_words: bool = False,
     ) -> "WhisperTinyBackbone":  # fmt: skip
         """A fresh thinker around the pre-trained tower, reading the corpus's ``words`` (word-level
-        tokenizer) or, with ``text_pieces``, any text through Whisper's first ``text_pieces`` pieces."""
+        tokenizer) or, with ``text_pieces``, any text through Whisper's first ``text_pieces`` pieces;
+        with ``spoken_words``, hearing each asked word said by espeak-ng too."""
         text = None
         if text_pieces is None:
             tokenizer = build_tokenizer(default_vocabulary() if words is None else words)
@@ -126,7 +136,8 @@ class WhisperTinyBackbone(TinyThinkerBackbone):
         state = load_tower_state(tower_source)
         _load_tower(model, state)
         spec = TowerSpec(source=str(tower_source), hash=tower_hash(state), trainable_layers=trainable_layers)
-        return cls(model.eval(), tokenizer, whisper_feature_extractor(), spec, text=text)
+        spoken = SpokenSpec.current() if spoken_words else None
+        return cls(model.eval(), tokenizer, whisper_feature_extractor(), spec, text=text, spoken=spoken)
 
     @classmethod
     def create_options(cls, config) -> dict:
@@ -134,7 +145,22 @@ class WhisperTinyBackbone(TinyThinkerBackbone):
         source and its trainable layers."""
         return super().create_options(config) | {"tower_source": config.tower_source,
                                                  "trainable_layers": config.tower_trainable_layers,
-                                                 "text_pieces": config.text_pieces}  # fmt: skip
+                                                 "text_pieces": config.text_pieces,
+                                                 "spoken_words": config.spoken_words}  # fmt: skip
+
+    def question_audio(self, question: str) -> np.ndarray | None:
+        """The asked word as espeak-ng says it, for a model that hears asked words; else None."""
+        if self.spoken is None:
+            return None
+        word = asked_word(question)
+        return None if word is None else word_audio(word, self.spoken.voice)
+
+    def hear_asked_words(self) -> None:
+        """From now on, questions about a word carry the word as espeak-ng says it (a model trained
+        without it starts learning to use it; nothing else changes)."""
+        if self.spoken is not None:
+            raise ConfigError("this backbone already hears the asked words")
+        self.spoken = SpokenSpec.current()
 
     def read_text_in_pieces(self, pieces: int) -> None:
         """Swap a word-level text side for the open one (Whisper's first ``pieces`` pieces), keeping
@@ -259,6 +285,8 @@ class WhisperTinyBackbone(TinyThinkerBackbone):
         if self.text is not None:
             (directory / TEXT_FILE).write_text(json.dumps(asdict(self.text), indent=2) + "\n")
             save_file(text_side, directory / TEXT_WEIGHTS)
+        if self.spoken is not None:
+            (directory / SPOKEN_FILE).write_text(json.dumps(asdict(self.spoken), indent=2) + "\n")
 
     @classmethod
     def from_pretrained(cls, name_or_path, **kwargs) -> "WhisperTinyBackbone":
@@ -284,8 +312,22 @@ class WhisperTinyBackbone(TinyThinkerBackbone):
         trained = frozenset(_trainable_names(model.model.audio_tower, tower.trainable_layers))
         _load_tower(model, {n: v for n, v in state.items() if n not in trained}, trained)
         text = _load_text_side(model, directory)
+        spoken = _load_spoken(directory)
         return cls(model.eval(), AutoTokenizer.from_pretrained(directory), WhisperFeatureExtractor.from_pretrained(directory),
-                   tower, text=text)  # fmt: skip
+                   tower, text=text, spoken=spoken)  # fmt: skip
+
+
+def _load_spoken(directory: Path) -> SpokenSpec | None:
+    """How the checkpoint's asked words are spoken (``spoken_words.json``), None if they are not."""
+    path = directory / SPOKEN_FILE
+    if not path.is_file():
+        return None
+    try:
+        spoken = SpokenSpec(**json.loads(path.read_text()))
+    except (ValueError, TypeError) as error:
+        raise CheckpointError(f"{path}: not a spoken-words record ({error})") from None
+    spoken.check()
+    return spoken
 
 
 def _split_off(state: dict, prefix: str) -> dict:

@@ -36,6 +36,7 @@ _RATE, _VOLUME, _PITCH, _RANGE = 1, 2, 3, 4  # espeak_PARAMETER values
 _VOLUME_PERCENT = 20  # below clipping: espeak's overflow gain control keeps state across calls
 _OUTPUT_SYNCHRONOUS, _INIT_PHONEME_EVENTS, _CHARS_UTF8 = 2, 1, 1
 _PRIMER = b"a."
+PLAIN_VARIANT = "plain"
 
 
 class _Event(ctypes.Structure):
@@ -188,6 +189,8 @@ def _steady_data_dir(data: Path) -> Path:
     variants.mkdir(parents=True)
     for variant in (data / "voices" / "!v").iterdir():
         (variants / variant.name).write_bytes(variant.read_bytes() + b"\nflutter 0\nroughness 0\necho 0 0\n")
+    # the base voice of each language, steady likewise (``+plain``; no corpus voice uses it)
+    (variants / PLAIN_VARIANT).write_bytes(b"language variant\nname plain\nflutter 0\nroughness 0\necho 0 0\n")
     return root
 
 

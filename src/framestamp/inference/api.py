@@ -31,6 +31,7 @@ import numpy as np
 from ..audio import SAMPLE_RATE_HZ, load_audio, prepare_waveform
 from ..errors import CheckpointError, ConfigError, FramestampError
 from ..tasks import task_named
+from ..tasks.prompts import asked_word
 from .defaults import MAX_OCCURRENCES, MAX_SPEAKERS, class_names
 from .engine import Ask, Engine, FramestampWarning, InferenceConfig
 from .stages import stage
@@ -292,7 +293,9 @@ class Stamper:
             times in seconds, the count estimate and the presence decision.
         """
         ask = build_ask(word, occurrence, end, event, speaker, question, every)
-        self._check_vocabulary(word if word is not None else event, question)
+        heard = self.hears_asked_words and asked_word(ask.question) is not None
+        self._check_vocabulary(None if heard else word if word is not None else event,
+                               None if heard or question is None else question)  # fmt: skip
         waveform = self.waveform(audio, sample_rate_hz)
         answer = self.engine.answer([waveform], [ask])[0]
         p = answer.presence_probability
@@ -503,6 +506,12 @@ class Stamper:
     def _curve(self, row: np.ndarray) -> np.ndarray:
         """Intensity (events per frame, IHP) or probability (binary) of each frame."""
         return self.head.curve(row).astype(np.float32)
+
+    @property
+    def hears_asked_words(self) -> bool:
+        """Whether a question about a word carries the word as spoken (any word can be asked;
+        :mod:`framestamp.backbones.spoken_words`)."""
+        return getattr(self.model.backbone, "spoken", None) is not None
 
     def _check_vocabulary(self, subject: str | None, question: str | None = None) -> None:
         """An unknown ``subject`` (word or event) is an error: the model could not tell which one

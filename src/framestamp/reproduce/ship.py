@@ -165,8 +165,12 @@ def model_card(experiment: Experiment, summary: dict, stages: list[str] = (), pa
                       f"{m['absent_recall']:.1%} of absent ones called right (balanced accuracy "
                       f"{m['balanced_accuracy']:.1%}, AUC {m['auc']:.3f})."]  # fmt: skip
     lines += _window_text(summary)
-    words = ("any word is read in Whisper's pieces; the report measures words never said in training apart"
-             if model.get("text_pieces") else "a question about a word outside the word-level vocabulary is refused")
+    if model.get("spoken_words"):
+        words = "any word espeak-ng can say is heard; the report measures words never said in training apart"
+    elif model.get("text_pieces"):
+        words = "any word is read in Whisper's pieces; the report measures words never said in training apart"
+    else:
+        words = "a question about a word outside the word-level vocabulary is refused"
     lines += ["", "Limits: trained on the built-in corpus's synthetic and recorded speech and event classes "
               f"(docs/corpus.md); expect lower accuracy on other audio. English only; {words}."]
     return "\n".join(lines) + "\n"
@@ -187,9 +191,14 @@ def _text_side(model: dict) -> str:
     """How a model's thinker reads its questions, for its card."""
     pieces = model.get("text_pieces")
     if not pieces:
-        return "with a word-level tokenizer"
-    return (f"reading any text in Whisper tiny.en's first {pieces:,} BPE pieces through its frozen decoder "
-            "embeddings (docs/open-vocabulary.md)")
+        text = "with a word-level tokenizer"
+    else:
+        text = (f"reading any text in Whisper tiny.en's first {pieces:,} BPE pieces through its frozen decoder "
+                "embeddings (docs/open-vocabulary.md)")
+    if model.get("spoken_words"):
+        text += (", and hearing each asked word as espeak-ng says it through the same frozen tower "
+                 "(docs/open-vocabulary.md)")
+    return text
 
 
 def _splits_text(summary: dict, long_clips: str) -> str:

@@ -235,10 +235,10 @@ def _pretrained_targets() -> tuple[Target, ...]:
                    "2-minute recordings: words first said after 30 s, points lost against the first 30 s (50 ms)",
                    0.10, "points"),
         # issue 18: any word (words never said in training, and the words every model knows)
-        group_accuracy("questions about words never said in training (test_unseen)", "words-open", 0.80, 0.05,
+        group_accuracy("questions about words never said in training (test_unseen)", words, 0.80, 0.05,
                        "word", "new word", split="test_unseen"),
         points_lost("the closed models' test questions: points lost against `words-ihp` (same budget, 50 ms)",
-                    "words-open", "words-ihp", 2, "default"),
+                    words, "words-ihp", 2, "default"),
         accuracy("`align --transcript` on clips of words never said in training (test_unseen)", ships["words-all"],
                  0.90, 0.05, split="test_unseen", mode="align", corpus="open"),
         above_anchor(ships["words-all"], "test_unseen", "open", "`align --transcript` on clips of new words", "align"),

@@ -5,6 +5,8 @@ The task families (:mod:`framestamp.tasks.families`) choose among them; call tho
 
 from __future__ import annotations
 
+import re
+
 # Words of the prompts and answers every task uses, so a word-level vocabulary never misses them
 # (``backbones.tiny_thinker``): every word of the templates below (ordinals are digits then
 # st/nd/rd/th) and the JSON answer keys. Adding one grows the vocabulary, hence the embedding, of
@@ -25,6 +27,15 @@ def ordinal(k: int) -> str:
 def word_question(word: str, k: int, boundary: str) -> str:
     verb = "occur" if boundary == "start" else "end"
     return f"When does the {ordinal(k)} occurrence of the word '{word}' {verb}?"
+
+
+_WORD_QUESTION = re.compile(r"When does the \d+(?:st|nd|rd|th) occurrence of the word '(.+)' (?:occur|end)\?")
+
+
+def asked_word(question: str) -> str | None:
+    """The word a ``word_question`` asks about (None for any other question)."""
+    found = _WORD_QUESTION.fullmatch(question)
+    return found.group(1) if found else None
 
 
 def speaker_question(k: int, boundary: str) -> str:

@@ -124,7 +124,7 @@ class TrainConfig(Config):
     init_from: str | None = option(
         None, "framestamp checkpoint to start from, head included (fine-tuning, or the next stage of a "
               "curriculum); its model settings are kept (but text_pieces: a word-level tiny model moves to the "
-              "open text side), and it must have this run's backbone family and head"
+              "open text side; spoken_words: a tiny model starts hearing the asked words), and it must have this run's backbone family and head"
     )  # fmt: skip
     objective: str = option("ihp", "ihp, binary, token (baseline) or joint (token + joint_weight * ihp)")
     joint_weight: float = option(0.01, "weight of the IHP loss in the joint objective")

@@ -147,6 +147,11 @@ def starting_model(config: TrainConfig, dtype: torch.dtype) -> FrameStampModel:
                               f"text_pieces {pieces}")  # fmt: skip
         model.backbone.read_text_in_pieces(pieces)
         model.config = replace(model.config, text_pieces=pieces)
+    if config.model.spoken_words != model.config.spoken_words:  # likewise: a model may start hearing asked words
+        if not config.model.spoken_words or not hasattr(model.backbone, "hear_asked_words"):
+            raise ConfigError(f"init_from {config.init_from} hears the asked words; a run cannot stop it")
+        model.backbone.hear_asked_words()
+        model.config = replace(model.config, spoken_words=True)
     return model
 
 
