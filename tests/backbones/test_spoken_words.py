@@ -10,6 +10,7 @@ import torch
 
 from framestamp.backbones.spoken_words import PEAK, VOICE, word_audio
 from framestamp.backbones.tiny_whisper import SPOKEN_FILE, WhisperTinyBackbone
+from framestamp.backbones.tower import attach_cached_forward
 from framestamp.errors import ConfigError
 from framestamp.model import FrameStampModel, ModelConfig
 from framestamp.tasks.prompts import asked_word, event_question, speaker_question, word_question
@@ -46,6 +47,7 @@ def test_a_word_is_spoken_at_16_khz_trimmed_and_at_a_fixed_peak():
     assert np.abs(audio).max() == pytest.approx(PEAK, rel=1e-6)
     word_audio.__wrapped__("hello there", "en-gb-x-rp+f3")
     np.testing.assert_array_equal(audio, word_audio.__wrapped__("kubernetes"))  # the same whatever came before
+    assert not audio.flags.writeable  # shared by every caller
     assert len(word_audio("forty two")) > len(word_audio("two"))
     with pytest.raises(ConfigError):
         word_audio("  ")
@@ -100,3 +102,59 @@ def test_a_model_can_start_hearing_asked_words_once(models):
     np.testing.assert_array_equal(backbone.question_audio(WORD_QUESTION), word_audio("kubernetes"))
     with pytest.raises(ConfigError):
         backbone.hear_asked_words()
+
+
+def test_answers_do_not_depend_on_batch_order_the_tower_cache_or_a_position_gap_on_other_rows(models):
+    _, spoken = models
+    backbone = spoken.backbone
+    with torch.no_grad():
+        word_first = spoken(spoken.prepare([WORD_QUESTION, SPEAKER_QUESTION], clips())).logits
+        swapped = spoken(spoken.prepare([SPEAKER_QUESTION, WORD_QUESTION], clips()[::-1])).logits
+        torch.testing.assert_close(word_first[0, :50], swapped[1, :50])
+        torch.testing.assert_close(word_first[1, :75], swapped[0, :75])
+        cache = backbone.enable_tower_cache(memory_only=True)
+        try:
+            cached = [spoken(spoken.prepare([WORD_QUESTION, SPEAKER_QUESTION], clips())).logits for _ in range(2)]
+        finally:
+            attach_cached_forward(backbone.audio_tower, None)
+            backbone.tower_cache = None
+        assert cache.hits == 3  # the second time: the word and both clips
+        torch.testing.assert_close(cached[0], word_first)
+        torch.testing.assert_close(cached[1], word_first)
+        inputs = spoken.prepare([WORD_QUESTION], clips()[:1])
+        out = backbone(inputs, bidirectional_audio=True)
+        inputs.position_gaps = torch.tensor([100])
+        gapped = backbone(inputs, bidirectional_audio=True)
+    assert torch.isfinite(gapped.audio_hidden).all() and not torch.allclose(gapped.audio_hidden, out.audio_hidden)
+
+
+def test_a_config_that_disagrees_with_its_backbone_or_a_preset_that_cannot_hear_is_a_clear_error(models, tmp_path):
+    from framestamp.errors import CheckpointError
+    from framestamp.train.loop import build_model
+
+    _, spoken = models
+    spoken.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "framestamp_config.json").read_text())
+    (tmp_path / "framestamp_config.json").write_text(json.dumps(config | {"spoken_words": False}))
+    with pytest.raises(CheckpointError, match="hears the asked words"):
+        FrameStampModel.from_pretrained(tmp_path)
+    with pytest.raises(ConfigError, match="spoken_words needs the tiny preset"):
+        build_model(ModelConfig(backbone="tiny-scratch", spoken_words=True))
+
+
+def test_a_continued_run_may_start_hearing_asked_words_but_not_stop(models, tmp_path):
+    from framestamp.train.config import TrainConfig
+    from framestamp.train.loop import starting_model
+
+    plain, spoken = models
+    plain.save_pretrained(tmp_path / "plain")
+    spoken.save_pretrained(tmp_path / "spoken")
+
+    def run(start, hears):
+        return TrainConfig.from_dict({"init_from": str(tmp_path / start), "output_dir": str(tmp_path / "run"),
+                                      "model": {"backbone": "tiny", "spoken_words": hears}})  # fmt: skip
+
+    model = starting_model(run("plain", True), torch.float32)
+    assert model.config.spoken_words and model.backbone.spoken is not None
+    with pytest.raises(ConfigError, match="cannot stop it"):
+        starting_model(run("spoken", False), torch.float32)

@@ -129,3 +129,20 @@ def test_the_token_objective_reads_the_lm_head_on_the_answer_span_only(open_mode
     assert out.logits.shape[1] == inputs.labels.shape[1] - out.logits_from
     full_logits = open_model.backbone.lm_head(out.all_hidden[-1])
     torch.testing.assert_close(batch_loss(open_model, batch, cfg)["token"], token_loss(full_logits, inputs.labels))
+
+
+def test_a_word_the_tokenizer_cannot_name_has_no_identity_target(tmp_path):
+    """A word-level model on open clips: "banana" is outside its vocabulary, so it is read as
+    <|unk|>; its tokens are skipped, not taught to be the one class of every unknown word."""
+    cfg = config(tmp_path)
+    model = build_model(cfg.model)
+    tokenizer = model.backbone.tokenizer
+    assert tokenizer(" banana", add_special_tokens=False)["input_ids"] == [tokenizer.unk_token_id]
+    batch = QuerySampler(toy_clips(), cfg.data, seed=0).batch(0, 2)
+    inputs = tokenize(model.backbone, batch, False)
+    rate = model.backbone.token_rate_hz
+    targets = identity_targets(batch, inputs.n_audio_tokens, rate, tokenizer, tokenizer.pad_token_id)[0]
+    token = lambda t: int(t * rate)  # noqa: E731
+    assert tokenizer.unk_token_id not in targets.tolist()
+    assert set(targets[token(0.62) : token(0.78)].tolist()) == {-100}  # banana
+    assert set(targets[token(0.32) : token(0.48)].tolist()) == set(tokenizer(" apple", add_special_tokens=False)["input_ids"])

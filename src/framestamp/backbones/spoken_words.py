@@ -11,8 +11,9 @@ The prompt: ``<question><|audio_bos|>[the word]<|audio_eos|><|audio_bos|>[the cl
 Questions that name no word (speakers, events, "each word") have no spoken block.
 
 The word is spoken without the question's quotes, trimmed to espeak-ng's own span of it (20 ms
-of silence on each side), peak at -6 dBFS, at 16 kHz. The library (PyPI ``espeakng-loader``) is
-pinned with the project; a checkpoint records its version and warns when another one speaks.
+of silence on each side), peak at -6 dBFS, at 16 kHz. The library and its voice data (PyPI
+``espeakng-loader``) are pinned with the project; a checkpoint records both versions and warns
+when another one speaks.
 """
 
 from __future__ import annotations
@@ -38,20 +39,24 @@ class SpokenSpec:
 
     engine: str = "espeak-ng"
     voice: str = VOICE
-    version: str = ""
+    version: str = ""  # the library's
+    package: str = ""  # the PyPI package holding the library and its voice data, with its version
 
     @classmethod
     def current(cls) -> "SpokenSpec":
+        from importlib.metadata import version
+
         from ..corpus.espeak import Synthesizer
 
-        return cls(version=Synthesizer.version())
+        return cls(version=Synthesizer.version(), package=f"espeakng-loader=={version('espeakng-loader')}")
 
     def check(self) -> None:
         """Warn when the installed espeak-ng is not the one the checkpoint was trained with."""
-        installed = SpokenSpec.current().version
-        if self.version and installed != self.version:
-            warnings.warn(f"asked words are spoken by espeak-ng {installed}; the model was trained with "
-                          f"{self.version} (answers may differ slightly)", stacklevel=3)  # fmt: skip
+        installed = SpokenSpec.current()
+        if (self.version, self.package) != (installed.version, installed.package):
+            warnings.warn(f"asked words are spoken by espeak-ng {installed.version} ({installed.package}); the model "
+                          f"was trained with {self.version} ({self.package}); answers may differ slightly",
+                          stacklevel=3)  # fmt: skip
 
 
 @lru_cache(maxsize=CACHE_WORDS)
@@ -73,4 +78,6 @@ def word_audio(word: str, voice: str = VOICE) -> np.ndarray:
     peak = float(np.abs(audio).max()) if len(audio) else 0.0
     if peak == 0.0:
         raise ConfigError(f"espeak-ng says nothing for {word!r}")
-    return (audio * (PEAK / peak)).astype(np.float32)
+    audio = (audio * (PEAK / peak)).astype(np.float32)
+    audio.flags.writeable = False  # one array per word, shared by every caller
+    return audio

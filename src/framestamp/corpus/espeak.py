@@ -31,6 +31,7 @@ import numpy as np
 from framestamp.errors import MissingDependencyError
 
 ESPEAK_RATE_HZ = 22050
+ESPEAKNG_PACKAGE = "espeakng-loader==0.2.4"  # as pinned in pyproject.toml
 _WORD_EVENT, _PHONEME_EVENT, _TERMINATED = 1, 7, 0
 _RATE, _VOLUME, _PITCH, _RANGE = 1, 2, 3, 4  # espeak_PARAMETER values
 _VOLUME_PERCENT = 20  # below clipping: espeak's overflow gain control keeps state across calls
@@ -92,12 +93,7 @@ class Synthesizer:
     _instance: Synthesizer | None = None
 
     def __init__(self):
-        try:
-            import espeakng_loader
-        except ImportError as error:
-            raise MissingDependencyError(
-                "speech synthesis needs the 'corpus' extra: pip install 'framestamp[corpus]'"
-            ) from error
+        espeakng_loader = _loader()
         self._lib = ctypes.CDLL(espeakng_loader.get_library_path())
         self._lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
         data_path = str(_steady_data_dir(Path(espeakng_loader.get_data_path()))).encode()
@@ -123,9 +119,7 @@ class Synthesizer:
     @staticmethod
     def version() -> str:
         """Version of the espeak-ng library (part of the corpus cache key)."""
-        import espeakng_loader
-
-        lib = ctypes.CDLL(espeakng_loader.get_library_path())
+        lib = ctypes.CDLL(_loader().get_library_path())
         lib.espeak_Info.restype = ctypes.c_char_p
         return lib.espeak_Info(None).decode()
 
@@ -166,6 +160,15 @@ class Synthesizer:
         self._speak(text.encode("utf-8"))
         audio = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.float32)
         return Utterance(audio=audio, words=_word_spans(text, self._events, len(audio)))
+
+
+def _loader():
+    """The ``espeakng_loader`` module (the library and its data), or one clear error."""
+    try:
+        import espeakng_loader
+    except ImportError as error:
+        raise MissingDependencyError(f"speech synthesis needs espeak-ng: pip install {ESPEAKNG_PACKAGE}") from error
+    return espeakng_loader
 
 
 def _steady_data_dir(data: Path) -> Path:

@@ -203,7 +203,7 @@ PRETRAINED = _pretrained(
     # The open-vocabulary word models, before speakers and events: they run as soon as a lane is
     # free, and their first stage is the closed pair's. BPE pieces (the frame model only, the
     # measured alternative), then the shipped pair, hearing the asked word.
-    Experiment("words-open", OPEN_WORDS),  # continues words-ihp-short
+    Experiment("words-open", WINDOW + OPEN_WORDS),  # continues words-ihp-short
     Experiment("words-spoken", WINDOW + OPEN_WORDS + WORD_CHECKS, "words"),  # continues words-ihp-short
     Experiment("words-token-spoken", WINDOW + OPEN_WORDS + WORD_CHECKS, "words-token"),  # continues words-token-short
     # Speakers and events fine-tune the word model's backbone with a fresh head; frame and token

@@ -16,6 +16,8 @@ from ..tasks.families import first_turns
 from ..tasks.make import absent_query, make_query, subjects_of, task_of
 from .config import DataConfig
 
+IGNORED = -100  # an identity target the loss skips (padding, a word the tokenizer cannot name)
+
 MAX_TRIES_PER_ITEM = 50
 NONSPEECH_LATER_PROB = 0.2  # chance that a non-speech question asks for a later occurrence than the 1st
 NONSPEECH_LATER_K = (2, 3)  # ... and which (uniform)
@@ -216,10 +218,11 @@ def identity_targets(
 
     Words and events: the first token of the segment's label as spelt in running text (after a
     space: a byte-level BPE spells a word there as in a question about it); speakers: the digit of the
-    speaker's onset order (1st speaker -> "1"); no segment: ``silence_id``; padding: -100.
+    speaker's onset order (1st speaker -> "1"); no segment: ``silence_id``; padding and a word read
+    as ``<|unk|>``: ``IGNORED``.
     """
     n_max = int(n_audio_tokens.max())
-    ids = torch.full((len(items), n_max), -100, dtype=torch.long)
+    ids = torch.full((len(items), n_max), IGNORED, dtype=torch.long)
     for row, item in enumerate(items):
         n = int(n_audio_tokens[row])
         centres = (np.arange(n) + 0.5) / token_rate_hz
@@ -270,12 +273,15 @@ def asked_segments(clip: Clip, query: Query) -> list:
 
 
 def _heard_ids(clip: Clip, times_s: np.ndarray, tokenizer, silence_id: int) -> np.ndarray:
+    """A word the tokenizer cannot name (``<|unk|>``) has no target: one class for every such
+    word would teach the audio tokens of thousands of different words to look alike."""
     ids = np.full(len(times_s), silence_id, dtype=np.int64)
     labels = _segment_token_labels(clip)
+    unknown = getattr(tokenizer, "unk_token_id", None)
     for segment, label in zip(clip.segments, labels):
         token = tokenizer(" " + label, add_special_tokens=False)["input_ids"][:1] or [silence_id]
         inside = (times_s >= segment.start_s) & (times_s < segment.end_s)
-        ids[inside] = token[0]
+        ids[inside] = IGNORED if unknown is not None and token[0] == unknown else token[0]
     return ids
 
 
