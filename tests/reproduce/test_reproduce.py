@@ -523,6 +523,40 @@ def test_an_evaluation_stopped_half_way_resumes_after_the_last_one_done(tmp_path
     assert asked[3:] == ["test", "test_long"]
 
 
+def test_a_stop_request_ends_the_evaluations_after_the_one_under_way_and_a_rerun_goes_on(tmp_path, monkeypatch):
+    import os
+    import signal
+
+    from rich.console import Console
+
+    from framestamp.reproduce import run as reproduce_run
+    from framestamp.reproduce.plan import EvalSpec, Experiment
+    from framestamp.train.stopping import StoppedOnRequest
+
+    specs = (EvalSpec("test", "one", 4), EvalSpec("test_long", "one", 2), EvalSpec("dev", "one", 2))
+    experiment, final = Experiment("words-ihp", specs, preset="tiny"), tmp_path / "final"
+    final.mkdir()
+    (final / "head.safetensors").write_bytes(b"")
+    os.utime(final / "head.safetensors", (1, 1))
+    monkeypatch.setattr(reproduce_run.FrameStampModel, "from_pretrained", staticmethod(lambda path: object()))
+    asked = []
+
+    def evaluate_one(spec, experiment, model, final, summary, *rest):
+        asked.append(spec.split)
+        if len(asked) == 1:
+            signal.raise_signal(signal.SIGTERM)  # `kill` while the first evaluation runs
+        summary["evaluations"].append({"split": spec.split})
+
+    monkeypatch.setattr(reproduce_run, "_evaluate_one", evaluate_one)
+    console, progress = Console(file=open(os.devnull, "w")), tmp_path / "evaluations.partial.json"
+    with pytest.raises(StoppedOnRequest, match="after 1 of 3 evaluations"):
+        reproduce_run.evaluate_experiment(experiment, reproduce_run.TrainConfig(), final, console, progress=progress)
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is gone with the request
+    summary = reproduce_run.evaluate_experiment(experiment, reproduce_run.TrainConfig(), final, console,
+                                                progress=progress)  # fmt: skip
+    assert asked == ["test", "test_long", "dev"] and len(summary["evaluations"]) == 3
+
+
 def test_an_evaluation_of_the_runs_own_corpus_is_found_whether_or_not_it_is_named():
     from framestamp.reproduce.stored import evaluation
 

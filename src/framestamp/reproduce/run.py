@@ -31,6 +31,7 @@ from ..model import CONFIG_NAME, HEAD_NAME, FrameStampModel
 from ..decoding import presence_threshold
 from ..train.config import TrainConfig
 from ..train.loop import train
+from ..train.stopping import StopRequests, StoppedOnRequest
 from .plan import FULL, EvalSpec, Experiment, experiment_config, on_one_corpus, plan, with_prerequisites
 from .stored import STANDARD_EVALUATIONS, evaluation
 
@@ -205,7 +206,9 @@ def evaluate_experiment(
             :func:`calibrate_presence`); False keeps the checkpoint's threshold and writes nothing.
         progress: a file where the evaluations done so far are kept after each one: a run
             stopped half way resumes after the last one done (when the file is newer than the
-            final model), and the caller removes it once the summary is stored.
+            final model), and the caller removes it once the summary is stored. With it, a stop
+            request (SIGTERM, Ctrl-C, or the parent's in ``reproduce --jobs``) stops after the
+            evaluation under way (``StoppedOnRequest``).
     """
     from ..train.loop import training_clips
 
@@ -222,14 +225,18 @@ def evaluate_experiment(
                           "before its window was chosen")  # fmt: skip
     split_clips = cache(lambda split, corpus=None: training_clips(
         replace(config.data, max_duration_s=None, corpus=corpus or config.data.corpus), split=split))
-    for spec in experiment.evals:
-        key = _spec_key(spec)
-        if key in done:
-            continue
-        _evaluate_one(spec, experiment, model, final, summary, split_clips, console, figures_dir, calibrate)
-        if progress is not None:
-            done.append(key)
-            _keep_progress(progress, done, summary)
+    with StopRequests() as stop:
+        for spec in experiment.evals:
+            key = _spec_key(spec)
+            if key in done:
+                continue
+            _evaluate_one(spec, experiment, model, final, summary, split_clips, console, figures_dir, calibrate)
+            if progress is not None:
+                done.append(key)
+                _keep_progress(progress, done, summary)
+                if stop.requested and len(done) < len(experiment.evals):  # what is done is kept
+                    raise StoppedOnRequest(f"evaluating {experiment.name}, after {len(done)} of "
+                                           f"{len(experiment.evals)} evaluations")  # fmt: skip
     return summary
 
 

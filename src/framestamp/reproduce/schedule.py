@@ -33,8 +33,9 @@ def run_in_parallel(steps: list[Step], jobs: int, results_dir: Path, runs_dir: P
     threads = max(1, (os.cpu_count() or 1) // jobs)
     context = multiprocessing.get_context("spawn")  # no forked copies of torch's thread pools
     # On SIGTERM or Ctrl-C no more experiments start, a training one saves a checkpoint after its
-    # current step and stops, an evaluating one finishes (a rerun goes on from there); on a second
-    # signal the experiments are ended (a training one still finishes its step).
+    # current step and stops, an evaluating one stops after the evaluation under way (a rerun goes
+    # on from there); on a second signal the experiments are ended (a training one still finishes
+    # its step).
     stopping = context.Event()
     pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(threads, stopping))
     with pool, StopRequests(on_request=lambda _: stopping.set(), interrupt_on_second=True) as stop:
