@@ -80,6 +80,8 @@ class ModelConfig(Config):
                                            "decoder embeddings (the open vocabulary)")
     spoken_words: bool = option(False, "tiny: a question about a word also carries the word said by espeak-ng, heard by "
                                        "the tower before the clip (framestamp.backbones.spoken_words)")
+    spoken_word_text: bool = option(True, "tiny, with spoken_words: the question's text names the word too; False: it "
+                                          "reads as unknown and the spoken block alone names it")
     thinker_sizes: dict = option({}, "tiny presets: sizes of the thinker (framestamp.backbones.tiny_thinker.TinyConfig "
                                      "fields, e.g. text_width, text_layers)")
     match_probe: bool = option(False, "training only: a Linear(hidden, 1) probe for the auxiliary match loss "

@@ -158,3 +158,16 @@ def test_a_continued_run_may_start_hearing_asked_words_but_not_stop(models, tmp_
     assert model.config.spoken_words and model.backbone.spoken is not None
     with pytest.raises(ConfigError, match="cannot stop it"):
         starting_model(run("spoken", False), torch.float32)
+
+
+def test_without_its_text_the_asked_word_is_named_by_the_spoken_block_alone():
+    backbone = WhisperTinyBackbone.create(["apple"], seed=0, spoken_words=True, spoken_word_text=False)
+    asked = word_question("apple", 1, "start")
+    assert backbone.question_text(asked) == word_question("<|unk|>", 1, "start")
+    assert backbone.question_text(SPEAKER_QUESTION) == SPEAKER_QUESTION
+    np.testing.assert_array_equal(backbone.question_audio(asked), word_audio("apple"))  # said as asked
+    apple, zebra = (backbone.prepare([word_question(w, 1, "start")], clips()[:1]) for w in ("apple", "zebra"))
+    audio_id = backbone.tokenizer.convert_tokens_to_ids("<|AUDIO|>")
+    text = lambda inputs: inputs.input_ids[inputs.input_ids != audio_id]  # noqa: E731
+    torch.testing.assert_close(text(apple), text(zebra))  # the same text ...
+    assert not torch.equal(apple.model_kwargs["input_features"][0], zebra.model_kwargs["input_features"][0])  # ... not the same sound

@@ -93,7 +93,7 @@ class Qwen25OmniBackbone(Backbone):
         between = self._token_ids(AUDIO_EOS + AUDIO_BOS)
         rows, label_rows, starts, n_clip_tokens = [], [], [], []
         for question, said, answer in zip(questions, spoken, answers if answers is not None else [None] * len(questions)):
-            before, after = chatml_prompt(question, self.system_prompt)
+            before, after = chatml_prompt(self.question_text(question), self.system_prompt)
             prompt = self._token_ids(before)
             if said is not None:
                 prompt += [audio_id] * next(n_tokens_of) + between
@@ -112,6 +112,10 @@ class Qwen25OmniBackbone(Backbone):
             "feature_attention_mask": feature_mask,
         }
         return BackboneInputs(model_kwargs, torch.tensor(starts) + shift, torch.tensor(n_clip_tokens), labels)
+
+    def question_text(self, question: str) -> str:
+        """The question's text as the thinker reads it (as asked, here)."""
+        return question
 
     def question_audio(self, question: str) -> np.ndarray | None:
         """An audio block the question carries before the clip's (16 kHz mono), or None: none here

@@ -41,18 +41,22 @@ class SpokenSpec:
     voice: str = VOICE
     version: str = ""  # the library's
     package: str = ""  # the PyPI package holding the library and its voice data, with its version
+    # False: the question's text names the word as unknown (the tokenizer's unknown token), so the
+    # spoken block alone names it, for a word of the vocabulary too (every question trains hearing)
+    with_text: bool = True
 
     @classmethod
-    def current(cls) -> "SpokenSpec":
+    def current(cls, with_text: bool = True) -> "SpokenSpec":
         from importlib.metadata import version
 
         from ..corpus.espeak import Synthesizer
 
-        return cls(version=Synthesizer.version(), package=f"espeakng-loader=={version('espeakng-loader')}")
+        return cls(version=Synthesizer.version(), package=f"espeakng-loader=={version('espeakng-loader')}",
+                   with_text=with_text)  # fmt: skip
 
     def check(self) -> None:
         """Warn when the installed espeak-ng is not the one the checkpoint was trained with."""
-        installed = SpokenSpec.current()
+        installed = SpokenSpec.current(self.with_text)
         if (self.version, self.package) != (installed.version, installed.package):
             warnings.warn(f"asked words are spoken by espeak-ng {installed.version} ({installed.package}); the model "
                           f"was trained with {self.version} ({self.package}); answers may differ slightly",

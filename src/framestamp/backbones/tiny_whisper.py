@@ -117,7 +117,7 @@ class WhisperTinyBackbone(TinyThinkerBackbone):
     def create(
         cls, words: Iterable[str] | None = None, sizes: TinyConfig = TinyConfig(), seed: int = 0,
         tower_source: str = "package", trainable_layers: int = 0, text_pieces: int | None = None,
-        spoken_words: bool = False,
+        spoken_words: bool = False, spoken_word_text: bool = True,
     ) -> "WhisperTinyBackbone":  # fmt: skip
         """A fresh thinker around the pre-trained tower, reading the corpus's ``words`` (word-level
         tokenizer) or, with ``text_pieces``, any text through Whisper's first ``text_pieces`` pieces;
@@ -136,7 +136,7 @@ class WhisperTinyBackbone(TinyThinkerBackbone):
         state = load_tower_state(tower_source)
         _load_tower(model, state)
         spec = TowerSpec(source=str(tower_source), hash=tower_hash(state), trainable_layers=trainable_layers)
-        spoken = SpokenSpec.current() if spoken_words else None
+        spoken = SpokenSpec.current(spoken_word_text) if spoken_words else None
         return cls(model.eval(), tokenizer, whisper_feature_extractor(), spec, text=text, spoken=spoken)
 
     @classmethod
@@ -146,7 +146,8 @@ class WhisperTinyBackbone(TinyThinkerBackbone):
         return super().create_options(config) | {"tower_source": config.tower_source,
                                                  "trainable_layers": config.tower_trainable_layers,
                                                  "text_pieces": config.text_pieces,
-                                                 "spoken_words": config.spoken_words}  # fmt: skip
+                                                 "spoken_words": config.spoken_words,
+                                                 "spoken_word_text": config.spoken_word_text}  # fmt: skip
 
     def question_audio(self, question: str) -> np.ndarray | None:
         """The asked word as espeak-ng says it, for a model that hears asked words; else None."""
@@ -155,12 +156,19 @@ class WhisperTinyBackbone(TinyThinkerBackbone):
         word = asked_word(question)
         return None if word is None else word_audio(word, self.spoken.voice)
 
-    def hear_asked_words(self) -> None:
+    def question_text(self, question: str) -> str:
+        """The question as the thinker reads it: without the asked word's text when the spoken
+        block alone names it (``SpokenSpec.with_text`` False), as asked otherwise."""
+        word = asked_word(question) if self.spoken is not None and not self.spoken.with_text else None
+        return question if word is None else question.replace(f"'{word}'", f"'{self.tokenizer.unk_token or ''}'")
+
+    def hear_asked_words(self, with_text: bool = True) -> None:
         """From now on, questions about a word carry the word as espeak-ng says it (a model trained
-        without it starts learning to use it; nothing else changes)."""
+        without it starts learning to use it; nothing else changes); without ``with_text`` the
+        question's text no longer names the word."""
         if self.spoken is not None:
             raise ConfigError("this backbone already hears the asked words")
-        self.spoken = SpokenSpec.current()
+        self.spoken = SpokenSpec.current(with_text)
 
     def read_text_in_pieces(self, pieces: int) -> None:
         """Swap a word-level text side for the open one (Whisper's first ``pieces`` pieces), keeping

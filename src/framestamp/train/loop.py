@@ -55,7 +55,7 @@ def build_model(config: ModelConfig, seed: int = 0, dtype: str | None = None) ->
             if not hasattr(backbone, "hear_asked_words"):
                 raise ConfigError(f"spoken_words needs the tiny preset (its tower hears the asked word); "
                                   f"{config.backbone} cannot")  # fmt: skip
-            backbone.hear_asked_words()
+            backbone.hear_asked_words(config.spoken_word_text)
     return FrameStampModel(backbone, config)
 
 
@@ -158,8 +158,8 @@ def starting_model(config: TrainConfig, dtype: torch.dtype) -> FrameStampModel:
         if not hasattr(model.backbone, "hear_asked_words"):
             raise ConfigError(f"spoken_words needs the tiny preset (its tower hears the asked word); init_from "
                               f"{config.init_from} is a {model.config.backbone} model")  # fmt: skip
-        model.backbone.hear_asked_words()
-        model.config = replace(model.config, spoken_words=True)
+        model.backbone.hear_asked_words(config.model.spoken_word_text)
+        model.config = replace(model.config, spoken_words=True, spoken_word_text=config.model.spoken_word_text)
     return model
 
 
