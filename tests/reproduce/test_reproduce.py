@@ -488,20 +488,33 @@ def test_open_vocabulary_targets_read_new_words_the_closed_namesake_and_the_unse
     assert not any("pocketsphinx" in what for what in {r.what for r in measured_targets(results, "tiny")})
 
 
-def test_an_evaluation_stopped_half_way_resumes_after_the_last_one_done(tmp_path, monkeypatch):
+def evaluations_of(tmp_path, monkeypatch, specs, evaluate_one):
+    """A call of ``evaluate_experiment`` on a stand-in final model whose evaluations ``evaluate_one``
+    answers, keeping its progress in a file; and that file."""
     import os
 
     from rich.console import Console
 
     from framestamp.reproduce import run as reproduce_run
-    from framestamp.reproduce.plan import EvalSpec, Experiment
+    from framestamp.reproduce.plan import Experiment
 
-    experiment = Experiment("words-ihp", (EvalSpec("test", "one", 4), EvalSpec("test_long", "one", 2)), preset="tiny")
     final = tmp_path / "final"
     final.mkdir()
     (final / "head.safetensors").write_bytes(b"")
     os.utime(final / "head.safetensors", (1, 1))
     monkeypatch.setattr(reproduce_run.FrameStampModel, "from_pretrained", staticmethod(lambda path: object()))
+    monkeypatch.setattr(reproduce_run, "_evaluate_one", evaluate_one)
+    console, progress = Console(file=open(os.devnull, "w")), tmp_path / "evaluations.partial.json"
+    experiment = Experiment("words-ihp", specs, preset="tiny")
+    return lambda: reproduce_run.evaluate_experiment(experiment, reproduce_run.TrainConfig(), final, console,
+                                                     progress=progress), progress  # fmt: skip
+
+
+def test_an_evaluation_stopped_half_way_resumes_after_the_last_one_done(tmp_path, monkeypatch):
+    import os
+
+    from framestamp.reproduce.plan import EvalSpec
+
     asked = []
 
     def evaluate_one(spec, experiment, model, final, summary, *rest):
@@ -510,35 +523,24 @@ def test_an_evaluation_stopped_half_way_resumes_after_the_last_one_done(tmp_path
             raise KeyboardInterrupt  # the session ends in the middle of the second evaluation
         summary["evaluations"].append({"split": spec.split})
 
-    monkeypatch.setattr(reproduce_run, "_evaluate_one", evaluate_one)
-    console, progress = Console(file=open(os.devnull, "w")), tmp_path / "evaluations.partial.json"
-    config = reproduce_run.TrainConfig()
+    specs = (EvalSpec("test", "one", 4), EvalSpec("test_long", "one", 2))
+    evaluate, progress = evaluations_of(tmp_path, monkeypatch, specs, evaluate_one)
     with pytest.raises(KeyboardInterrupt):
-        reproduce_run.evaluate_experiment(experiment, config, final, console, progress=progress)
-    summary = reproduce_run.evaluate_experiment(experiment, config, final, console, progress=progress)
+        evaluate()
+    summary = evaluate()
     assert asked == ["test", "test_long", "test_long"]  # the first one is not asked again
     assert [r["split"] for r in summary["evaluations"]] == ["test", "test_long"]
     os.utime(progress, (0, 0))  # progress older than the model (retrained since): start afresh
-    reproduce_run.evaluate_experiment(experiment, config, final, console, progress=progress)
+    evaluate()
     assert asked[3:] == ["test", "test_long"]
 
 
 def test_a_stop_request_ends_the_evaluations_after_the_one_under_way_and_a_rerun_goes_on(tmp_path, monkeypatch):
-    import os
     import signal
 
-    from rich.console import Console
-
-    from framestamp.reproduce import run as reproduce_run
-    from framestamp.reproduce.plan import EvalSpec, Experiment
+    from framestamp.reproduce.plan import EvalSpec
     from framestamp.train.stopping import StoppedOnRequest
 
-    specs = (EvalSpec("test", "one", 4), EvalSpec("test_long", "one", 2), EvalSpec("dev", "one", 2))
-    experiment, final = Experiment("words-ihp", specs, preset="tiny"), tmp_path / "final"
-    final.mkdir()
-    (final / "head.safetensors").write_bytes(b"")
-    os.utime(final / "head.safetensors", (1, 1))
-    monkeypatch.setattr(reproduce_run.FrameStampModel, "from_pretrained", staticmethod(lambda path: object()))
     asked = []
 
     def evaluate_one(spec, experiment, model, final, summary, *rest):
@@ -547,13 +549,12 @@ def test_a_stop_request_ends_the_evaluations_after_the_one_under_way_and_a_rerun
             signal.raise_signal(signal.SIGTERM)  # `kill` while the first evaluation runs
         summary["evaluations"].append({"split": spec.split})
 
-    monkeypatch.setattr(reproduce_run, "_evaluate_one", evaluate_one)
-    console, progress = Console(file=open(os.devnull, "w")), tmp_path / "evaluations.partial.json"
+    specs = (EvalSpec("test", "one", 4), EvalSpec("test_long", "one", 2), EvalSpec("dev", "one", 2))
+    evaluate, _ = evaluations_of(tmp_path, monkeypatch, specs, evaluate_one)
     with pytest.raises(StoppedOnRequest, match="after 1 of 3 evaluations"):
-        reproduce_run.evaluate_experiment(experiment, reproduce_run.TrainConfig(), final, console, progress=progress)
+        evaluate()
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is gone with the request
-    summary = reproduce_run.evaluate_experiment(experiment, reproduce_run.TrainConfig(), final, console,
-                                                progress=progress)  # fmt: skip
+    summary = evaluate()
     assert asked == ["test", "test_long", "dev"] and len(summary["evaluations"]) == 3
 
 
