@@ -202,7 +202,7 @@ class FrameStampModel(nn.Module):
         backbone = load_backbone(config.backbone, base, **backbone_kwargs)
         if (directory / ADAPTER_DIR).is_dir():
             load_lora(backbone.model, directory / ADAPTER_DIR)
-        if config.spoken_words != (getattr(backbone, "spoken", None) is not None):
+        if config.spoken_words != backbone.hears_asked_words:
             raise CheckpointError(f"{directory}: its config says spoken_words {config.spoken_words}, its backbone "
                                   f"{'does not hear' if config.spoken_words else 'hears'} the asked words "
                                   f"(spoken_words.json)")  # fmt: skip

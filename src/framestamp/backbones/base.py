@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from ..audio import SAMPLE_RATE_HZ
+from ..errors import ConfigError
 IGNORE_INDEX = -100
 
 
@@ -198,6 +199,16 @@ class Backbone(nn.Module, abc.ABC):
             **inputs.model_kwargs, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=end_id, pad_token_id=pad_id
         )
         return self.tokenizer.batch_decode(sequences[:, inputs.input_ids.shape[1] :], skip_special_tokens=True)
+
+    @property
+    def hears_asked_words(self) -> bool:
+        """Whether a question about a word carries the word as spoken (the tiny preset's spoken
+        words, :mod:`framestamp.backbones.spoken_words`); never, here."""
+        return False
+
+    def hear_asked_words(self, with_text: bool = True) -> None:
+        """Make questions about a word carry the word as spoken; only the tiny preset can."""
+        raise ConfigError(f"spoken_words needs the tiny preset (its tower hears the asked word); {self.family} cannot")
 
     def reuse_frozen_outputs(self) -> None:
         """Keep what frozen parts compute from a clip in memory, so that several questions about one

@@ -162,6 +162,10 @@ class WhisperTinyBackbone(TinyThinkerBackbone):
         word = asked_word(question) if self.spoken is not None and not self.spoken.with_text else None
         return question if word is None else question.replace(f"'{word}'", f"'{self.tokenizer.unk_token or ''}'")
 
+    @property
+    def hears_asked_words(self) -> bool:
+        return self.spoken is not None
+
     def hear_asked_words(self, with_text: bool = True) -> None:
         """From now on, questions about a word carry the word as espeak-ng says it (a model trained
         without it starts learning to use it; nothing else changes); without ``with_text`` the

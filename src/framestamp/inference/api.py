@@ -293,9 +293,8 @@ class Stamper:
             times in seconds, the count estimate and the presence decision.
         """
         ask = build_ask(word, occurrence, end, event, speaker, question, every)
-        heard = self.hears_asked_words and asked_word(ask.question) is not None
-        self._check_vocabulary(None if heard else word if word is not None else event,
-                               None if heard or question is None else question)  # fmt: skip
+        if not (self.hears_asked_words and asked_word(ask.question) is not None):  # a heard word needs no vocabulary
+            self._check_vocabulary(word if word is not None else event, question)
         waveform = self.waveform(audio, sample_rate_hz)
         answer = self.engine.answer([waveform], [ask])[0]
         p = answer.presence_probability
@@ -511,7 +510,7 @@ class Stamper:
     def hears_asked_words(self) -> bool:
         """Whether a question about a word carries the word as spoken (any word can be asked;
         :mod:`framestamp.backbones.spoken_words`)."""
-        return getattr(self.model.backbone, "spoken", None) is not None
+        return getattr(self.model.backbone, "hears_asked_words", False)  # a model of another make may not say
 
     def _check_vocabulary(self, subject: str | None, question: str | None = None) -> None:
         """An unknown ``subject`` (word or event) is an error: the model could not tell which one

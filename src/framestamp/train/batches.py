@@ -9,14 +9,13 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ..backbones.base import IGNORE_INDEX
 from ..data.augment import augment_clip, nonspeech_clip
 from ..data.examples import Clip, crop_to_words, join_clips
 from ..tasks import Query, event_counts
 from ..tasks.families import first_turns
 from ..tasks.make import absent_query, make_query, subjects_of, task_of
 from .config import DataConfig
-
-IGNORED = -100  # an identity target the loss skips (padding, a word the tokenizer cannot name)
 
 MAX_TRIES_PER_ITEM = 50
 NONSPEECH_LATER_PROB = 0.2  # chance that a non-speech question asks for a later occurrence than the 1st
@@ -219,10 +218,10 @@ def identity_targets(
     Words and events: the first token of the segment's label as spelt in running text (after a
     space: a byte-level BPE spells a word there as in a question about it); speakers: the digit of the
     speaker's onset order (1st speaker -> "1"); no segment: ``silence_id``; padding and a word read
-    as ``<|unk|>``: ``IGNORED``.
+    as ``<|unk|>``: ``IGNORE_INDEX``.
     """
     n_max = int(n_audio_tokens.max())
-    ids = torch.full((len(items), n_max), IGNORED, dtype=torch.long)
+    ids = torch.full((len(items), n_max), IGNORE_INDEX, dtype=torch.long)
     for row, item in enumerate(items):
         n = int(n_audio_tokens[row])
         centres = (np.arange(n) + 0.5) / token_rate_hz
@@ -281,7 +280,7 @@ def _heard_ids(clip: Clip, times_s: np.ndarray, tokenizer, silence_id: int) -> n
     for segment, label in zip(clip.segments, labels):
         token = tokenizer(" " + label, add_special_tokens=False)["input_ids"][:1] or [silence_id]
         inside = (times_s >= segment.start_s) & (times_s < segment.end_s)
-        ids[inside] = IGNORED if unknown is not None and token[0] == unknown else token[0]
+        ids[inside] = IGNORE_INDEX if unknown is not None and token[0] == unknown else token[0]
     return ids
 
 

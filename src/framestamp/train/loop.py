@@ -51,10 +51,7 @@ def build_model(config: ModelConfig, seed: int = 0, dtype: str | None = None) ->
     else:
         kwargs = {"dtype": dtype} if dtype else {}
         backbone = load_backbone(config.backbone, config.backbone_path or config.backbone, **kwargs)
-        if config.spoken_words and getattr(backbone, "spoken", None) is None:
-            if not hasattr(backbone, "hear_asked_words"):
-                raise ConfigError(f"spoken_words needs the tiny preset (its tower hears the asked word); "
-                                  f"{config.backbone} cannot")  # fmt: skip
+        if config.spoken_words and not backbone.hears_asked_words:
             backbone.hear_asked_words(config.spoken_word_text)
     return FrameStampModel(backbone, config)
 
@@ -155,9 +152,6 @@ def starting_model(config: TrainConfig, dtype: torch.dtype) -> FrameStampModel:
     if config.model.spoken_words != model.config.spoken_words:  # likewise: a model may start hearing asked words
         if not config.model.spoken_words:
             raise ConfigError(f"init_from {config.init_from} hears the asked words; a run cannot stop it")
-        if not hasattr(model.backbone, "hear_asked_words"):
-            raise ConfigError(f"spoken_words needs the tiny preset (its tower hears the asked word); init_from "
-                              f"{config.init_from} is a {model.config.backbone} model")  # fmt: skip
         model.backbone.hear_asked_words(config.model.spoken_word_text)
         model.config = replace(model.config, spoken_words=True, spoken_word_text=config.model.spoken_word_text)
     return model
