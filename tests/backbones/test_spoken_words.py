@@ -102,6 +102,11 @@ def test_a_model_can_start_hearing_asked_words_once(models):
     np.testing.assert_array_equal(backbone.question_audio(WORD_QUESTION), word_audio("kubernetes"))
     with pytest.raises(ConfigError):
         backbone.hear_asked_words()
+    record = backbone.spoken
+    backbone.hear_asked_words(with_text=False)  # only whether the text names the word changes
+    assert backbone.spoken.with_text is False and (backbone.spoken.version, backbone.spoken.package) == (
+        record.version, record.package)  # fmt: skip
+    assert backbone.question_text(WORD_QUESTION) == word_question("<|unk|>", 2, "start")
 
 
 def test_answers_do_not_depend_on_batch_order_the_tower_cache_or_a_position_gap_on_other_rows(models):
@@ -142,6 +147,20 @@ def test_a_config_that_disagrees_with_its_backbone_or_a_preset_that_cannot_hear_
         build_model(ModelConfig(backbone="tiny-scratch", spoken_words=True))
 
 
+def test_a_training_row_may_leave_its_word_to_the_spoken_block(models):
+    plain, spoken = models
+    unwritten = WhisperTinyBackbone.create(["apple"], seed=0, spoken_words=True, spoken_word_text=False)
+    asked = [word_question("apple", 1, "start"), SPEAKER_QUESTION]
+    mixed = spoken.backbone.prepare(asked, clips(), written=[False, False])
+    torch.testing.assert_close(mixed.input_ids, unwritten.prepare(asked, clips()).input_ids, rtol=0, atol=0)
+    kept = spoken.backbone.prepare(asked, clips(), written=[True, False])
+    torch.testing.assert_close(kept.input_ids, spoken.backbone.prepare(asked, clips()).input_ids, rtol=0, atol=0)
+    assert not torch.equal(kept.input_ids, mixed.input_ids)  # the word's text is the difference
+    assert spoken.backbone.question_text(asked[0], written=False) == word_question("<|unk|>", 1, "start")
+    with pytest.raises(ConfigError, match="hears asked words"):
+        plain.backbone.prepare(asked, clips(), written=[False, True])
+
+
 def test_a_continued_run_may_start_hearing_asked_words_but_not_stop(models, tmp_path):
     from framestamp.train.config import TrainConfig
     from framestamp.train.loop import starting_model
@@ -158,6 +177,12 @@ def test_a_continued_run_may_start_hearing_asked_words_but_not_stop(models, tmp_
     assert model.config.spoken_words and model.backbone.spoken is not None
     with pytest.raises(ConfigError, match="cannot stop it"):
         starting_model(run("spoken", False), torch.float32)
+    unwritten = TrainConfig.from_dict({"init_from": str(tmp_path / "spoken"), "output_dir": str(tmp_path / "run"),
+                                       "model": {"backbone": "tiny", "spoken_words": True, "spoken_word_text": False}})
+    model = starting_model(unwritten, torch.float32)  # a second stage may stop reading the word (or start again)
+    assert model.config.spoken_word_text is False and model.backbone.spoken.with_text is False
+    model.save_pretrained(tmp_path / "unwritten")
+    assert FrameStampModel.from_pretrained(tmp_path / "unwritten").backbone.spoken.with_text is False
 
 
 def test_without_its_text_the_asked_word_is_named_by_the_spoken_block_alone():
@@ -171,3 +196,4 @@ def test_without_its_text_the_asked_word_is_named_by_the_spoken_block_alone():
     text = lambda inputs: inputs.input_ids[inputs.input_ids != audio_id]  # noqa: E731
     torch.testing.assert_close(text(apple), text(zebra))  # the same text ...
     assert not torch.equal(apple.model_kwargs["input_features"][0], zebra.model_kwargs["input_features"][0])  # ... not the same sound
+

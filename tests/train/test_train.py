@@ -211,3 +211,23 @@ def test_cropped_clips_hold_a_run_of_two_or_three_words_and_the_question_is_abou
         assert item.clip.duration_s < 4.0 and item.query.subject in {s.label for s in item.clip.segments}
         assert all(0 <= t < item.clip.duration_s for t in item.query.targets_s)
     assert sampler.batch(7, 4) == QuerySampler(long_clips, sampler.data, seed=0).batch(7, 4)  # a function of the step
+
+
+def test_a_share_of_training_questions_leaves_its_word_unwritten():
+    from framestamp.errors import ConfigError
+    from framestamp.train.batches import QuerySampler
+    from framestamp.train.config import DataConfig, TrainConfig
+
+    clips = toy_clips()
+    plain = QuerySampler(clips, DataConfig(modes=["one"]), seed=0)
+    mixed = QuerySampler(clips, DataConfig(modes=["one"], unwritten_word_share=0.5), seed=0)
+    pairs = [(a, b) for step in range(50) for a, b in zip(plain.batch(step, 4), mixed.batch(step, 4))]
+    assert all(a.query == b.query and a.clip is b.clip for a, b in pairs)  # the same questions ...
+    assert all(a.word_written for a, _ in pairs)
+    share = np.mean([not b.word_written for _, b in pairs])
+    assert 0.35 < share < 0.65  # ... about half of them named by the spoken block alone
+    with pytest.raises(ValueError, match="unwritten_word_share"):
+        DataConfig(unwritten_word_share=1.5)
+    with pytest.raises(ConfigError, match="needs model.spoken_words"):
+        TrainConfig.from_dict({"model": {"backbone": "tiny"}, "data": {"unwritten_word_share": 0.5}})
+

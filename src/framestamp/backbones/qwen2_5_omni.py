@@ -16,6 +16,7 @@ import torch
 from transformers import AutoTokenizer, Qwen2_5OmniThinkerForConditionalGeneration, WhisperFeatureExtractor
 from transformers.models.qwen2_5_omni.processing_qwen2_5_omni import _get_feat_extract_output_lengths
 
+from ..errors import ConfigError
 from .log_mel import log_mel
 from .masking import mask_for_attention
 from .base import IGNORE_INDEX, SAMPLE_RATE_HZ, Backbone, BackboneInputs, audio_bidirectional_mask
@@ -77,8 +78,14 @@ class Qwen25OmniBackbone(Backbone):
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def prepare(
-        self, questions: Sequence[str], waveforms: Sequence[np.ndarray], answers: Sequence[str] | None = None
+        self, questions: Sequence[str], waveforms: Sequence[np.ndarray], answers: Sequence[str] | None = None,
+        written: Sequence[bool] | None = None,
     ) -> BackboneInputs:
+        """The base class's batch; ``written`` (training a model that hears asked words): per
+        question, whether its text names its asked word (False: the spoken block alone names it);
+        None: as the backbone says (``question_text``)."""
+        if written is not None and not all(written) and not self.hears_asked_words:
+            raise ConfigError("a question can leave its word unwritten only for a model that hears asked words")
         # Each row's audios in prompt order: the question's own audio block if it has one
         # (``question_audio``), then the clip. The thinker fills audio tokens in that order.
         spoken = [self.question_audio(question) for question in questions]
@@ -92,8 +99,9 @@ class Qwen25OmniBackbone(Backbone):
         audio_id = self.tokenizer.convert_tokens_to_ids(AUDIO_TOKEN)
         between = self._token_ids(AUDIO_EOS + AUDIO_BOS)
         rows, label_rows, starts, n_clip_tokens = [], [], [], []
-        for question, said, answer in zip(questions, spoken, answers if answers is not None else [None] * len(questions)):
-            before, after = chatml_prompt(self.question_text(question), self.system_prompt)
+        n = len(questions)
+        for question, said, answer, names_word in zip(questions, spoken, answers or [None] * n, written or [True] * n):
+            before, after = chatml_prompt(self.question_text(question, names_word), self.system_prompt)
             prompt = self._token_ids(before)
             if said is not None:
                 prompt += [audio_id] * next(n_tokens_of) + between
@@ -113,8 +121,9 @@ class Qwen25OmniBackbone(Backbone):
         }
         return BackboneInputs(model_kwargs, torch.tensor(starts) + shift, torch.tensor(n_clip_tokens), labels)
 
-    def question_text(self, question: str) -> str:
-        """The question's text as the thinker reads it (as asked, here)."""
+    def question_text(self, question: str, written: bool = True) -> str:
+        """The question's text as the thinker reads it (as asked, here; ``written`` is for backbones
+        that hear asked words)."""
         return question
 
     def question_audio(self, question: str) -> np.ndarray | None:

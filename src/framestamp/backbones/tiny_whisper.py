@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Iterable
 
@@ -156,10 +156,11 @@ class WhisperTinyBackbone(TinyThinkerBackbone):
         word = asked_word(question)
         return None if word is None else word_audio(word, self.spoken.voice)
 
-    def question_text(self, question: str) -> str:
+    def question_text(self, question: str, written: bool = True) -> str:
         """The question as the thinker reads it: without the asked word's text when the spoken
-        block alone names it (``SpokenSpec.with_text`` False), as asked otherwise."""
-        word = asked_word(question) if self.spoken is not None and not self.spoken.with_text else None
+        block alone names it (``SpokenSpec.with_text`` False, or not ``written``), as asked otherwise."""
+        unwritten = self.spoken is not None and not (self.spoken.with_text and written)
+        word = asked_word(question) if unwritten else None
         return question if word is None else question.replace(f"'{word}'", f"'{self.tokenizer.unk_token or ''}'")
 
     @property
@@ -169,10 +170,11 @@ class WhisperTinyBackbone(TinyThinkerBackbone):
     def hear_asked_words(self, with_text: bool = True) -> None:
         """From now on, questions about a word carry the word as espeak-ng says it (a model trained
         without it starts learning to use it; nothing else changes); without ``with_text`` the
-        question's text no longer names the word."""
-        if self.spoken is not None:
-            raise ConfigError("this backbone already hears the asked words")
-        self.spoken = SpokenSpec.current(with_text)
+        question's text no longer names the word. A backbone that hears them already keeps its
+        spoken-words record and only changes whether the text names the word."""
+        if self.spoken is not None and self.spoken.with_text == with_text:
+            raise ConfigError(f"this backbone already hears the asked words (with_text={with_text})")
+        self.spoken = SpokenSpec.current(with_text) if self.spoken is None else replace(self.spoken, with_text=with_text)
 
     def read_text_in_pieces(self, pieces: int) -> None:
         """Swap a word-level text side for the open one (Whisper's first ``pieces`` pieces), keeping

@@ -29,6 +29,7 @@ class Item:
     clip: Clip
     query: Query
     position_gap_s: float = 0.0
+    word_written: bool = True  # False: the question's text names its word as unknown (spoken block only)
 
 
 class QuerySampler:
@@ -65,6 +66,8 @@ class QuerySampler:
     is replaced by a question about a generated clip with no speech, speaker or event in it
     (``framestamp.data.augment.nonspeech_clip``: silence, tones, noise, music, mixes), made by a generator of
     its own seeded with (seed, step, slot); its answer is empty. It is not augmented.
+    With ``data.unwritten_word_share`` > 0, that share of items (a stream of their own) has its
+    question's word left unwritten for a model that hears asked words: the spoken block alone names it.
     """
 
     def __init__(
@@ -133,6 +136,9 @@ class QuerySampler:
             chosen = np.random.default_rng([self.seed, step, 4]).random(size) < self.data.augment_share
             chosen &= ~nonspeech
             items = [self._augmented(item, step, slot) if chosen[slot] else item for slot, item in enumerate(items)]
+        if self.data.unwritten_word_share > 0:
+            unwritten = np.random.default_rng([self.seed, step, 9]).random(size) < self.data.unwritten_word_share
+            items = [replace(item, word_written=False) if u else item for item, u in zip(items, unwritten)]
         if self.data.max_position_gap_s > 0:
             gaps = np.random.default_rng([self.seed, step, 2]).uniform(0.0, self.data.max_position_gap_s, size)
             items = [replace(item, position_gap_s=float(gap)) for item, gap in zip(items, gaps)]

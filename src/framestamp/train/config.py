@@ -63,6 +63,11 @@ class DataConfig(Config):
         0.0, "robustness: share of training items whose clip is augmented (late start, background, level, "
              "telephone band, 8-bit samples; see docs/augmentation.md), targets moved with the audio (0: none)"
     )  # fmt: skip
+    unwritten_word_share: float = option(
+        0.0, "models that hear the asked words (model.spoken_words): share of questions whose text names their "
+             "word as unknown, so the spoken block alone names it, as for a word the text side has never read; "
+             "the others read it too (0: every question as the model reads it at inference)"
+    )  # fmt: skip
     augment: AugmentConfig = option(AugmentConfig(), "which augmentations an augmented item gets, and their ranges")
     nonspeech_share: float = option(
         0.0, "share of single-occurrence items replaced by a question (a subject of the training vocabulary; "
@@ -102,6 +107,8 @@ class DataConfig(Config):
             raise ValueError(f"crop_words must be [min, max] with 1 <= min <= max, got {self.crop_words}")
         if not 0.0 <= self.augment_share <= 1.0:
             raise ValueError(f"augment_share must be in [0, 1], got {self.augment_share}")
+        if not 0.0 <= self.unwritten_word_share <= 1.0:
+            raise ValueError(f"unwritten_word_share must be in [0, 1], got {self.unwritten_word_share}")
         if isinstance(self.augment, dict):
             self.augment = AugmentConfig.from_dict(self.augment)
         check_nonspeech_options(self.nonspeech_share, self.nonspeech_s, self.nonspeech_kinds,
@@ -124,7 +131,8 @@ class TrainConfig(Config):
     init_from: str | None = option(
         None, "framestamp checkpoint to start from, head included (fine-tuning, or the next stage of a "
               "curriculum); its model settings are kept (but text_pieces: a word-level tiny model moves to the "
-              "open text side; spoken_words: a tiny model starts hearing the asked words), and it must have this run's backbone family and head"
+              "open text side; spoken_words and spoken_word_text: a tiny model starts hearing the asked words, "
+              "or changes whether it reads them), and it must have this run's backbone family and head"
     )  # fmt: skip
     objective: str = option("ihp", "ihp, binary, token (baseline) or joint (token + joint_weight * ihp)")
     joint_weight: float = option(0.01, "weight of the IHP loss in the joint objective")
@@ -193,6 +201,8 @@ class TrainConfig(Config):
             raise ValueError(f"aux_match_weight must be >= 0, got {self.aux_match_weight}")
         if self.aux_match_weight > 0 and not self.model.match_probe:  # the probe must exist before the optimizer
             self.model = ModelConfig.from_dict(self.model.to_dict() | {"match_probe": True})
+        if self.data.unwritten_word_share > 0 and not self.model.spoken_words:
+            raise ValueError("data.unwritten_word_share needs model.spoken_words (the spoken block names the word)")
         objective(self.objective)  # raises ValueError naming the registered objectives
         if self.loader_workers < 0:
             raise ValueError(f"loader_workers must be >= 0, got {self.loader_workers}")

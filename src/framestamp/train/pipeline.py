@@ -73,8 +73,11 @@ def tokenize(backbone, items: Sequence[Item], needs_text: bool) -> BackboneInput
     answers = [item.query.answer_text() for item in items] if needs_text else None
     # Log-mel features are computed with torch on the CPU: a CPU autocast region (mixed precision
     # on a CPU run) would hand them back in bfloat16, which the feature extractor cannot return.
+    questions, waveforms = [item.query.question for item in items], [item.clip.audio for item in items]
     with torch.autocast("cpu", enabled=False):
-        return backbone.prepare([item.query.question for item in items], [item.clip.audio for item in items], answers)
+        if backbone.hears_asked_words:  # some questions may leave their word to the spoken block
+            return backbone.prepare(questions, waveforms, answers, written=[item.word_written for item in items])
+        return backbone.prepare(questions, waveforms, answers)
 
 
 def _as_is(batch: PreparedBatch) -> PreparedBatch:
