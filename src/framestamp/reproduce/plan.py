@@ -169,10 +169,14 @@ WORD_CHECKS = (FIT,) + PROBE + AS_USERS_FILES + ROBUSTNESS
 # Open vocabulary: the word models' second stage on the open corpus (frequent English words in the
 # grammar's slots, some of them never in training), each asked word also heard as espeak-ng says it
 # (``spoken_words``), or, the other design measured beside it, read in Whisper's BPE pieces. Seen
-# against unseen words, and the closed word models' own test questions (the same budget: all
-# continue the same first stage for 3,000 steps). The spoken pair ships as `words` and
-# `words-token` (a user's recording holds words outside any closed vocabulary), so they are asked
-# everything the closed pair is asked.
+# against unseen words, and the closed word models' own test questions (each runs 3,000 steps
+# after a first stage; the spoken pair's first stage is the closed one's and then 6,000 steps of
+# its own on short clips, for the frame model and its token twin alike). The spoken pair ships as
+# `words` and `words-token` (a user's recording holds words outside any closed vocabulary), so
+# they are asked everything the closed pair is asked.
+# The spoken pair's short-clip stage: the stage checks, and words never said in training.
+SPOKEN_STAGE = STAGE + PROBE + (EvalSpec("test_unseen", "one", 400, by=("word",)),)
+
 OPEN_WORDS = (
     EvalSpec("test", "one", 400, by=("word", "source", "voice")),
     EvalSpec("test_unseen", "one", 400, by=("word",)),
@@ -204,8 +208,12 @@ PRETRAINED = _pretrained(
     # free, and their first stage is the closed pair's. BPE pieces (the frame model only, the
     # measured alternative), then the shipped pair, hearing the asked word.
     Experiment("words-open", WINDOW + OPEN_WORDS),  # continues words-ihp-short
-    Experiment("words-spoken", WINDOW + OPEN_WORDS + WORD_CHECKS, "words"),  # continues words-ihp-short
-    Experiment("words-token-spoken", WINDOW + OPEN_WORDS + WORD_CHECKS, "words-token"),  # continues words-token-short
+    # The spoken pair: a short-clip stage that learns to find the word it hears (named by sound
+    # alone), then the open second stage, half its questions naming their word in text too.
+    Experiment("words-spoken-short", SPOKEN_STAGE),  # continues words-ihp-short
+    Experiment("words-token-spoken-short", SPOKEN_STAGE),  # continues words-token-short
+    Experiment("words-spoken", WINDOW + OPEN_WORDS + WORD_CHECKS, "words"),  # continues words-spoken-short
+    Experiment("words-token-spoken", WINDOW + OPEN_WORDS + WORD_CHECKS, "words-token"),  # continues words-token-spoken-short
     # Speakers and events fine-tune the word model's backbone with a fresh head; frame and token
     # variants start from the same weights and train the same steps on the same data.
     Experiment("speakers-ihp", SPEAKERS + (FIT,) + AS_USERS_FILES + (LATE_DIARIZE,), "speakers",
@@ -269,7 +277,7 @@ TABLES = {
                   "words-token", "speakers-token", "events-token"),
         long=("words-spoken", "words-open", "words-ihp", "words-token-spoken", "words-token", "speakers-ihp",
               "speakers-token", "events-ihp", "events-token"),
-        short_stage=("words-ihp-short", "words-token-short"),
+        short_stage=("words-ihp-short", "words-token-short", "words-spoken-short", "words-token-spoken-short"),
         retention=("words-spoken", "words-open", "words-ihp", "words-token-spoken", "words-token"),
         open_vocabulary=(("words-spoken", "words-ihp"), ("words-open", "words-ihp"),
                          ("words-token-spoken", "words-token")),
