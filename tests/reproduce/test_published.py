@@ -158,6 +158,10 @@ def test_twins_are_paired_by_name():
     assert twin_of("words-ihp-long") == "words-token-long" and twin_of("words-all") == "words-all-token"
     assert twin_of("speakers-ihp") == "speakers-token" and twin_of("words-token") is None
     assert twin_of("words-ihp-gap") is None  # no token run of that stage in the plan
+    pretrained = PLANS["tiny"]
+    assert twin_of("words-spoken", pretrained) == "words-token-spoken"
+    assert twin_of("words-spoken-short", pretrained) == "words-token-spoken-short"
+    assert twin_of("words-open", pretrained) is None and twin_of("words-token-spoken", pretrained) is None
     pairs = {(frame.name, token.name) for frame, token in token_twins()}
     assert {("words-ihp-short", "words-token-short"), ("words-all", "words-all-token"),
             ("events-ihp-absent", "events-token-absent")} <= pairs  # fmt: skip

@@ -39,11 +39,16 @@ DRIFT_MARK = "†"
 
 def twin_of(name: str, experiments: tuple[Experiment, ...] = FULL) -> str | None:
     """The token baseline of frame experiment ``name`` in the plan ``experiments`` (``words-ihp-long``
-    -> ``words-token-long``, ``words-all`` -> ``words-all-token``), or None when it has none."""
+    -> ``words-token-long``, ``words-all`` -> ``words-all-token``, ``words-spoken-short`` ->
+    ``words-token-spoken-short``), or None when it has none."""
     if name.endswith("-token") or "-token-" in name:
         return None
-    twin = name.replace("-ihp", "-token", 1) if "-ihp" in name else f"{name}-token"
-    return twin if twin in {e.name for e in experiments} else None
+    names = {e.name for e in experiments}
+    if "-ihp" in name:
+        candidates = [name.replace("-ihp", "-token", 1)]
+    else:
+        candidates = [f"{name}-token", name.replace("-", "-token-", 1)]
+    return next((twin for twin in candidates if twin in names), None)
 
 
 def token_twins(experiments: tuple[Experiment, ...] = FULL) -> list[tuple[Experiment, Experiment]]:
