@@ -6,6 +6,7 @@ import torch
 from safetensors.torch import load_file
 
 from framestamp.errors import ConfigError
+from framestamp.model import FrameStampModel
 from framestamp.train.batches import QuerySampler
 from framestamp.train.config import TrainConfig
 from framestamp.train.loop import build_model, train
@@ -73,3 +74,19 @@ def test_negative_workers_are_refused():
         TrainConfig.from_dict({"loader_workers": -1})
     with pytest.raises(ConfigError, match="loader_workers"):
         micro_batches(MicroBatches(None, None, TrainConfig(), 1, 1), 0, -1, False)
+
+
+def test_a_share_of_questions_is_named_by_its_spoken_block_alone_through_the_pipeline(tmp_path):
+    from dataclasses import replace
+
+    run = config(tmp_path, batch_size=4, model={"backbone": "tiny", "spoken_words": True},
+                 data={"modes": ["one"], "unwritten_word_share": 0.5})  # fmt: skip
+    model = build_model(run.model)
+    sampler = QuerySampler(toy_clips(), run.data, seed=0)
+    items = next(b for b in (sampler.batch(step, 4) for step in range(20)) if 0 < sum(i.word_written for i in b) < 4)
+    mixed = prepare_batch(model.backbone, items, needs_text=False).inputs.input_ids
+    read = prepare_batch(model.backbone, [replace(i, word_written=True) for i in items], needs_text=False).inputs.input_ids
+    for row, item in enumerate(items):  # only the rows that leave their word unwritten change
+        assert torch.equal(mixed[row], read[row]) == item.word_written
+    trained = FrameStampModel.from_pretrained(train(run, toy_clips(), resume=False))
+    assert trained.backbone.hears_asked_words and trained.backbone.spoken.with_text  # at inference, words are read
