@@ -157,6 +157,10 @@ def test_a_training_row_may_leave_its_word_to_the_spoken_block(models):
     torch.testing.assert_close(kept.input_ids, spoken.backbone.prepare(asked, clips()).input_ids, rtol=0, atol=0)
     assert not torch.equal(kept.input_ids, mixed.input_ids)  # the word's text is the difference
     assert spoken.backbone.question_text(asked[0], written=False) == word_question("<|unk|>", 1, "start")
+    # at inference, a word the text side cannot read whole reads as one <|unk|>, as in training
+    odd = word_question("kubernetes-cluster's", 1, "start")
+    assert spoken.backbone.question_text(odd) == word_question("<|unk|>", 1, "start")
+    assert plain.backbone.question_text(odd) == odd  # a model that does not hear words reads it as asked
     with pytest.raises(ConfigError, match="hears asked words"):
         plain.backbone.prepare(asked, clips(), written=[False, True])
 

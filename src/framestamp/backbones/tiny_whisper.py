@@ -158,10 +158,16 @@ class WhisperTinyBackbone(TinyThinkerBackbone):
 
     def question_text(self, question: str, written: bool = True) -> str:
         """The question as the thinker reads it: without the asked word's text when the spoken
-        block alone names it (``SpokenSpec.with_text`` False, or not ``written``), as asked otherwise."""
-        unwritten = self.spoken is not None and not (self.spoken.with_text and written)
-        word = asked_word(question) if unwritten else None
-        return question if word is None else question.replace(f"'{word}'", f"'{self.tokenizer.unk_token or ''}'")
+        block alone names it (``SpokenSpec.with_text`` False, or not ``written``, or a word the
+        text side cannot read whole: one ``<|unk|>`` for all of it, as in training), as asked otherwise."""
+        word = asked_word(question) if self.spoken is not None else None
+        if word is None or (self.spoken.with_text and written and not self._reads_unknown(word)):
+            return question
+        return question.replace(f"'{word}'", f"'{self.tokenizer.unk_token or ''}'")
+
+    def _reads_unknown(self, word: str) -> bool:
+        unknown = self.tokenizer.unk_token_id
+        return unknown is not None and unknown in self.tokenizer(word, add_special_tokens=False)["input_ids"]
 
     @property
     def hears_asked_words(self) -> bool:
