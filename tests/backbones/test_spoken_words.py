@@ -200,4 +200,3 @@ def test_without_its_text_the_asked_word_is_named_by_the_spoken_block_alone():
     text = lambda inputs: inputs.input_ids[inputs.input_ids != audio_id]  # noqa: E731
     torch.testing.assert_close(text(apple), text(zebra))  # the same text ...
     assert not torch.equal(apple.model_kwargs["input_features"][0], zebra.model_kwargs["input_features"][0])  # ... not the same sound
-

@@ -149,13 +149,13 @@ def starting_model(config: TrainConfig, dtype: torch.dtype) -> FrameStampModel:
                               f"text_pieces {pieces}")  # fmt: skip
         model.backbone.read_text_in_pieces(pieces)
         model.config = replace(model.config, text_pieces=pieces)
-    hearing = (config.model.spoken_words, config.model.spoken_word_text)
-    if hearing != (model.config.spoken_words, model.config.spoken_word_text) and (model.config.spoken_words or hearing[0]):
-        # likewise: a model may start hearing asked words, or change whether their text is read
-        if not config.model.spoken_words:
-            raise ConfigError(f"init_from {config.init_from} hears the asked words; a run cannot stop it")
-        model.backbone.hear_asked_words(config.model.spoken_word_text)
-        model.config = replace(model.config, spoken_words=True, spoken_word_text=config.model.spoken_word_text)
+    if model.config.spoken_words and not config.model.spoken_words:
+        raise ConfigError(f"init_from {config.init_from} hears the asked words; a run cannot stop it")
+    reads = config.model.spoken_word_text
+    if config.model.spoken_words and (not model.config.spoken_words or model.config.spoken_word_text != reads):
+        # likewise: a model may start hearing asked words, or change whether it reads them
+        model.backbone.hear_asked_words(reads)
+        model.config = replace(model.config, spoken_words=True, spoken_word_text=reads)
     return model
 
 
