@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -33,9 +31,7 @@ def test_ten_minutes_are_encoded_window_by_window_on_the_global_timeline(stamper
     waveform = (0.05 * np.random.default_rng(1).standard_normal(MINUTES * 60 * SR)).astype(np.float32)
     spy = Spy(stamper.model)
     config = InferenceConfig(windows=WindowConfig(window_s=30.0, overlap_s=5.0), progress=False)
-    began = time.perf_counter()
     timeline = Stamper(spy, config, "tiny").align(waveform, ends=True)
-    elapsed = time.perf_counter() - began
 
     plan = plan_windows(waveform.size, 100.0, 25.0, config.windows)
     assert len(spy.calls) == len(plan) == 24
@@ -54,4 +50,3 @@ def test_ten_minutes_are_encoded_window_by_window_on_the_global_timeline(stamper
         first, last = regions[i]
         local = slice(first - plan.frame_offsets[i], last - plan.frame_offsets[i])
         np.testing.assert_allclose(curves[0][first:last], np.exp(alone[local]), rtol=1e-4)
-    assert elapsed < 45.0
