@@ -99,8 +99,9 @@ class Qwen25OmniBackbone(Backbone):
         audio_id = self.tokenizer.convert_tokens_to_ids(AUDIO_TOKEN)
         between = self._token_ids(AUDIO_EOS + AUDIO_BOS)
         rows, label_rows, starts, n_clip_tokens = [], [], [], []
-        n = len(questions)
-        for question, said, answer, names_word in zip(questions, spoken, answers or [None] * n, written or [True] * n):
+        row_answers = answers if answers is not None else [None] * len(questions)
+        row_written = written if written is not None else [True] * len(questions)
+        for question, said, answer, names_word in zip(questions, spoken, row_answers, row_written):
             before, after = chatml_prompt(self.question_text(question, names_word), self.system_prompt)
             prompt = self._token_ids(before)
             if said is not None:

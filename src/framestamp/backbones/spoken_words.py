@@ -56,7 +56,7 @@ class SpokenSpec:
 
     def check(self) -> None:
         """Warn when the installed espeak-ng is not the one the checkpoint was trained with."""
-        installed = SpokenSpec.current(self.with_text)
+        installed = SpokenSpec.current()
         if (self.version, self.package) != (installed.version, installed.package):
             warnings.warn(f"asked words are spoken by espeak-ng {installed.version} ({installed.package}); the model "
                           f"was trained with {self.version} ({self.package}); answers may differ slightly",
