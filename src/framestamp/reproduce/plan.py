@@ -202,26 +202,26 @@ PRETRAINED = _pretrained(
     Experiment("words-ihp", WINDOW + WORDS + WORD_CHECKS),  # continues words-ihp-short
     Experiment("words-token-short", STAGE + PROBE),
     Experiment("words-token", WINDOW + WORDS + WORD_CHECKS),  # continues words-token-short
-    Experiment("words-all", ALL_OPEN, "words-all", init_from="words-ihp-short"),
-    Experiment("words-all-token", ALL_OPEN, "words-all-token", init_from="words-ihp-short"),
-    # The open-vocabulary word models, before speakers and events: they run as soon as a lane is
-    # free, and their first stage is the closed pair's. BPE pieces (the frame model only, the
-    # measured alternative), then the shipped pair, hearing the asked word.
-    Experiment("words-open", WINDOW + OPEN_WORDS),  # continues words-ihp-short
-    # The spoken pair: a short-clip stage that learns to find the word it hears (named by sound
-    # alone), then the open second stage, half its questions naming their word in text too.
+    # The shipped word pair, open vocabulary, hearing the asked word: a short-clip stage that learns
+    # to find the word it hears (named by sound alone), then the open second stage, half its
+    # questions naming their word in text too. First in line after the first stages: the longest chain.
     Experiment("words-spoken-short", SPOKEN_STAGE),  # continues words-ihp-short
     Experiment("words-token-spoken-short", SPOKEN_STAGE),  # continues words-token-short
     Experiment("words-spoken", WINDOW + OPEN_WORDS + WORD_CHECKS, "words"),  # continues words-spoken-short
     Experiment("words-token-spoken", WINDOW + OPEN_WORDS + WORD_CHECKS, "words-token"),  # continues words-token-spoken-short
-    # Speakers and events fine-tune the word model's backbone with a fresh head; frame and token
-    # variants start from the same weights and train the same steps on the same data.
+    Experiment("words-all", ALL_OPEN, "words-all", init_from="words-ihp-short"),
+    Experiment("words-all-token", ALL_OPEN, "words-all-token", init_from="words-ihp-short"),
+    # Speakers and events fine-tune the first word stage's backbone with a fresh head: it hears and
+    # matches a question to the audio, and is ready first (what the later word stages add is about
+    # words); frame and token variants start from the same weights and train the same steps on the same data.
     Experiment("speakers-ihp", SPEAKERS + (FIT,) + AS_USERS_FILES + (LATE_DIARIZE,), "speakers",
-               init_from="words-ihp"),
+               init_from="words-ihp-short"),
     Experiment("speakers-token", SPEAKERS + (FIT,) + AS_USERS_FILES + (LATE_DIARIZE,), "speakers-token",
-               init_from="words-ihp"),
-    Experiment("events-ihp", WINDOW + EVENTS + (FIT,), "events", init_from="words-ihp"),
-    Experiment("events-token", WINDOW + EVENTS + (FIT,), "events-token", init_from="words-ihp"),
+               init_from="words-ihp-short"),
+    Experiment("events-ihp", WINDOW + EVENTS + (FIT,), "events", init_from="words-ihp-short"),
+    Experiment("events-token", WINDOW + EVENTS + (FIT,), "events-token", init_from="words-ihp-short"),
+    # The other open text side, measured beside the shipped one: BPE pieces (the frame model only).
+    Experiment("words-open", WINDOW + OPEN_WORDS),  # continues words-ihp-short
 )
 
 PLANS = {"tiny": PRETRAINED, "tiny-scratch": SCRATCH}
