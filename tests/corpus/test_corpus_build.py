@@ -26,9 +26,8 @@ def _provenance(row):
     return json.loads(row["provenance"])
 
 
-def test_tiny_build_is_fast_and_complete(tiny_build):
-    root, seconds = tiny_build
-    assert seconds < 30, f"tiny build took {seconds:.1f} s of CPU time"
+def test_tiny_build_is_complete(tiny_corpus):
+    root = tiny_corpus
     stats = json.loads((root / "stats.json").read_text())
     for subset in SUBSETS:
         for split in SPLITS:
