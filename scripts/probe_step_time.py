@@ -16,6 +16,7 @@ import json
 import shutil
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 from framestamp.reproduce.plan import recipe
 from framestamp.train.loop import train
@@ -36,7 +37,7 @@ def main(name: str, steps: int, out: str, overrides: list[str]) -> dict:
                      checkpoint_every=10**6, log_every=4, data=replace(config.data, **data), **top)  # fmt: skip
     shutil.rmtree(out, ignore_errors=True)
     train(config, resume=False)
-    rows = list(csv.DictReader(open(f"{out}/metrics.csv")))
+    rows = list(csv.DictReader(Path(out, "metrics.csv").read_text().splitlines()))
     minutes = [(int(float(row["step"])), float(row["minutes"])) for row in rows]
     (first_step, first), (last_step, last) = minutes[0], minutes[-1]
     return {"recipe": name, "extra": settings, "seconds_per_step": round((last - first) * 60 / (last_step - first_step), 3),
