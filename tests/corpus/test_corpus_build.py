@@ -27,12 +27,11 @@ def _provenance(row):
 
 
 def test_tiny_build_is_complete(tiny_corpus):
-    root = tiny_corpus
-    stats = json.loads((root / "stats.json").read_text())
+    stats = json.loads((tiny_corpus / "stats.json").read_text())
     for subset in SUBSETS:
         for split in SPLITS:
             n = SIZES["tiny"].splits(subset)[split].n_clips
-            assert len(_rows(root, subset, split)) == n
+            assert len(_rows(tiny_corpus, subset, split)) == n
             assert stats["subsets"][subset]["splits"][split]["clips"] == n
 
 
