@@ -206,6 +206,9 @@ class FrameStampModel(nn.Module):
             raise CheckpointError(f"{directory}: its config says spoken_words {config.spoken_words}, its backbone "
                                   f"{'does not hear' if config.spoken_words else 'hears'} the asked words "
                                   f"(spoken_words.json)")  # fmt: skip
+        if config.spoken_words and config.spoken_word_text != backbone.writes_asked_words:
+            raise CheckpointError(f"{directory}: its config says spoken_word_text {config.spoken_word_text}, its "
+                                  f"backbone's spoken_words.json with_text {backbone.writes_asked_words}")  # fmt: skip
         model = cls(backbone, config)
         try:
             model.head.load_state_dict(load_file(directory / HEAD_NAME))

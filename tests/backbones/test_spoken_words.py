@@ -143,6 +143,11 @@ def test_a_config_that_disagrees_with_its_backbone_or_a_preset_that_cannot_hear_
     (tmp_path / "framestamp_config.json").write_text(json.dumps(config | {"spoken_words": False}))
     with pytest.raises(CheckpointError, match="hears the asked words"):
         FrameStampModel.from_pretrained(tmp_path)
+    (tmp_path / "framestamp_config.json").write_text(json.dumps(config | {"spoken_word_text": False}))
+    with pytest.raises(CheckpointError, match="spoken_word_text False, its backbone's spoken_words.json with_text True"):
+        FrameStampModel.from_pretrained(tmp_path)
+    (tmp_path / "framestamp_config.json").write_text(json.dumps(config))
+    assert FrameStampModel.from_pretrained(tmp_path).backbone.writes_asked_words
     with pytest.raises(ConfigError, match="spoken_words needs the tiny preset"):
         build_model(ModelConfig(backbone="tiny-scratch", spoken_words=True))
 

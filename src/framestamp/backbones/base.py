@@ -206,6 +206,12 @@ class Backbone(nn.Module, abc.ABC):
         words, :mod:`framestamp.backbones.spoken_words`); never, here."""
         return False
 
+    @property
+    def writes_asked_words(self) -> bool:
+        """Whether a question's text names its asked word: always, but for a backbone that hears
+        the word and leaves naming it to the spoken block (``spoken_words.json``'s ``with_text``)."""
+        return True
+
     def hear_asked_words(self, with_text: bool = True) -> None:
         """Make questions about a word carry the word as spoken; only the tiny preset can."""
         raise ConfigError(f"spoken_words needs the tiny preset (its tower hears the asked word); {self.family} cannot")

@@ -173,6 +173,10 @@ class WhisperTinyBackbone(TinyThinkerBackbone):
     def hears_asked_words(self) -> bool:
         return self.spoken is not None
 
+    @property
+    def writes_asked_words(self) -> bool:
+        return self.spoken is None or self.spoken.with_text
+
     def hear_asked_words(self, with_text: bool = True) -> None:
         """From now on, questions about a word carry the word as espeak-ng says it (a model trained
         without it starts learning to use it; nothing else changes); without ``with_text`` the
