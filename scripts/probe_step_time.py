@@ -5,8 +5,9 @@
 ``key=value`` overrides the recipe's training config (``batch_size=2``, ``grad_accumulation=4``)
 or, prefixed ``data.``, its data config (``data.group_by_length=true``). Prints one JSON line: the
 seconds per step between the first and the last logged step (start-up left out), and the minutes
-at each logged step (the losses stay in OUT_DIR/metrics.csv). Every run draws the same clips at every step (the sampler is a function of seed and step),
-so runs that differ only in micro-batching see the same data.
+at each logged step (the losses stay in OUT_DIR/metrics.csv). Every run draws the same clips at
+every step (the sampler is a function of seed and step), so runs that differ only in
+micro-batching see the same data.
 """
 
 from __future__ import annotations
