@@ -19,14 +19,15 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import yaml
+
 from framestamp.reproduce.plan import recipe
 from framestamp.train.loop import train
 
 
 def _value(text: str):
-    if text in ("true", "false"):
-        return text == "true"
-    return int(text) if text.isdigit() else text
+    """A ``key=value`` override's value, read as the recipes' YAML reads it (``true``, ``2``, ``5.0e-4``, ``[2, 4]``)."""
+    return yaml.safe_load(text)
 
 
 def main(name: str, steps: int, out: str, overrides: list[str]) -> dict:
