@@ -9,7 +9,7 @@ from safetensors import safe_open
 
 from framestamp.inference.api import shipped_checkpoints_dir
 from framestamp.model import FrameStampModel
-from framestamp.reproduce.plan import PLANS
+from framestamp.reproduce.plan import PLANS, with_prerequisites
 
 STAGES = Path(__file__).resolve().parents[2] / "results" / "stages"
 PLAN = {experiment.name: experiment for experiment in PLANS["tiny"]}
@@ -23,16 +23,15 @@ def _shipped(name: str) -> bool:
     return ships_as is not None and config.exists() and json.loads(config.read_text())["backbone"] == "tiny"
 
 
-def _needed_by(name: str) -> list[str]:
-    """The experiments of the plan that start from ``name``, or ``name`` itself when it ships."""
-    users = [e.name for e in PLAN.values() if e.starts_from == name]
-    return users + ([name] if PLAN[name].ships_as else [])
+def _shipping_from(name: str) -> list[str]:
+    """The plan's experiments that ship and are ``name`` or start from it, directly or through others."""
+    return [e.name for e in PLAN.values() if e.ships_as and name in with_prerequisites((e.name,), PLANS["tiny"])]
 
 
 @pytest.mark.parametrize("kept", KEPT, ids=[path.name for path in KEPT])
 def test_a_kept_checkpoint_is_a_plan_experiment_still_needed(kept):
     assert kept.name in PLAN, f"{kept.name} is not an experiment of the pre-trained plan"
-    needed = [name for name in _needed_by(kept.name) if not _shipped(name)]
+    needed = [name for name in _shipping_from(kept.name) if not _shipped(name)]
     assert needed, f"every model that starts from {kept.name} has shipped: remove results/stages/{kept.name}"
 
 
