@@ -33,8 +33,8 @@ for group, items in late_word_items(load_subset("builtin:default:0", "words", "t
         ask = ask_of(item.query, False, answer_token_budget(model, item.query), None)
         long = engine.scores(item.clip.audio, [ask.question])
         row, rate = long.scores[0], long.frame_rate_hz
-        regions = [(first / rate, last / rate) for first, last in long.regions if last > first]
         parts = [(first, last) for first, last in long.regions if last > first]
+        regions = [(first / rate, last / rate) for first, last in parts]
         presence = [engine.head.presence_probability(row[a:b], rate) for a, b in parts]
         local = [float(engine.decode(row[a:b], ask).times_s[0]) + a / rate for a, b in parts]
         truth = float(item.query.targets_s[0])
