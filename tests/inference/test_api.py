@@ -110,7 +110,7 @@ def test_kth_occurrence_on_long_audio_is_counted_over_the_whole_recording():
 
 
 def test_kth_speaker_on_long_audio_warns_that_it_is_not_counted_across_windows():
-    with pytest.warns(FramestampWarning, match="first window where it is present"):
+    with pytest.warns(FramestampWarning, match="counted within one window where it is present"):
         stamper().locate(clicks(40.0, [3.0]), speaker=2)
 
 

@@ -218,15 +218,17 @@ def test_a_kth_heard_without_the_ones_before_it_is_not_present():
 
 
 class FaintClickModel(OrdinalClickModel):
-    """The j-th occurrence question marks the window's j-th click with P(present) 0.99 x the click's
-    amplitude, so parts and ranks differ in P(present)."""
+    """The j-th occurrence question marks the window's j-th click with P(present) ``sure`` x the
+    click's amplitude, so parts and ranks differ in P(present)."""
+
+    sure = 0.99
 
     def score(self, questions, waveforms):
         rows = super().score(questions, waveforms)
         for wave, row in zip(waveforms, rows):
             for frame in np.flatnonzero(row > -20.0):
                 level = float(np.abs(wave[frame * 160 : (frame + 1) * 160]).max())  # the click's own amplitude
-                row[frame] = np.log(-np.log1p(-min(level, 1.0) * 0.99))  # P(present) = 0.99 x amplitude
+                row[frame] = np.log(-np.log1p(-min(level, 1.0) * self.sure))  # P(present) = sure x amplitude
         return rows
 
 
@@ -249,6 +251,41 @@ def test_presence_at_many_thresholds_is_the_engines_decision_at_each(seconds):
         answers = engine.answer([audio] * len(asks), asks)
         assert [a.presence_probability >= threshold for a in answers] == list(decided[:, j]), threshold
     assert decided[:, 0].any() and not decided[:, -1].any()  # the thresholds do change the answers
+
+
+@pytest.mark.parametrize("presence, threshold, expected", [
+    ([0.35, 0.99], 0.3, 1),  # a faint early part gives way to a sure later one
+    ([0.9, 0.95], 0.3, 0),  # a sure early part keeps the first occurrence
+    ([0.6, 0.4, 0.99], 0.3, 0),  # 0.6 against 0.4 x 0.4 and 0.4 x 0.6 x 0.99
+    ([0.29, 0.31], 0.3, 1),  # only present parts answer
+    ([0.1, 0.2], 0.5, None),
+])  # fmt: skip
+def test_the_first_occurrence_lies_in_the_present_part_likeliest_to_hold_the_first(presence, threshold, expected):
+    from framestamp.inference.engine import likeliest_first
+
+    assert likeliest_first(presence, threshold) == expected
+
+
+@pytest.mark.parametrize("rule, k, expected", [("likeliest", 1, 60.005), ("likeliest", 2, 90.005),
+                                               ("first-present", 1, 10.005), ("first-present", 2, 60.005)])
+def test_a_faint_early_window_does_not_take_the_answer_from_a_sure_later_one(rule, k, expected):
+    from framestamp.inference.api import Stamper
+    from framestamp.inference.engine import InferenceConfig
+
+    audio = np.zeros(100 * SR, dtype=np.float32)  # 30 s windows owning [0, 27.5), ..., [52.5, 75), [75, 100)
+    for t, amplitude in ((10.0, 0.55), (60.0, 1.0), (90.0, 0.9)):
+        audio[int(t * SR)] = amplitude  # P(present) 0.33, 0.6 and 0.54 in the part that owns each
+    model, config = FaintClickModel(), InferenceConfig(presence_threshold=0.3, first_window=rule, progress=False)
+    model.sure = 0.6  # the 1st click's part: 0.33 against 0.67 x 0.6 = 0.4 for the part of the 2nd
+    answer = Stamper(model, config).locate(audio, word="apple", occurrence=k)
+    assert answer.times_s == [pytest.approx(expected)] and answer.present
+
+
+def test_an_unknown_first_window_rule_is_refused():
+    from framestamp.inference.engine import InferenceConfig
+
+    with pytest.raises(ValueError, match="first_window must be one of"):
+        InferenceConfig(first_window="last")
 
 
 def test_evaluation_with_the_transcript_and_align_give_identical_starts(checkpoint, tmp_path):

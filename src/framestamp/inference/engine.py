@@ -13,10 +13,11 @@ Evaluation, the Python API, the CLI, the demo and the bench all answer questions
   scores. A "k-th occurrence" question of a family that counts across windows (words, events)
   is asked as the 1st..(k+2)-th occurrence in every window; each window contributes the
   occurrences that are present (local evidence, :attr:`HeadKind.presence_probability` of the
-  window's own frames) in the part of the timeline it owns, later than the one before; the k-th
-  of them over the whole recording is the answer. Speakers cannot be counted that way (the
-  same voice heard in two windows is one speaker): their k-th is taken from the first window
-  where it is present.
+  window's own frames) in the part of the timeline it owns, later than the one before, from the
+  part likeliest to hold the 1st one on (:func:`likeliest_first`); the k-th of them over the
+  whole recording is the answer. Speakers cannot be counted that way (the
+  same voice heard in two windows is one speaker): their k-th is taken from one window, the
+  present one likeliest to hold the first.
 - Token baselines generate their answer per window; times are shifted to the recording and kept
   where the window owns the timeline.
 """
@@ -42,7 +43,8 @@ from .windows import LongScores, WindowConfig, check_length, plan_windows, score
 
 DEFAULT_MAX_NEW_TOKENS = 64
 ORDINAL_SLACK = 2  # occurrences asked beyond the k-th in each window (the first may lie in an overlap)
-ORDINAL_WARNING = "on audio longer than one window, the k-th speaker is counted from the first window where it is present"
+ORDINAL_WARNING = "on audio longer than one window, the k-th speaker is counted within one window where it is present"
+FIRST_WINDOW_RULES = ("likeliest", "first-present")
 TOKEN_ORDINAL_WARNING = ("on audio longer than one window, a token baseline's k-th occurrence is the k-th within the "
                          "first window whose answer falls in its part of the recording")
 
@@ -58,11 +60,17 @@ class InferenceConfig(Config):
         None, "report 'present' when P(N >= 1) = 1 - exp(-Lambda), Lambda the expected count in the busiest "
               "2 s, reaches this; None: the checkpoint's calibrated threshold, else 0.5"
     )  # fmt: skip
+    first_window: str = option(
+        "likeliest", "on audio of several windows, where a 1st occurrence is taken from: 'likeliest' (the present "
+                     "window likeliest to hold the first one, the windows before it absent) or 'first-present'"
+    )  # fmt: skip
     progress: bool | None = option(None, "progress bar over windows; None = only on a terminal")
 
     def __post_init__(self):
         if self.presence_threshold is not None and not 0.0 <= self.presence_threshold <= 1.0:
             raise ValueError(f"presence_threshold must be in [0, 1], got {self.presence_threshold}")
+        if self.first_window not in FIRST_WINDOW_RULES:
+            raise ValueError(f"first_window must be one of {FIRST_WINDOW_RULES}, got {self.first_window!r}")
 
 
 @dataclass(frozen=True)
@@ -239,8 +247,9 @@ class Engine:
         Every window is asked for its 1st..K-th occurrence (K = ``max_k``, plus ``ORDINAL_SLACK``
         when there are several windows and ``max_k`` > 1: a window's first occurrences may lie in
         the part of the timeline its neighbour owns, and were counted there. For the 1st occurrence
-        no slack is needed: the windows are read in time order and the first present one answers,
-        so no window before it holds one in the part it owns). In the part it owns, a window's occurrences are the present
+        no slack is needed: the windows before the one it is taken from are decided absent).
+        The 1st occurrence is taken from the part likeliest to hold it (``InferenceConfig.first_window``,
+        :func:`likeliest_first`). In the part it owns, a window's occurrences are the present
         ones (local P(present)) from the first present one on, each later than the one before by
         more than the decoding tolerance; the first absent one after them ends the window's list
         (in the first window, a missing 1st occurrence means no later one either).
@@ -280,7 +289,10 @@ class Engine:
         ``candidate`` of each part (:meth:`_candidates`; see :meth:`occurrences`)."""
         rows = long.scores
         result = Occurrences([], [], [], 0.0, long, rows[0 :: 2 if ends else 1])
+        start = self._first_part(long, lambda part: candidate(part, 0)[0], threshold)
         for part, (first, last) in enumerate(long.regions):
+            if part < start:  # decided absent: a later part is likelier to hold the 1st occurrence
+                continue
             started = part == 0  # the first part's occurrences start at rank 1; later parts may skip ranks
             for j in range(asked):
                 if last <= first or len(result.times_s) == max_k:
@@ -305,8 +317,8 @@ class Engine:
         would be answered "present" at each threshold, the engine's own decision at each, from one
         pass over the audio. What a presence threshold is fitted on: the P(present) an answer
         reports is only comparable with the threshold it was answered at once the audio spans several
-        windows or the question asks for the k-th occurrence (the first part present at that
-        threshold answers; the k-th needs the ones before it)."""
+        windows or the question asks for the k-th occurrence (the part that answers depends on
+        the threshold; the k-th needs the ones before it)."""
         thresholds = np.asarray(thresholds, dtype=np.float64)
         if any(ask.mode != "one" for ask in asks):
             raise ValueError("presence is decided for single questions (mode 'one')")
@@ -323,7 +335,7 @@ class Engine:
                 candidate = self._candidates(long, False)
                 decided[i] = [len(self._walk(long, candidate, asked, ask.k, False, t).times_s) >= ask.k
                               for t in thresholds]  # fmt: skip
-            else:  # the first part present answers: present when any part is
+            else:  # a present part answers: present when any part is
                 long = self.scores(waveform, [ask.question])
                 decided[i] = max(self.head.presence_probability(long.scores[0, first:last], long.frame_rate_hz)
                                  for first, last in long.regions if last > first) >= thresholds  # fmt: skip
@@ -348,20 +360,30 @@ class Engine:
         return Prediction(times, float(len(found.times_s)), row, rate, presence_probability=presence)
 
     def _first_present(self, waveform: np.ndarray, ask: Ask) -> Prediction:
-        """One event: in the first window region where it is present, else the global best guess."""
+        """One event: in the window region likeliest to hold the first one among those where it is
+        present (:meth:`_first_part`), else the global best guess."""
         long = self.scores(waveform, [ask.question])
         row, rate = long.scores[0], long.frame_rate_hz
         best = self.decode(row, ask)
-        for first, last in long.regions:
-            region = row[first:last]
-            if last <= first:
+        presence = cache(lambda part: self.head.presence_probability(row[slice(*long.regions[part])], rate))
+        start = self._first_part(long, presence, self.presence_threshold)
+        for part, (first, last) in enumerate(long.regions):
+            if part < start or last <= first:
                 continue
-            p = self.head.presence_probability(region, rate)
-            if p >= self.presence_threshold:
-                local = self.decode(region, ask)
+            if (p := presence(part)) >= self.presence_threshold:
+                local = self.decode(row[first:last], ask)
                 times = local.times_s + frames_to_seconds(first, rate)
                 return Prediction(times, best.count_estimate, row, rate, presence_probability=p)
         return best
+
+    def _first_part(self, long: LongScores, presence: Callable[[int], float], threshold: float) -> int:
+        """The part of the timeline a 1st occurrence is looked for from: the first (rule
+        "first-present"), or the part likeliest to hold the first one (:func:`likeliest_first`)."""
+        parts = [part for part, (first, last) in enumerate(long.regions) if last > first]
+        if self.config.first_window == "first-present" or len(parts) < 2:
+            return 0
+        chosen = likeliest_first([presence(part) for part in parts], threshold)
+        return 0 if chosen is None else parts[chosen]
 
     def _generate_long(self, waveform: np.ndarray, ask: Ask) -> Prediction:
         """A token baseline on long audio: the question is asked of every window; the times of
@@ -384,3 +406,21 @@ class Engine:
         times = times[:1] if ask.mode == "one" else times
         return Prediction(times, float(len(kept)), None, rate, "\n".join(texts), not parsed_any,
                           1.0 if len(times) else 0.0)  # fmt: skip
+
+
+def likeliest_first(presence: Sequence[float], threshold: float) -> int | None:
+    """Of parts of a recording in time order, each with the local P(present) of a thing, the one
+    likeliest to hold its first occurrence: the part ``j`` that maximises
+    ``presence[j] * prod(1 - presence[i] for i < j)`` (present there, absent everywhere before,
+    the parts taken as independent; for the IHP head ``1 - P(present)`` is the Poisson
+    probability of no event), among the parts at or above ``threshold``; None when none is.
+
+    The first part at or above the threshold would let one spurious early part (each part of a
+    long recording is another chance of a false "present") take the answer from a later part
+    that holds the thing with far more confidence."""
+    p = np.clip(np.asarray(presence, dtype=np.float64), 0.0, 1.0)
+    present = p >= threshold
+    if not present.any():
+        return None
+    before_absent = np.concatenate([[1.0], np.cumprod(1.0 - p)[:-1]])
+    return int(np.argmax(np.where(present, before_absent * p, -1.0)))
