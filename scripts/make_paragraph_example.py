@@ -1,4 +1,5 @@
-"""Write examples/paragraph.wav and paragraph.json: ordinary English, with exact word times.
+"""Write examples/paragraph.wav, paragraph.json and paragraph.txt (the transcript, for
+``align --transcript-file``): ordinary English, with exact word times.
 
 A paragraph of everyday text full of words the grammar of the built-in corpus does not have
 (names, technical words), spoken by Festival's kal_diphone voice, which the corpus keeps for test
@@ -53,6 +54,7 @@ def main() -> None:
         "segments": segments,
     }  # fmt: skip
     (OUT / "paragraph.json").write_text(json.dumps(record, indent=1) + "\n")
+    (OUT / "paragraph.txt").write_text(record["transcript"] + "\n")
     print(f"{len(segments)} words, {len(waveform) / SAMPLE_RATE_HZ:.2f} s")
 
 

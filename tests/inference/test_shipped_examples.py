@@ -43,6 +43,11 @@ def hits(predicted_s, reference_s, tolerance_s=0.05) -> int:
     return count
 
 
+def test_the_paragraph_examples_transcript_file_is_its_truths_transcript():
+    text = (EXAMPLES / "paragraph.txt").read_text(encoding="utf-8")
+    assert text == json.loads((EXAMPLES / "paragraph.json").read_text())["transcript"] + "\n"
+
+
 def test_align_finds_most_word_starts_of_the_example():
     starts = [s["start_s"] for s in truth("words")]
     spans = json_of("align", EXAMPLES / "words.wav")["spans"]
