@@ -3,7 +3,8 @@ question, the P(present) of every window, the window each rule of ``InferenceCon
 answers from ("first-present": the first one at or above the checkpoint's threshold;
 "likeliest": ``engine.likeliest_first``) and the window that holds the word's first occurrence.
 A miss is the decision's (another window answered) or the window's own (the right window, the
-wrong time). Usage: CHECKPOINT N_QUESTIONS OUT.json"""
+wrong time). Usage: CHECKPOINT N_QUESTIONS OUT.json [CORPUS] (the built-in corpus size the clips
+come from: default, or open for the open-vocabulary models)."""
 import json, sys
 from pathlib import Path
 
@@ -25,11 +26,12 @@ def window_of(regions, time_s):
 
 
 checkpoint, n, out = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
+corpus = f"builtin:{sys.argv[4] if len(sys.argv) > 4 else 'default'}:0"
 model = FrameStampModel.from_pretrained(resolve_checkpoint(checkpoint))
 engine = Engine(model, InferenceConfig(progress=False))
 threshold = engine.presence_threshold
 questions = []
-for group, items in late_word_items(load_subset("builtin:default:0", "words", "test"), n).items():
+for group, items in late_word_items(load_subset(corpus, "words", "test"), n).items():
     for item in items:
         ask = ask_of(item.query, False, answer_token_budget(model, item.query), None)
         long = engine.scores(item.clip.audio, [ask.question])
@@ -45,7 +47,7 @@ for group, items in late_word_items(load_subset("builtin:default:0", "words", "t
         holds = window_of(regions, truth)
         questions.append({"group": group, "truth_s": truth, "windows": regions, "presence": presence,
                           "local_s": local, "anywhere_s": anywhere, "answered_window": answered, "truth_window": holds})
-summary = {"checkpoint": str(checkpoint), "threshold": threshold, "by_group": {}}
+summary = {"checkpoint": str(checkpoint), "corpus": corpus, "threshold": threshold, "by_group": {}}
 for group in dict.fromkeys(q["group"] for q in questions):
     mine = [q for q in questions if q["group"] == group]
     right_window = [abs(q["local_s"][q["truth_window"]] - q["truth_s"]) <= TOLERANCE_S for q in mine]

@@ -1,0 +1,78 @@
+"""Why "present" holds worse on long recordings (the plan's ``presence_long`` check), and whether
+a threshold that grows with the number of windows helps. For each present and absent question
+about test clips and about 20-120 s recordings joined from them, the P(present) of every window
+(the engine's decision: present when any window reaches the threshold). Two rules on the same
+numbers: the checkpoint's threshold t for any length ("max"), and a threshold per number of
+windows n that keeps an absent recording's false "present" at one window's ("per-window"):
+t_n = Q(F(t) ** (1 / n)), F and Q the distribution and quantiles of absent windows' P(present)
+on dev questions (short and joined, as the threshold is fitted). Usage: CHECKPOINT N OUT.json
+[CORPUS] (the
+built-in corpus size the clips come from: default, or open for the open-vocabulary models)."""
+import json, sys
+from pathlib import Path
+
+import numpy as np
+import torch
+torch.set_num_threads(1)
+from framestamp.data import load_subset
+from framestamp.evaluate.presence import presence_items, presence_metrics
+from framestamp.evaluate.robustness import long_presence_items
+from framestamp.evaluate.run import answer_token_budget, ask_of
+from framestamp.inference.api import resolve_checkpoint
+from framestamp.inference.engine import Engine, InferenceConfig
+from framestamp.model import FrameStampModel
+
+
+def window_presence(engine, model, items):
+    """Per item: whether its answer is in the recording, and every window's P(present)."""
+    rows = []
+    for item in items:
+        ask = ask_of(item.query, False, answer_token_budget(model, item.query), None)
+        long = engine.scores(item.clip.audio, [ask.question])
+        rate = long.frame_rate_hz
+        presence = [engine.head.presence_probability(long.scores[0, a:b], rate) for a, b in long.regions if b > a]
+        rows.append({"present": item.query.n_events > 0, "seconds": item.clip.duration_s, "windows": presence})
+    return rows
+
+
+def decide(rows, threshold_for):
+    return [max(r["windows"]) >= threshold_for(len(r["windows"])) for r in rows]
+
+
+checkpoint, n, out = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
+corpus = f"builtin:{sys.argv[4] if len(sys.argv) > 4 else 'default'}:0"
+model = FrameStampModel.from_pretrained(resolve_checkpoint(checkpoint))
+engine = Engine(model, InferenceConfig(progress=False))
+threshold = engine.presence_threshold
+test = load_subset(corpus, "words", "test")
+dev = load_subset(corpus, "words", "dev")
+dev_items = presence_items(dev, seed=0, limit=n)
+dev_items += long_presence_items(dev, len(dev_items), seed=0)
+null = np.sort([p for r in window_presence(engine, model, dev_items) if not r["present"] for p in r["windows"]])
+below_t = float(np.mean(null < threshold))  # F(t): an absent window stays under t
+
+
+def per_window(n_windows: int) -> float:
+    return float(np.quantile(null, below_t ** (1.0 / n_windows))) if n_windows > 1 else threshold
+
+
+groups = {"short": window_presence(engine, model, presence_items(test, seed=0, limit=n)),
+          "long": window_presence(engine, model, long_presence_items(test, n, seed=0))}
+summary = {"checkpoint": str(checkpoint), "corpus": corpus, "threshold": threshold, "n_null_windows": int(null.size),
+           "absent_window_below_threshold": below_t,
+           "per_window_thresholds": {k: per_window(k) for k in range(1, 9)}, "rules": {}}
+for rule, threshold_for in (("max", lambda k: threshold), ("per-window", per_window)):
+    record = {}
+    for name, rows in groups.items():
+        called = decide(rows, threshold_for)
+        truth = [r["present"] for r in rows]
+        # presence_metrics at 0.5 on 0/1 calls: recalls of the rule's own decisions
+        record[name] = presence_metrics(truth, [float(c) for c in called], 0.5)
+        for key in ("auc", "threshold"):
+            record[name].pop(key, None)
+    record["balanced_accuracy_drop"] = record["short"]["balanced_accuracy"] - record["long"]["balanced_accuracy"]
+    summary["rules"][rule] = record
+for name, rows in groups.items():  # threshold-free: how well the largest window P(present) ranks
+    summary[f"auc_{name}"] = presence_metrics([r["present"] for r in rows], [max(r["windows"]) for r in rows])["auc"]
+out.write_text(json.dumps({"summary": summary, "questions": groups}, indent=1) + "\n")
+print(json.dumps(summary, indent=1))
