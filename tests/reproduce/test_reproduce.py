@@ -410,6 +410,37 @@ def test_a_finished_experiment_is_evaluated_again_only_when_its_model_is_newer_o
     assert evaluated == [1, 1]
 
 
+@pytest.mark.parametrize("preset, dtype", [("tiny", "float16"), ("tiny-scratch", "float32")])
+def test_a_pretrained_plans_final_is_rounded_to_float16_before_it_is_evaluated(tmp_path, monkeypatch, preset, dtype):
+    import os
+
+    import torch
+    from rich.console import Console
+    from safetensors.torch import load_file, save_file
+
+    from framestamp.reproduce import run as reproduce_run
+    from framestamp.reproduce.plan import PLANS, experiment_config
+
+    experiment = PLANS[preset][0]
+    config = experiment_config(experiment, runs_dir=str(tmp_path / "runs"))
+    final = tmp_path / "runs" / experiment.name / "final"
+
+    def train(config):
+        (final / "backbone").mkdir(parents=True)
+        save_file({"w": torch.ones(3), "step": torch.tensor([7])}, final / "backbone" / "model.safetensors")
+        (final / "head.safetensors").write_bytes(b"")
+
+    evaluated = []
+    (tmp_path / "results" / "metrics").mkdir(parents=True)
+    monkeypatch.setattr(reproduce_run, "train", train)
+    monkeypatch.setattr(reproduce_run, "training_summary", lambda path: {})
+    monkeypatch.setattr(reproduce_run, "evaluate_experiment", lambda experiment, config, final, *a, **k: evaluated.append(
+        str(load_file(final / "backbone" / "model.safetensors")["w"].dtype)) or {"evaluations": []})
+    reproduce_run.run_step(reproduce_run.Step(experiment, config), tmp_path / "results", Console(file=open(os.devnull, "w")))
+    assert evaluated == [f"torch.{dtype}"]
+    assert load_file(final / "backbone" / "model.safetensors")["step"].dtype == torch.int64  # only floats are rounded
+
+
 def test_the_open_vocabulary_section_sets_new_words_beside_the_closed_namesake():
     from framestamp.reproduce.report import _open_vocabulary_section
 

@@ -225,6 +225,11 @@ PRETRAINED = _pretrained(
 )
 
 PLANS = {"tiny": PRETRAINED, "tiny-scratch": SCRATCH}
+# Presets whose final models are rounded to float16 as soon as they are trained (as shipped
+# checkpoints are, ``reproduce.ship.store_half_precision``): the weights later stages start from,
+# the ones evaluated and the ones shipped are then the same. The from-scratch plan was evaluated
+# in float32 and measured again as shipped (``reproduce --reevaluate-shipped``).
+HALF_PRECISION_FINALS = frozenset({"tiny"})
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,9 @@ from ..decoding import presence_threshold
 from ..train.config import TrainConfig
 from ..train.loop import train
 from ..train.stopping import StopRequests, StoppedOnRequest
-from .plan import FULL, EvalSpec, Experiment, experiment_config, on_one_corpus, plan, with_prerequisites
+from .plan import (FULL, HALF_PRECISION_FINALS, EvalSpec, Experiment, experiment_config, on_one_corpus, plan,
+                   with_prerequisites)
+from .ship import store_half_precision
 from .stored import STANDARD_EVALUATIONS, evaluation
 
 METRICS_DIR = "metrics"
@@ -139,7 +141,8 @@ class Step:
 
 
 def run_step(step: Step, results_dir: Path, console: Console) -> float:
-    """Train the step's experiment unless its final model exists; evaluate it and write its
+    """Train the step's experiment unless its final model exists (rounded to float16 at once for
+    ``HALF_PRECISION_FINALS``); evaluate it and write its
     metrics, unless they were written after the final model (or ``step.reevaluate``): then only
     the evaluations the plan gained since are asked, and added to them. Returns the minutes taken."""
     experiment, config = step.experiment, step.config
@@ -149,6 +152,8 @@ def run_step(step: Step, results_dir: Path, console: Console) -> float:
     if not final.is_dir():
         console.print(f"[bold]train[/] {experiment.name}")
         train(config)
+        if experiment.preset in HALF_PRECISION_FINALS:
+            store_half_precision(final / "backbone")
     progress = Path(config.output_dir) / EVALUATION_PROGRESS
     stored_minutes = 0.0
     if step.evaluate and not step.reevaluate and _newer(metrics, final / HEAD_NAME):
