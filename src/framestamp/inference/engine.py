@@ -237,7 +237,7 @@ class Engine:
             return self._kth_across_windows(waveform, ask)
         if ask.task is not None and ask.k > 1:
             warnings.warn(ORDINAL_WARNING, FramestampWarning, stacklevel=3)
-        return self._first_present(waveform, ask)
+        return self._answer_in_one_window(waveform, ask)
 
     def occurrences(
         self, waveform: np.ndarray, task: Task, subject: str, max_k: int, boundary: str = "start", ends: bool = False
@@ -359,7 +359,7 @@ class Engine:
             times, presence = self.decode(row, ask).times_s, found.best_absent
         return Prediction(times, float(len(found.times_s)), row, rate, presence_probability=presence)
 
-    def _first_present(self, waveform: np.ndarray, ask: Ask) -> Prediction:
+    def _answer_in_one_window(self, waveform: np.ndarray, ask: Ask) -> Prediction:
         """One event: in the window region likeliest to hold the first one among those where it is
         present (:meth:`_first_part`), else the global best guess."""
         long = self.scores(waveform, [ask.question])
