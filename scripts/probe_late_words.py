@@ -38,7 +38,7 @@ for group, items in late_word_items(load_subset(corpus, "words", "test"), n).ite
         row, rate = long.scores[0], long.frame_rate_hz
         parts = [(first, last) for first, last in long.regions if last > first]
         regions = [(first / rate, last / rate) for first, last in parts]
-        presence = [engine.head.presence_probability(row[a:b], rate) for a, b in parts]
+        presence = engine.part_presence(long)
         local = [float(engine.decode(row[a:b], ask).times_s[0]) + a / rate for a, b in parts]
         anywhere = float(engine.decode(row, ask).times_s[0])  # the answer when no window is present
         truth = float(item.query.targets_s[0])

@@ -28,9 +28,7 @@ def window_presence(engine, model, items):
     rows = []
     for item in items:
         ask = ask_of(item.query, False, answer_token_budget(model, item.query), None)
-        long = engine.scores(item.clip.audio, [ask.question])
-        rate = long.frame_rate_hz
-        presence = [engine.head.presence_probability(long.scores[0, a:b], rate) for a, b in long.regions if b > a]
+        presence = engine.part_presence(engine.scores(item.clip.audio, [ask.question]))
         rows.append({"present": item.query.n_events > 0, "seconds": item.clip.duration_s, "windows": presence})
     return rows
 

@@ -336,10 +336,13 @@ class Engine:
                 decided[i] = [len(self._walk(long, candidate, asked, ask.k, False, t).times_s) >= ask.k
                               for t in thresholds]  # fmt: skip
             else:  # a present part answers: present when any part is
-                long = self.scores(waveform, [ask.question])
-                decided[i] = max(self.head.presence_probability(long.scores[0, first:last], long.frame_rate_hz)
-                                 for first, last in long.regions if last > first) >= thresholds  # fmt: skip
+                decided[i] = max(self.part_presence(self.scores(waveform, [ask.question]))) >= thresholds
         return decided
+
+    def part_presence(self, long: LongScores, row: int = 0) -> list[float]:
+        """The local P(present) of question ``row`` in each non-empty part of the timeline, in order."""
+        return [self.head.presence_probability(long.scores[row, first:last], long.frame_rate_hz)
+                for first, last in long.regions if last > first]  # fmt: skip
 
     def _time_in(self, region: np.ndarray, first_frame: int, rate: float) -> float:
         """The single-event time of a part of the timeline, in seconds of the recording."""
