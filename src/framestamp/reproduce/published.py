@@ -420,6 +420,23 @@ def parameters() -> str:
     return f"{checkpoint_parameters(shipped_checkpoints_dir() / 'words') / 1e6:.2f} M"
 
 
+# The ablation preset's parameter count, stored when its checkpoints stopped shipping.
+ABLATION_PARAMETERS = "parameters.json"
+
+
+def store_parameters(checkpoint: Path, results_dir: Path | str = "results") -> Path:
+    """Count ``checkpoint``'s parameters into the ablation's stored results (for the README once its
+    checkpoints are no longer shipped)."""
+    path = Path(results_dir) / ABLATION_PRESET / ABLATION_PARAMETERS
+    path.write_text(json.dumps({"checkpoint": Path(checkpoint).name, "parameters": checkpoint_parameters(Path(checkpoint))},
+                               indent=2) + "\n")  # fmt: skip
+    return path
+
+
+def ablation_parameters(results_dir: Path) -> str:
+    return f"{json.loads((results_dir / ABLATION_PRESET / ABLATION_PARAMETERS).read_text())['parameters'] / 1e6:.2f} M"
+
+
 BLOCKS: dict[str, Callable[[dict], str]] = {
     "results-one": lambda r: single_table(r, SHOWN.single),
     "results-objectives": lambda r: single_table(r, SHOWN.objectives),
@@ -445,6 +462,8 @@ def generate(results_dir: Path | str = "results") -> dict[str, str]:
         if path.is_file():
             blocks[name] = speed_table(json.loads(path.read_text()), folder)
     blocks["parameters"] = parameters()
+    if (results_dir / ABLATION_PRESET / ABLATION_PARAMETERS).is_file():
+        blocks["parameters-scratch"] = ablation_parameters(results_dir)
     return blocks
 
 
