@@ -70,6 +70,12 @@ def test_locate_finds_an_example_word():
     assert answer["present"] and abs(answer["times_s"][0] - segment["start_s"]) <= 0.05
 
 
+def test_locate_finds_a_word_no_training_clip_holds_said_by_a_new_voice():
+    segment = next(s for s in truth("paragraph") if s["label"] == "kubernetes")
+    answer = json_of("locate", EXAMPLES / "paragraph.wav", "--word", "Kubernetes")
+    assert answer["present"] and abs(answer["times_s"][0] - segment["start_s"]) <= 0.05
+
+
 def test_diarize_finds_the_onsets_of_the_example_speakers():
     first_turns, seen = [], set()
     for segment in truth("speakers"):
