@@ -5,9 +5,13 @@ about test clips and about 20-120 s recordings joined from them, the P(present) 
 numbers: the checkpoint's threshold t for any length ("max"), and a threshold per number of
 windows n that keeps an absent recording's false "present" at one window's ("per-window"):
 t_n = Q(F(t) ** (1 / n)), F and Q the distribution and quantiles of absent windows' P(present)
-on dev questions (short and joined, as the threshold is fitted). Usage: CHECKPOINT N OUT.json
-[CORPUS] (the
-built-in corpus size the clips come from: default, or open for the open-vocabulary models)."""
+on dev questions (short and joined, as the threshold is fitted). Per-window P(present) is the
+engine's evidence for a 1st occurrence only: a k-th one (k > 1; half the absent questions ask for
+one more occurrence than the clip holds) is decided by counting occurrences across windows
+(``Engine.occurrences``), so the two rules are compared on 1st-occurrence questions, and every
+question's own engine decision (``Engine.answer``) is reported beside them. Usage: CHECKPOINT N
+OUT.json [CORPUS] (the built-in corpus size the clips come from: default, or open for the
+open-vocabulary models)."""
 import json, sys
 from pathlib import Path
 
@@ -24,12 +28,15 @@ from framestamp.model import FrameStampModel
 
 
 def window_presence(engine, model, items):
-    """Per item: whether its answer is in the recording, and every window's P(present)."""
+    """Per item: whether its answer is in the recording, the occurrence asked for, the engine's
+    P(present), and (1st occurrences) every window's P(present)."""
     rows = []
     for item in items:
         ask = ask_of(item.query, False, answer_token_budget(model, item.query), None)
-        presence = engine.part_presence(engine.scores(item.clip.audio, [ask.question]))
-        rows.append({"present": item.query.n_events > 0, "seconds": item.clip.duration_s, "windows": presence})
+        engine_p = engine.answer([item.clip.audio], [ask])[0].presence_probability
+        presence = engine.part_presence(engine.scores(item.clip.audio, [ask.question])) if ask.k == 1 else None
+        rows.append({"present": item.query.n_events > 0, "k": ask.k, "seconds": item.clip.duration_s,
+                     "engine": engine_p, "windows": presence})
     return rows
 
 
@@ -46,7 +53,8 @@ test = load_subset(corpus, "words", "test")
 dev = load_subset(corpus, "words", "dev")
 dev_items = presence_items(dev, seed=0, limit=n)
 dev_items += long_presence_items(dev, len(dev_items), seed=0)
-null = np.sort([p for r in window_presence(engine, model, dev_items) if not r["present"] for p in r["windows"]])
+null = np.sort([p for r in window_presence(engine, model, dev_items) if not r["present"] and r["k"] == 1
+                for p in r["windows"]])
 below_t = float(np.mean(null < threshold))  # F(t): an absent window stays under t
 
 
@@ -58,19 +66,27 @@ groups = {"short": window_presence(engine, model, presence_items(test, seed=0, l
           "long": window_presence(engine, model, long_presence_items(test, n, seed=0))}
 summary = {"checkpoint": str(checkpoint), "corpus": corpus, "threshold": threshold, "n_null_windows": int(null.size),
            "absent_window_below_threshold": below_t,
-           "per_window_thresholds": {k: per_window(k) for k in range(1, 9)}, "rules": {}}
+           "per_window_thresholds": {k: per_window(k) for k in range(1, 9)}}
+
+
+def recalls(truth, called):
+    # presence_metrics at 0.5 on 0/1 calls: recalls of the rule's own decisions
+    record = presence_metrics(truth, [float(c) for c in called], 0.5)
+    return {key: value for key, value in record.items() if key not in ("auc", "threshold")}
+
+
+firsts = {name: [r for r in rows if r["k"] == 1] for name, rows in groups.items()}
 for rule, threshold_for in (("max", lambda k: threshold), ("per-window", per_window)):
-    record = {}
-    for name, rows in groups.items():
-        called = decide(rows, threshold_for)
-        truth = [r["present"] for r in rows]
-        # presence_metrics at 0.5 on 0/1 calls: recalls of the rule's own decisions
-        record[name] = presence_metrics(truth, [float(c) for c in called], 0.5)
-        for key in ("auc", "threshold"):
-            record[name].pop(key, None)
+    record = {name: recalls([r["present"] for r in rows], decide(rows, threshold_for)) for name, rows in firsts.items()}
     record["balanced_accuracy_drop"] = record["short"]["balanced_accuracy"] - record["long"]["balanced_accuracy"]
-    summary["rules"][rule] = record
-for name, rows in groups.items():  # threshold-free: how well the largest window P(present) ranks
-    summary[f"auc_{name}"] = presence_metrics([r["present"] for r in rows], [max(r["windows"]) for r in rows])["auc"]
+    summary["rules (1st occurrences)"] = summary.get("rules (1st occurrences)", {}) | {rule: record}
+engine_record = {name: recalls([r["present"] for r in rows], [r["engine"] >= threshold for r in rows])
+                 for name, rows in groups.items()}  # fmt: skip
+engine_record["balanced_accuracy_drop"] = engine_record["short"]["balanced_accuracy"] - engine_record["long"]["balanced_accuracy"]
+summary["engine (every question)"] = engine_record
+for name, rows in groups.items():  # threshold-free: how well P(present) ranks present above absent
+    summary[f"auc_{name}"] = presence_metrics([r["present"] for r in rows], [r["engine"] for r in rows])["auc"]
+    summary[f"auc_{name}_1st_largest_window"] = presence_metrics(
+        [r["present"] for r in firsts[name]], [max(r["windows"]) for r in firsts[name]])["auc"]
 out.write_text(json.dumps({"summary": summary, "questions": groups}, indent=1) + "\n")
 print(json.dumps(summary, indent=1))
