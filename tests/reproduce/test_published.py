@@ -18,6 +18,7 @@ from framestamp.reproduce.published import (
     steps_trained,
     token_twins,
     twin_of,
+    voice_kind,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -250,3 +251,11 @@ def test_the_all_words_table_shows_the_transcript_given_where_it_was_asked():
 
     rows = all_table({ALL_WORDS[0]: summary(0.887), ALL_WORDS[1]: summary()}).splitlines()
     assert "| 70.0% | 80.0% | 30.0% | n/a | 88.7% |" in rows[2] and "| n/a | - |" in rows[3]
+
+
+def test_the_breakdown_calls_every_synthesiser_synthetic_and_only_the_recorded_prompts_recorded():
+    sources = json.loads((RESULTS / "probes" / "tiny-plan-words-spoken.json").read_text())["evaluations"][0]["by_source"]
+    kinds = {source: voice_kind(source) for source in sources}
+    assert kinds == {source: "recorded voice" if source == "asterisk-core-sounds-en-wav" else "synthetic voices"
+                     for source in sources}
+    assert len(kinds) == 4

@@ -285,6 +285,15 @@ def fit_table(results: dict) -> str:
     return _table(columns, rows, _drift_notes(results, FIT))
 
 
+# The words subset's one recorded voice (its held-out prompts); every other source is a synthesiser.
+RECORDED_SOURCE = "asterisk-core-sounds-"
+
+
+def voice_kind(source: str) -> str:
+    """How the breakdown names a words-subset speech source."""
+    return "recorded voice" if source.startswith(RECORDED_SOURCE) else "synthetic voices"
+
+
 def breakdown_table(results: dict) -> str:
     """Where the shipped frame models fail: speech source, overlap, recordings of the class in training."""
     from ..corpus.pools import held_out_families
@@ -293,8 +302,7 @@ def breakdown_table(results: dict) -> str:
     rows = []
     words, speakers, events = (SHIPPED[task] for task in FRAME)
     for source, group in _record(results, words, "test", "one")["by_source"].items():
-        kind = "synthetic voices" if source.startswith("espeak") else "recorded voice"
-        rows.append([_who(words), f"{kind} (`{source}`)", "50 ms", _pct(group["accuracy"]["0.05"]), str(group["n"])])
+        rows.append([_who(words), f"{voice_kind(source)} (`{source}`)", "50 ms", _pct(group["accuracy"]["0.05"]), str(group["n"])])
     for overlap, group in _record(results, speakers, "test", "one")["by_overlap"].items():
         rows.append([_who(speakers), f"onset over {overlap}", "100 ms", _pct(group["accuracy"]["0.1"]), str(group["n"])])
     by_class = _record(results, events, "test", "one")["by_subject"]
