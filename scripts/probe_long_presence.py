@@ -76,10 +76,11 @@ def recalls(truth, called):
 
 
 firsts = {name: [r for r in rows if r["k"] == 1] for name, rows in groups.items()}
+summary["rules (1st occurrences)"] = {}
 for rule, threshold_for in (("max", lambda k: threshold), ("per-window", per_window)):
     record = {name: recalls([r["present"] for r in rows], decide(rows, threshold_for)) for name, rows in firsts.items()}
     record["balanced_accuracy_drop"] = record["short"]["balanced_accuracy"] - record["long"]["balanced_accuracy"]
-    summary["rules (1st occurrences)"] = summary.get("rules (1st occurrences)", {}) | {rule: record}
+    summary["rules (1st occurrences)"][rule] = record
 engine_record = {name: recalls([r["present"] for r in rows], [r["engine"] >= threshold for r in rows])
                  for name, rows in groups.items()}  # fmt: skip
 engine_record["balanced_accuracy_drop"] = engine_record["short"]["balanced_accuracy"] - engine_record["long"]["balanced_accuracy"]

@@ -285,13 +285,13 @@ def fit_table(results: dict) -> str:
     return _table(columns, rows, _drift_notes(results, FIT))
 
 
-# The words subset's one recorded voice (its held-out prompts); every other source is a synthesiser.
-RECORDED_SOURCE = "asterisk-core-sounds-"
-
-
 def voice_kind(source: str) -> str:
-    """How the breakdown names a words-subset speech source."""
-    return "recorded voice" if source.startswith(RECORDED_SOURCE) else "synthetic voices"
+    """How the breakdown names a words-subset speech source: a package of recorded prompts
+    (``corpus.sources.PROMPT_VOICES``), else a synthesiser."""
+    from ..corpus.sources import PROMPT_VOICES
+
+    recorded = {package for package, _, _ in PROMPT_VOICES.values()}
+    return "recorded voice" if source in recorded else "synthetic voices"
 
 
 def breakdown_table(results: dict) -> str:
