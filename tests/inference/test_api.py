@@ -295,17 +295,22 @@ def test_window_settings_reach_the_stitcher():
     assert answer.times_s == [pytest.approx(21.005)]
 
 
-def test_the_shipped_word_checkpoint_locates_words_of_the_example_and_none_in_silence():
+def test_the_shipped_word_checkpoint_places_words_said_by_a_new_voice_and_none_in_silence():
     from framestamp.inference.api import shipped_checkpoints_dir
+    from framestamp.tasks import task_named
 
     if not (shipped_checkpoints_dir() / "words").is_dir():
         pytest.skip("no shipped checkpoint in this tree")
     model = framestamp.load("words", device="cpu", config=InferenceConfig(progress=False))
     examples = Path(__file__).resolve().parents[2] / "examples"
-    truth = {s["label"]: s["start_s"] for s in json.loads((examples / "words.json").read_text())["segments"]}
-    for word in ("big", "above", "blue", "warm", "kitchen"):  # each said once in the example
-        answer = model.locate(examples / "words.wav", word=word)
-        assert answer.present and abs(answer.times_s[0] - truth[word]) <= 0.05, (word, answer.times_s, truth[word])
+    segments = json.loads((examples / "paragraph.json").read_text())["segments"]
+    asked = [s for s in segments if task_named("word").askable(s["label"])]  # 20 words, each said once
+    placed = []
+    for segment in asked:
+        answer = model.locate(examples / "paragraph.wav", word=segment["label"])
+        if answer.present and abs(answer.times_s[0] - segment["start_s"]) <= 0.05:
+            placed.append(segment["label"])
+    assert len(placed) >= 7, placed  # the shipped model placed 8 of the 20 when it shipped
     silence = model.locate(np.zeros(16000 * 3, np.float32), word="kitchen")
     assert not silence.present and silence.count_estimate < 0.01
 
