@@ -254,6 +254,14 @@ def test_unknown_word_is_an_error_and_unknown_question_words_a_warning(stamper, 
         stamper.locate(clip, question="When does the zebra occur?")
 
 
+def test_a_word_never_asked_in_training_is_answered_with_a_warning(stamper, clip):
+    with pytest.warns(FramestampWarning, match="'the' is never asked about in training"):
+        stamper.locate(clip, word="The")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FramestampWarning)
+        stamper.locate(clip, word="apple")
+
+
 def test_arrays_at_any_rate_and_stereo_are_accepted(stamper):
     stereo = np.zeros((44_100, 2), dtype=np.float32)
     assert stamper.locate(stereo, word="apple", sample_rate_hz=44_100).duration_s == pytest.approx(1.0)
