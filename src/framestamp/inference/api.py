@@ -293,12 +293,12 @@ class Stamper:
             times in seconds, the count estimate and the presence decision.
         """
         ask = build_ask(word, occurrence, end, event, speaker, question, every)
-        if word is not None and not ask.task.askable(ask.subject):
-            warnings.warn(f"'{ask.subject}' is never asked about in training (stop words such as 'the' and 'of', and "
-                          "words with digits, are left out), so this answer is a guess", FramestampWarning,
-                          stacklevel=2)  # fmt: skip
         if not (self.hears_asked_words and asked_word(ask.question) is not None):  # a heard word needs no vocabulary
             self._check_vocabulary(word if word is not None else event, question)
+        if word is not None and not ask.task.askable(ask.subject):
+            warnings.warn(f"'{ask.subject}' is never asked about in training (it asks about words of letters alone, "
+                          "and no stop words such as 'the' or 'of'), so this answer is a guess", FramestampWarning,
+                          stacklevel=2)  # fmt: skip
         waveform = self.waveform(audio, sample_rate_hz)
         answer = self.engine.answer([waveform], [ask])[0]
         p = answer.presence_probability

@@ -172,8 +172,8 @@ def model_card(experiment: Experiment, summary: dict, stages: list[str] = (), pa
     else:
         words = "a question about a word outside the word-level vocabulary is refused"
     if data["subset"] == "words" and "one" in data["modes"]:
-        words += ("; stop words ('the', 'of', 'and', ...) and words with digits are never asked in training, and a "
-                  "question about one is answered with a warning")
+        words += ("; training asks only about words of letters alone and no stop words ('the', 'of', 'and', ...), "
+                  "and a question about another word is answered with a warning")
     lines += ["", "Limits: trained on the built-in corpus's synthetic and recorded speech and event classes "
               f"(docs/corpus.md); expect lower accuracy on other audio. English only; {words}."]
     return "\n".join(lines) + "\n"
