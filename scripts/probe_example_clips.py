@@ -32,19 +32,19 @@ def located(model, clip: str) -> dict:
         seen[label] += 1
         if not task_named("word").askable(label):
             continue
+        asked = {"word": label, "occurrence": seen[label], "truth_s": segment["start_s"]}
         try:
             answer = model.locate(EXAMPLES / f"{clip}.wav", word=label, occurrence=seen[label])
         except QuestionError as error:  # a closed vocabulary cannot be asked about the word
-            rows.append({"word": label, "occurrence": seen[label], "truth_s": segment["start_s"], "error": str(error),
-                         "within_50ms": False, "found": False})
+            rows.append(asked | {"error": str(error), "within_50ms": False, "found": False})
             continue
         time_s = answer.times_s[0] if answer.times_s else None
         close = time_s is not None and abs(time_s - segment["start_s"]) <= TOLERANCE_S
-        rows.append({"word": label, "occurrence": seen[label], "truth_s": segment["start_s"], "time_s": time_s,
-                     "presence_probability": answer.presence_probability, "present": answer.present,
-                     "within_50ms": close, "found": close and answer.present})
-    return {"n": len(rows), "not_askable": sum("error" in r for r in rows), "found": sum(r["found"] for r in rows), "within_50ms": sum(r["within_50ms"] for r in rows),
-            "accuracy": sum(r["found"] for r in rows) / len(rows), "words": rows}
+        rows.append(asked | {"time_s": time_s, "presence_probability": answer.presence_probability,
+                             "present": answer.present, "within_50ms": close, "found": close and answer.present})
+    found = sum(r["found"] for r in rows)
+    return {"n": len(rows), "not_askable": sum("error" in r for r in rows), "found": found,
+            "within_50ms": sum(r["within_50ms"] for r in rows), "accuracy": found / len(rows), "words": rows}
 
 
 def aligned(model, clip: str) -> dict:

@@ -1,5 +1,7 @@
 import importlib
 
+import numpy as np
+
 import pytest
 
 from framestamp.errors import MissingDependencyError
@@ -177,6 +179,18 @@ def test_onset_f_measure():
     wide = onset_f_measure(references, estimates, window_s=0.25)
     assert wide["n_matched"] == 3
     assert wide["f1"] == pytest.approx(0.75)
+
+
+def test_onset_f_measure_counts_a_time_far_past_the_clip_as_a_miss():
+    needs("mir_eval", "mir_eval")
+    import mir_eval
+
+    # a generated answer can be any number; mir_eval.onset.f_measure refuses times above 30,000 s
+    far = onset_f_measure([[1.0, 2.0]], [[1.01, 1.2e8]])
+    assert (far["n_estimated"], far["n_matched"]) == (2, 1)
+    assert far["f1_clip_mean"] == pytest.approx(0.5)
+    near = onset_f_measure([[1.0, 2.0]], [[1.01, 9.0]])
+    assert near["f1_clip_mean"] == pytest.approx(mir_eval.onset.f_measure(np.array([1.0, 2.0]), np.array([1.01, 9.0]))[0])
 
 
 def test_standard_metrics_check_clip_counts():
