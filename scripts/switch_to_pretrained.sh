@@ -1,12 +1,12 @@
 #!/bin/bash
 # The switch's mechanical steps (branch switch-prep; delete before merging): the pre-trained plan's
 # stored results into results/metrics, the README and docs blocks, the report, the shipped checkpoints.
-# Usage: scripts/switch_to_pretrained.sh RUNS RESULTS_A RESULTS_B   (the lanes' runs and results folders)
+# Usage: scripts/switch_to_pretrained.sh RUNS RESULTS...   (the lanes' runs folder and their results folders)
 set -euo pipefail
-RUNS=$1; A=$2; B=$3
+RUNS=$1; shift
 PY=.venv/bin/python
 mkdir -p results/metrics
-cp "$A"/metrics/*.json "$B"/metrics/*.json results/metrics/
+for results in "$@"; do cp "$results"/metrics/*.json results/metrics/; done
 # rows trained once and kept as stored probes (lost runs, or stages whose evaluation is the kept one)
 for n in words-ihp words-token words-open words-spoken-short words-token-spoken-short; do
   cp results/probes/tiny-plan-$n.json results/metrics/$n.json
