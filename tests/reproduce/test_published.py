@@ -225,6 +225,8 @@ def test_a_run_of_an_earlier_recipe_is_told_apart_from_todays():
     assert steps_trained(summary) == "2,021 of 5,000 (30-min cap)" and steps_trained(summary, " steps").endswith("cap)")
     finished = {"config": today | {"max_minutes": 30}, "train": {"step": today["max_steps"]}}
     assert recipe_drift(experiment, finished) == []  # a cap that did not stop the run does not
+    checkpointed_often = {"config": today | {"checkpoint_every": 100, "log_every": 5}, "train": finished["train"]}
+    assert recipe_drift(experiment, checkpointed_often) == []  # it changes what is written, not what is learned
 
 
 # ------------------------------------------------------------------ documents the code cites

@@ -20,3 +20,15 @@ def test_a_shipped_backbone_takes_half_the_room_and_loads_as_float32_rounded_to_
         assert value.dtype == torch.float32, name
         torch.testing.assert_close(value, original[name].half().float(), rtol=0, atol=0, msg=name)
     assert torch.equal(loaded.head.proj.weight, model.head.proj.weight)  # the head stays float32
+
+
+def test_a_cards_earlier_stages_are_read_from_the_shipped_presets_own_runs():
+    from pathlib import Path
+
+    from framestamp.reproduce.plan import FULL
+    from framestamp.reproduce.ship import earlier_stages
+
+    words = next(e for e in FULL if e.ships_as == "words")
+    stages = earlier_stages(words, Path("no-runs-here"), Path(__file__).parents[2] / "results")
+    assert [line.split("`")[1] for line in stages] == ["words-ihp-short", "words-spoken-short"]
+    assert "10,000 steps" in stages[0] and "continues `words-ihp-short`" in stages[1]

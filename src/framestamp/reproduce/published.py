@@ -83,10 +83,14 @@ def _run_name(value):
     return value
 
 
+BOOKKEEPING = frozenset({"output_dir", "checkpoint_every", "log_every"})
+
+
 def recipe_drift(experiment: Experiment, summary: dict) -> list[str]:
     """How the stored run behind ``summary`` was set up differently from ``experiment`` today, as
     "setting: stored (now: today's)" strings; empty when its numbers are today's recipe's. A minute
-    cap that did not stop the stored run does not count."""
+    cap that did not stop the stored run does not count, nor do settings that change what is written
+    along the way but not what is learned (``BOOKKEEPING``)."""
     ran = _flat(TrainConfig.from_dict(summary["config"]).to_dict())
     now = _flat(experiment_config(experiment).to_dict())
     finished = summary.get("train", {}).get("step", 0) >= ran["max_steps"]
@@ -94,7 +98,7 @@ def recipe_drift(experiment: Experiment, summary: dict) -> list[str]:
     drift = []
     for key in [*starts, *sorted(set(ran) - set(starts))]:
         stored, today = (_run_name(config.get(key)) for config in (ran, now))
-        if key == "output_dir" or (key == "max_minutes" and finished) or stored == today:
+        if key in BOOKKEEPING or (key == "max_minutes" and finished) or stored == today:
             continue
         drift.append(f"{starts.get(key, key)} `{_text(stored)}` (today `{_text(today)}`)")
     return drift

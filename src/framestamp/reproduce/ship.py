@@ -106,7 +106,7 @@ def earlier_stages(experiment: Experiment, runs_dir: Path, results_dir: Path | N
         lines.insert(0, f"- Stage before: `{name}`, {steps_trained({'config': config, 'train': train}, ' steps')} in "
                         f"{train.get('minutes', 0):.1f} min (last session), AdamW lr {config['lr']} "
                         f"({config['lr_schedule']}), seed {config['seed']}; {training_data_text(config)}.")  # fmt: skip
-        name = Experiment(name, ()).continue_from
+        name = Experiment(name, (), preset=experiment.preset).continue_from
     return lines
 
 
