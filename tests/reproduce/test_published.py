@@ -9,6 +9,7 @@ import pytest
 
 from framestamp.model import CONFIG_NAME
 from framestamp.reproduce.plan import FULL, PLANS, Experiment, recipe
+from framestamp.reproduce.stored import SHIPPED_PRESET
 from framestamp.reproduce.published import (
     generate,
     minute_cap_binds,
@@ -26,8 +27,11 @@ RESULTS = ROOT / "results"
 CHECKPOINTS = ROOT / "src" / "framestamp" / "checkpoints"
 
 
-def stored(name: str) -> dict | None:
-    path = RESULTS / "metrics" / f"{name}.json"
+def stored(name: str, preset: str = SHIPPED_PRESET) -> dict | None:
+    """The stored metrics of the run ``name`` of ``preset``'s plan: the shipped preset's under
+    results/metrics, the from-scratch plan's (trained on corpus version 3) under its own folder."""
+    folder = RESULTS / "metrics" if preset == SHIPPED_PRESET else RESULTS / preset / "corpus-v3" / "metrics"
+    path = folder / f"{name}.json"
     return json.loads(path.read_text()) if path.is_file() else None
 
 
@@ -121,7 +125,8 @@ def test_a_shipped_model_card_is_its_metrics(experiment):
     text = (CHECKPOINTS / experiment.ships_as / "README.md").read_text()
     summary = stored(experiment.name)
     assert summary is not None, f"{experiment.ships_as} ships {experiment.name}, which has no results/metrics JSON"
-    for record in (r for r in summary["evaluations"] if r["mode"] in ("one", "all")):
+    own_clips = (r for r in summary["evaluations"] if not r.get("copy") and not r.get("corpus"))
+    for record in (r for r in own_clips if r["mode"] in ("one", "all")):
         accuracy = record["metrics"]["accuracy"]
         row = f"| {record['split']} | {record['mode']} | {record['n']} | " + " | ".join(
             f"{accuracy[t]:.1%}" for t in ("0.02", "0.05", "0.1")) + " |"  # fmt: skip
@@ -156,16 +161,17 @@ def test_a_card_says_when_its_numbers_come_from_an_earlier_recipe():
 
 
 def test_twins_are_paired_by_name():
-    assert twin_of("words-ihp-long") == "words-token-long" and twin_of("words-all") == "words-all-token"
-    assert twin_of("speakers-ihp") == "speakers-token" and twin_of("words-token") is None
-    assert twin_of("words-ihp-gap") is None  # no token run of that stage in the plan
-    pretrained = PLANS["tiny"]
-    assert twin_of("words-spoken", pretrained) == "words-token-spoken"
-    assert twin_of("words-spoken-short", pretrained) == "words-token-spoken-short"
-    assert twin_of("words-open", pretrained) is None and twin_of("words-token-spoken", pretrained) is None
-    pairs = {(frame.name, token.name) for frame, token in token_twins()}
+    scratch = PLANS["tiny-scratch"]
+    assert twin_of("words-ihp-long", scratch) == "words-token-long" and twin_of("words-all", scratch) == "words-all-token"
+    assert twin_of("speakers-ihp", scratch) == "speakers-token" and twin_of("words-token", scratch) is None
+    assert twin_of("words-ihp-gap", scratch) is None  # no token run of that stage in the plan
+    assert twin_of("words-spoken") == "words-token-spoken"  # the shipped plan by default
+    assert twin_of("words-spoken-short") == "words-token-spoken-short"
+    assert twin_of("words-open") is None and twin_of("words-token-spoken") is None
+    pairs = {(frame.name, token.name) for frame, token in token_twins(scratch)}
     assert {("words-ihp-short", "words-token-short"), ("words-all", "words-all-token"),
             ("events-ihp-absent", "events-token-absent")} <= pairs  # fmt: skip
+    assert ("events-ihp", "events-token") in {(f.name, t.name) for f, t in token_twins()}
 
 
 EVERY_TWIN = [pair for preset in sorted(PLANS) for pair in token_twins(PLANS[preset])]
@@ -185,7 +191,7 @@ def test_a_frame_model_and_its_token_twin_share_data_start_and_step_budget(frame
         recipe(e.recipe, preset=e.preset).max_steps for e in token_stages]  # fmt: skip
     assert frame_stages[-1].init_from == token_stages[-1].init_from
     for experiment, config in ((frame, a), (token, b)):
-        assert not minute_cap_binds(config, stored(experiment.name)), (
+        assert not minute_cap_binds(config, stored(experiment.name, experiment.preset)), (
             f"{experiment.name}: max_minutes {config.max_minutes} may stop it before its {config.max_steps} steps")
 
 

@@ -47,10 +47,11 @@ def test_every_breakdown_the_plans_ask_for_exists():
 
 @pytest.mark.slow
 def test_reproduce_runs_end_to_end_on_the_tiny_corpus(tmp_path):
+    """The from-scratch plan, whose first stages train in seconds: reproduce, report, ship, cards."""
     report = reproduce(
         results_dir=tmp_path / "results", runs_dir=tmp_path / "runs",
         only=("words-ihp", "words-ihp-long", "words-token", "words-token-long", "words-all"),
-        corpus="tiny", max_steps=2, eval_limit=3,
+        corpus="tiny", max_steps=2, eval_limit=3, preset="tiny-scratch",
     )  # fmt: skip
     text = report.read_text()
     assert "| words-ihp | 3 |" in text and "| words-token | 3 |" in text
@@ -73,7 +74,7 @@ def test_reproduce_runs_end_to_end_on_the_tiny_corpus(tmp_path):
     from framestamp.model import FrameStampModel
     from framestamp.reproduce.ship import ship
 
-    shipped = ship(tmp_path / "runs", tmp_path / "results", dest=tmp_path / "shipped")
+    shipped = ship(tmp_path / "runs", tmp_path / "results", dest=tmp_path / "shipped", preset="tiny-scratch")
     assert sorted(p.name for p in shipped) == ["words", "words-all", "words-token"]
     card = (tmp_path / "shipped" / "words" / "README.md").read_text()
     # the shipped word model is the fourth stage: trained on with absent questions and position gaps
@@ -93,9 +94,8 @@ def test_reproduce_runs_end_to_end_on_the_tiny_corpus(tmp_path):
     assert shipped_words.presence_threshold == presence["metrics"]["threshold"]
     assert f"present when P(N >= 1) >= {shipped_words.presence_threshold})" in card
     assert FrameStampModel.from_pretrained(tmp_path / "shipped" / "words-token").config.presence_threshold is None
-    assert [p.name for p in ship(tmp_path / "runs", tmp_path / "results", tmp_path / "again", ("words-all",))] == [
-        "words-all"
-    ]
+    again = ship(tmp_path / "runs", tmp_path / "results", tmp_path / "again", ("words-all",), preset="tiny-scratch")
+    assert [p.name for p in again] == ["words-all"]
 
 
 @pytest.mark.slow

@@ -32,14 +32,15 @@ def frame_model(tiny_backbone):
 
 
 def test_the_plan_asks_for_the_standard_metrics_of_every_speaker_and_event_experiment():
-    from framestamp.reproduce.run import STANDARD_MODES
+    from framestamp.reproduce.run import ALIGN_MODE, PROBE_MODE, ROBUSTNESS_MODES, STANDARD_MODES, WINDOW_MODE
 
     for experiment in FULL:
         task = experiment.name.split("-")[0]
         assert (DIARIZE in experiment.evals) == (task == "speakers"), experiment.name
         assert (EVENTS_F1 in experiment.evals) == (task == "events"), experiment.name
     modes = {spec.mode for experiment in FULL for spec in experiment.evals}
-    assert modes == {"one", "all", "presence", *STANDARD_MODES}  # every mode is handled
+    handled = {"one", "all", "presence", ALIGN_MODE, PROBE_MODE, WINDOW_MODE, *STANDARD_MODES, *ROBUSTNESS_MODES}
+    assert modes == handled  # every mode is handled, and asked by some experiment
 
 
 def test_diarization_scores_the_turns_of_the_api_against_first_turns(monkeypatch, frame_model):
@@ -230,6 +231,7 @@ def test_shipped_checkpoints_are_evaluated_again_without_their_runs(tmp_path):
 
     from framestamp.evaluate.metrics import MATCHINGS
     from framestamp.reproduce.plan import experiment_config
+    from framestamp.reproduce.run import STANDARD_MODES
     from framestamp.reproduce.stored import STANDARD_EVALUATIONS
     from framestamp.reproduce.run import reevaluate_shipped
 
@@ -239,45 +241,46 @@ def test_shipped_checkpoints_are_evaluated_again_without_their_runs(tmp_path):
     _checkpoint(checkpoints / "words-all", "ihp", ["all"], False, None)
     _checkpoint(checkpoints / "speakers-token", "none", ["one"], True, None)
     before = _digests(checkpoints)
-    # speakers-ihp-absent was evaluated before: its training record stays, its evaluations go
-    speakers = next(e for e in FULL if e.ships_as == "speakers")
+    shipped = {e.ships_as: e for e in FULL if e.ships_as}
+    speakers, events, speakers_token = shipped["speakers"], shipped["events"], shipped["speakers-token"]
+    # the shipped speakers model was evaluated before: its training record stays, its evaluations go
+
     config = experiment_config(speakers, corpus="tiny", max_steps=7).to_dict()
     stale = {"split": "test", "mode": "one", "n": 1, "metrics": {"accuracy": {"0.05": 1.0}}}
     (tmp_path / "results" / "metrics").mkdir(parents=True)
     choice = {"window_s": 15.0, "n": 2, "n_long": 1, "candidates": {"15": {"accuracy": 1.0, "short": 1.0, "long": 1.0}}}
     stored = {"recipe": speakers.recipe, "config": config, "evaluations": [stale], "train": {"step": 7.0},
               "wall_minutes": 1.5, "window_choice": choice}  # fmt: skip
-    (tmp_path / "results" / "metrics" / "speakers-ihp-absent.json").write_text(json.dumps(stored))
+    (tmp_path / "results" / "metrics" / f"{speakers.name}.json").write_text(json.dumps(stored))
 
-    written = reevaluate_shipped(tmp_path / "results", ("speakers", "events-ihp-absent", "words-all", "speakers-token"),
+    written = reevaluate_shipped(tmp_path / "results", ("speakers", events.name, "words-all", "speakers-token"),
                                  Console(quiet=True), checkpoints, corpus="tiny", eval_limit=2)  # fmt: skip
 
-    assert sorted(p.stem for p in written) == [
-        "events-ihp-absent", "speakers-ihp-absent", "speakers-token-absent", "words-all"
-    ]  # fmt: skip
+    assert sorted(p.stem for p in written) == sorted([events.name, speakers.name, speakers_token.name, "words-all"])
     assert _digests(checkpoints) == before  # nothing written into a checkpoint (no calibration)
-    summary = json.loads((tmp_path / "results" / "metrics" / "speakers-ihp-absent.json").read_text())
+    summary = json.loads((tmp_path / "results" / "metrics" / f"{speakers.name}.json").read_text())
     assert summary["train"] == {"step": 7.0} and summary["wall_minutes"] == 1.5 and summary["config"] == config
     assert summary["window_choice"] == choice  # the window the checkpoint was given is still described
     assert summary["evaluated_from"] == "shipped checkpoint speakers" and stale not in summary["evaluations"]
-    modes = [(e["split"], e["mode"]) for e in summary["evaluations"]]
-    assert modes == [("test", "one"), ("test_long", "one"), ("test", "presence"), ("train", "one")]
-    assert summary["evaluations"][2]["metrics"]["threshold"] == 0.123  # the shipped threshold, as it is
-    (diarize,) = summary[STANDARD_EVALUATIONS]
+    asked = {(s.split, s.mode, s.copy) for s in speakers.evals if s.mode not in STANDARD_MODES}
+    assert {(e["split"], e["mode"], e.get("copy")) for e in summary["evaluations"]} == asked
+    (presence,) = [e for e in summary["evaluations"] if e["mode"] == "presence"]
+    assert presence["metrics"]["threshold"] == 0.123  # the shipped threshold, as it is
+    diarize = summary[STANDARD_EVALUATIONS][0]
     assert (diarize["mode"], diarize["n"]) == ("diarize", 2)
     assert {"der", "jer", "der_every_turn", "speaker_count"} <= set(diarize["metrics"])
     assert 0.0 <= diarize["metrics"]["jer"]["jer"] <= 1.0
-    events = json.loads((tmp_path / "results" / "metrics" / "events-ihp-absent.json").read_text())
-    (f1,) = events[STANDARD_EVALUATIONS]
+    events_summary = json.loads((tmp_path / "results" / "metrics" / f"{events.name}.json").read_text())
+    (f1,) = events_summary[STANDARD_EVALUATIONS]
     assert f1["mode"] == "events_f1" and 0.0 <= f1["metrics"]["onset"]["f1"] <= 1.0 and f1["classes"]
-    assert "train" not in events  # never evaluated before: no training record to keep
+    assert "train" not in events_summary  # never evaluated before: no training record to keep
     words_all = json.loads((tmp_path / "results" / "metrics" / "words-all.json").read_text())
     assert list(words_all["evaluations"][0]["by_matching"]) == list(MATCHINGS)
-    token = json.loads((tmp_path / "results" / "metrics" / "speakers-token-absent.json").read_text())
+    token = json.loads((tmp_path / "results" / "metrics" / f"{speakers_token.name}.json").read_text())
     assert STANDARD_EVALUATIONS not in token  # the API cannot run a token baseline yet
     report = (tmp_path / "results" / "report.md").read_text()
-    assert "| speakers-ihp-absent | 2 |" in report.split("## Speaker turns from `diarize`")[1]
-    assert "| events-ihp-absent | 2 |" in report.split("## Sound events from `events`")[1]
+    assert f"| {speakers.name} | 2 |" in report.split("## Speaker turns from `diarize`")[1]
+    assert f"| {events.name} | 2 |" in report.split("## Sound events from `events`")[1]
     assert "| words-all | accuracy-optimal | 2 |" in report
 
 

@@ -195,7 +195,12 @@ def test_with_the_loss_the_probe_is_saved_loaded_and_resumed(tmp_path):
     assert torch.equal(load_file(resumed / PROBE_NAME)["weight"], saved["weight"])
 
 
-def test_the_shipped_checkpoints_load_without_a_probe():
-    if not (SHIPPED / "framestamp_config.json").is_file():
+@pytest.mark.parametrize("shipped", ["words", "words-all"])
+def test_a_shipped_checkpoint_has_its_probe_when_its_recipe_trained_the_match_loss(shipped):
+    from framestamp.reproduce.plan import FULL, recipe
+
+    if not (SHIPPED.parent / shipped / "framestamp_config.json").is_file():
         pytest.skip("no shipped checkpoint")
-    assert FrameStampModel.from_pretrained(SHIPPED).match_probe is None
+    experiment = next(e for e in FULL if e.ships_as == shipped)
+    trained_with_it = recipe(experiment.recipe, preset=experiment.preset).aux_match_weight > 0
+    assert (FrameStampModel.from_pretrained(SHIPPED.parent / shipped).match_probe is not None) == trained_with_it

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from ..inference.api import shipped_checkpoints_dir
-from .plan import FULL, Experiment
+from .plan import FULL, PLANS, Experiment
 from .published import checkpoint_parameters, long_clip_range, recipe_drift, steps_trained
 from ..objectives import objective
 from .report import AUDIO_SIDE, training_data_text
@@ -19,10 +19,10 @@ CARD_NAME = "README.md"
 
 def ship(
     runs_dir: str | Path = "runs", results_dir: str | Path = "results", dest: Path | None = None,
-    only: tuple[str, ...] = (),
+    only: tuple[str, ...] = (), preset: str | None = None,
 ) -> list[Path]:  # fmt: skip
-    """Copy every experiment with a ``ships_as`` name (or just the recipes in ``only``) from
-    ``runs_dir`` into the package.
+    """Copy every experiment of ``preset``'s plan (default: the shipped one) with a ``ships_as``
+    name (or just the recipes in ``only``) from ``runs_dir`` into the package.
 
     Only experiments that were trained and evaluated (metrics JSON present) are shipped.
 
@@ -31,7 +31,7 @@ def ship(
     """
     dest = dest or shipped_checkpoints_dir()
     written = []
-    for experiment in FULL:
+    for experiment in PLANS[preset] if preset else FULL:
         final = Path(runs_dir) / experiment.recipe / "final"
         metrics = Path(results_dir) / "metrics" / f"{experiment.recipe}.json"
         if only and experiment.recipe not in only:
