@@ -432,17 +432,9 @@ def parameters() -> str:
     return f"{checkpoint_parameters(shipped_checkpoints_dir() / 'words') / 1e6:.2f} M"
 
 
-# The ablation preset's parameter count, stored when its checkpoints stopped shipping.
+# The ablation preset's parameter count, stored from its last shipped `words` when its checkpoints
+# stopped shipping (``checkpoint_parameters``).
 ABLATION_PARAMETERS = "parameters.json"
-
-
-def store_parameters(checkpoint: Path, results_dir: Path | str = "results") -> Path:
-    """Count ``checkpoint``'s parameters into the ablation's stored results (for the README once its
-    checkpoints are no longer shipped)."""
-    path = Path(results_dir) / ABLATION_PRESET / ABLATION_PARAMETERS
-    path.write_text(json.dumps({"checkpoint": Path(checkpoint).name, "parameters": checkpoint_parameters(Path(checkpoint))},
-                               indent=2) + "\n")  # fmt: skip
-    return path
 
 
 def ablation_parameters(results_dir: Path) -> str:
