@@ -56,8 +56,11 @@ def test_the_speed_block_adds_end_to_end_and_the_long_recording_when_measured():
     from framestamp.reproduce.published import speed_table
 
     bench = json.loads((RESULTS / "bench" / "bench.json").read_text())
+    for m in bench["measurements"]:  # as a bench from before they were measured stored it
+        m["ratios"] = {k: v for k, v in m["ratios"].items() if not k.startswith("end_to_end_")}
+    bench.pop("long_align", None)
     plain = speed_table(bench, "bench")
-    assert "end to end" not in plain  # a bench from before they were measured
+    assert "end to end" not in plain and "framestamp align" not in plain
     for m in bench["measurements"]:
         m["ratios"] |= {f"end_to_end_{d}": {"of_medians": 1.5} for d in bench["config"]["decoders"]}
     bench["long_align"] = {"audio_s": 3600.0, "wall_s": 90.0, "peak_memory_mib": 700.0, "accuracy_50ms": 0.8}
