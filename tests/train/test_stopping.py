@@ -18,7 +18,16 @@ from framestamp.train.stopping import StopRequests, StoppedOnRequest
 from test_train import config, toy_clips  # the toy run of the training tests (same folder)
 
 
-def test_the_first_signal_is_held_and_a_second_one_acts_as_if_none_were_caught(monkeypatch):
+@pytest.fixture
+def interrupt_by_default():
+    """Python's own SIGINT handler, whatever the test run inherited (a job started in the background
+    of a shell inherits SIGINT ignored, and then a second signal is rightly ignored too)."""
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, inherited)
+
+
+def test_the_first_signal_is_held_and_a_second_one_acts_as_if_none_were_caught(monkeypatch, interrupt_by_default):
     monkeypatch.setattr(stopping, "SAME_REQUEST_S", 0.0)
     before = signal.getsignal(signal.SIGINT)
     with StopRequests() as stop:
@@ -30,7 +39,7 @@ def test_the_first_signal_is_held_and_a_second_one_acts_as_if_none_were_caught(m
     assert signal.getsignal(signal.SIGINT) is before
 
 
-def test_a_signal_right_after_the_first_is_the_same_request():
+def test_a_signal_right_after_the_first_is_the_same_request(interrupt_by_default):
     # torchrun passes the terminal's Ctrl-C on to processes that got it already
     with StopRequests() as stop:
         signal.raise_signal(signal.SIGINT)
