@@ -145,6 +145,33 @@ def test_the_first_occurrence_asks_each_window_one_question(clicks, expected):
         assert answer.times_s == [pytest.approx(expected)] and answer.present
 
 
+def test_a_later_occurrence_asks_later_questions_only_where_the_walk_reads_them():
+    from framestamp.inference.api import Stamper
+    from framestamp.inference.engine import InferenceConfig
+
+    model, asked = OrdinalClickModel(), []
+    score = model.score
+    model.score = lambda questions, waveforms: asked.extend(questions) or score(questions, waveforms)
+    audio = clicks_at(100.0, [10.0, 20.0, 26.0, 40.0, 90.0])  # 4 windows; the 1st and 2nd clicks lie in the 1st
+    answer = Stamper(model, InferenceConfig(progress=False)).locate(audio, word="apple", occurrence=2)
+    assert answer.times_s == [pytest.approx(20.005)] and answer.present
+    # the 1st question of every window, then the 2nd of the 1st window (the walk stops there), then the
+    # rest of the 2nd question's row (the answer's curve); not the 3rd and 4th questions of any window
+    assert [q.split()[3] for q in asked] == ["1st"] * 4 + ["2nd"] * 4
+
+
+def test_event_classes_on_long_audio_are_counted_across_windows_with_their_ends_and_whole_curves():
+    from framestamp.inference.api import Stamper
+    from framestamp.inference.engine import InferenceConfig
+
+    audio = clicks_at(100.0, [10.0, 20.0, 26.0, 40.0, 90.0])
+    timeline = Stamper(OrdinalClickModel(), InferenceConfig(progress=False)).events(
+        audio, classes=["dog"], max_occurrences=4, ends=True)  # fmt: skip
+    assert [s.start_s for s in timeline.spans] == pytest.approx([10.005, 20.005, 26.005, 40.005])
+    assert [s.end_s for s in timeline.spans] == pytest.approx([10.005, 20.005, 26.005, 40.005])
+    assert len(timeline.curves) == 4 and all(curve.size == 10_000 for curve in timeline.curves.values())
+
+
 @pytest.mark.parametrize("model_window_s, asked_window_s, n_windows", [(None, None, 4), (20.0, None, 6),
                                                                      (20.0, 30.0, 4), (None, 10.0, 13)])
 def test_a_model_answers_with_its_own_window_unless_one_is_asked(model_window_s, asked_window_s, n_windows):

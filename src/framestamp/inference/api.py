@@ -471,7 +471,7 @@ class Stamper:
         boundaries = ("start", "end") if ends else ("start",)
         questions = [event.question(c, k, b) for c in classes for k in range(1, max_occurrences + 1) for b in boundaries]
         curves = {event.question(c, k, "start"): self._curve(row) for c in classes
-                  for k, row in enumerate(found[c].start_rows[:max_occurrences], 1)}  # fmt: skip
+                  for k in range(1, max_occurrences + 1) for row in [found[c].start_row(k)]}  # fmt: skip
         duration_s = waveform.size / SAMPLE_RATE_HZ
         return Timeline(event.subset, spans, float(len(spans)), duration_s, questions, curves, self.model.frame_rate_hz)
 

@@ -11,7 +11,8 @@ Evaluation, the Python API, the CLI, the demo and the bench all answer questions
 - Longer audio is cut into overlapping windows whose frame scores are stitched on one timeline
   (:mod:`framestamp.inference.windows`). "Every occurrence" questions decode the stitched
   scores. A "k-th occurrence" question of a family that counts across windows (words, events)
-  is asked as the 1st..(k+2)-th occurrence in every window; each window contributes the
+  is asked as the 1st..(k+2)-th occurrence in every window (the 1st up front, the others of a
+  window when the walk over the timeline reaches it); each window contributes the
   occurrences that are present (local evidence, :attr:`HeadKind.presence_probability` of the
   window's own frames) in the part of the timeline it owns, later than the one before, from the
   part likeliest to hold the 1st one on (:func:`likeliest_first`); the k-th of them over the
@@ -39,7 +40,7 @@ from ..errors import ConfigError, FramestampWarning
 from ..frames import frames_to_seconds
 from ..tasks import Task, parse_answer
 from .stages import stage
-from .windows import LongScores, WindowConfig, check_length, plan_windows, score_long
+from .windows import LongScores, ScoresOnDemand, WindowConfig, check_length, plan_windows, score_long
 
 DEFAULT_MAX_NEW_TOKENS = 64
 ORDINAL_SLACK = 2  # occurrences asked beyond the k-th in each window (the first may lie in an overlap)
@@ -122,16 +123,21 @@ class Occurrences:
         times_s, ends_s, presence: per occurrence, in time order: its time, its end (None
             without ends) and the local P(present) it was accepted with.
         best_absent: the highest local P(present) among the candidates that were rejected.
-        scores: the windowed scores of every question asked.
-        start_rows: the stitched rows of the 1st, 2nd, ... occurrence's (start) question.
+        scores: the windowed scores of the questions asked, the 1st occurrence's (start) question
+            first, then per rank its start (and end) question.
+        per_rank: questions per rank (2 with ends, else 1).
     """
 
     times_s: list[float]
     ends_s: list[float | None]
     presence: list[float]
     best_absent: float
-    scores: LongScores
-    start_rows: np.ndarray
+    scores: ScoresOnDemand
+    per_rank: int = 1
+
+    def start_row(self, k: int) -> np.ndarray:
+        """The stitched row of the k-th occurrence's (start) question over the whole recording."""
+        return self.scores.row((k - 1) * self.per_rank)
 
     def add(self, time_s: float, end_s: float | None, presence: float) -> None:
         self.times_s.append(time_s)
@@ -261,15 +267,20 @@ class Engine:
 
     def _occurrence_scores(
         self, waveform: np.ndarray, task: Task, subject: str, max_k: int, boundary: str = "start", ends: bool = False
-    ) -> tuple[LongScores, int]:  # fmt: skip
+    ) -> tuple[ScoresOnDemand, int]:  # fmt: skip
         """Scores of the 1st..K-th occurrence questions (and their "end" twins with ``ends``) over
-        the recording, and K (see :meth:`occurrences`)."""
-        asked = max_k + (ORDINAL_SLACK if max_k > 1 and self.n_windows(waveform) > 1 else 0)
+        the recording, and K (see :meth:`occurrences`). On audio of one window every question is
+        asked in one pass; on longer audio the 1st occurrence's question is asked of every window
+        at once, the others of a window when a walk reads the part of the timeline it owns."""
+        several = self.n_windows(waveform) > 1
+        asked = max_k + (ORDINAL_SLACK if max_k > 1 and several else 0)
         questions = [task.question(subject, j, b) for j in range(1, asked + 1)
                      for b in ((boundary, "end") if ends else (boundary,))]  # fmt: skip
-        return self.scores(waveform, questions), asked
+        scores = ScoresOnDemand(self.model, questions, waveform, self.token_rate_hz, self.windows,
+                                self.config.progress, eager=1 if several else len(questions))  # fmt: skip
+        return scores, asked
 
-    def _candidates(self, long: LongScores, ends: bool) -> Callable[[int, int], tuple[float, float]]:
+    def _candidates(self, long: ScoresOnDemand, ends: bool) -> Callable[[int, int], tuple[float, float]]:
         """``candidate(part, j)``: the (j+1)-th occurrence question's local P(present) and time in
         part ``part`` of the timeline; computed when first asked for (a walk stops early) and kept
         (they do not depend on the presence threshold)."""
@@ -277,18 +288,17 @@ class Engine:
 
         @cache
         def candidate(part: int, j: int) -> tuple[float, float]:
-            first, last = long.regions[part]
-            region = long.scores[j * per_rank, first:last]
+            first = long.regions[part][0]
+            region = long.region(j * per_rank, part)
             return (self.head.presence_probability(region, long.frame_rate_hz),
                     self._time_in(region, first, long.frame_rate_hz))  # fmt: skip
 
         return candidate
 
-    def _walk(self, long: LongScores, candidate, asked: int, max_k: int, ends: bool, threshold: float) -> Occurrences:
+    def _walk(self, long: ScoresOnDemand, candidate, asked: int, max_k: int, ends: bool, threshold: float) -> Occurrences:
         """The occurrences found at ``threshold`` among the 1st..``asked``-th occurrence questions'
         ``candidate`` of each part (:meth:`_candidates`; see :meth:`occurrences`)."""
-        rows = long.scores
-        result = Occurrences([], [], [], 0.0, long, rows[0 :: 2 if ends else 1])
+        result = Occurrences([], [], [], 0.0, long, 2 if ends else 1)
         start = self._first_part(long, lambda part: candidate(part, 0)[0], threshold)
         for part, (first, last) in enumerate(long.regions):
             if part < start:  # decided absent: a later part is likelier to hold the 1st occurrence
@@ -306,7 +316,7 @@ class Engine:
                         break
                     continue
                 started = True
-                end = self._time_in(rows[2 * j + 1, first:last], first, long.frame_rate_hz) if ends else None
+                end = self._time_in(long.region(2 * j + 1, part), first, long.frame_rate_hz) if ends else None
                 result.add(t, end, p)
         return result
 
@@ -355,7 +365,7 @@ class Engine:
         than k, the k-th question's best guess, with the highest local P(present) of the rejected
         candidates. The count estimate is the number of occurrences found (at most k)."""
         found = self.occurrences(waveform, ask.task, ask.subject, ask.k, ask.boundary)
-        rate, row = found.scores.frame_rate_hz, found.start_rows[ask.k - 1]
+        rate, row = found.scores.frame_rate_hz, found.start_row(ask.k)
         if len(found.times_s) >= ask.k:
             times, presence = np.array([found.times_s[ask.k - 1]]), found.presence[ask.k - 1]
         else:
@@ -379,7 +389,7 @@ class Engine:
                 return Prediction(times, best.count_estimate, row, rate, presence_probability=p)
         return best
 
-    def _first_part(self, long: LongScores, presence: Callable[[int], float], threshold: float) -> int:
+    def _first_part(self, long: LongScores | ScoresOnDemand, presence: Callable[[int], float], threshold: float) -> int:
         """The part of the timeline a 1st occurrence is looked for from: the first (rule
         "first-present"), or the part likeliest to hold the first one (:func:`likeliest_first`)."""
         parts = [part for part, (first, last) in enumerate(long.regions) if last > first]

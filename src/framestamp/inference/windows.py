@@ -187,6 +187,61 @@ def score_long(
     return LongScores(scores, model.frame_rate_hz, plan.regions(scores.shape[-1]), waveform.size / SAMPLE_RATE_HZ)
 
 
+class ScoresOnDemand:
+    """Frame scores of questions about one recording on the global timeline, where the first
+    ``eager`` questions are asked of every window at once (:func:`score_long`) and each other one
+    of a window only when the part of the timeline that window owns is read.
+
+    What a walk over the 1st, 2nd, ... occurrence questions needs: the 1st of every window, the
+    later ones only where the walk goes, which stops once it has found what it counts. A
+    question's scores do not depend on which others are asked beside it (up to float rounding of
+    batches of another size).
+
+    Attributes:
+        frame_rate_hz, regions, duration_s: as in :class:`LongScores`.
+        asked: how many (question, window) pairs have been scored so far.
+    """
+
+    def __init__(
+        self, model: Scorer, questions: Sequence[str], waveform: np.ndarray, token_rate_hz: float,
+        config: WindowConfig = WindowConfig(), progress: bool | None = None, eager: int = 1,
+    ) -> None:  # fmt: skip
+        self._model, self._questions, self._waveform, self._config = model, list(questions), waveform, config
+        self._plan = plan_windows(waveform.size, model.frame_rate_hz, token_rate_hz, config)
+        first = score_long(model, self._questions[:eager], waveform, token_rate_hz, config, progress)
+        self.frame_rate_hz, self.regions, self.duration_s = first.frame_rate_hz, first.regions, first.duration_s
+        self._rows: dict[int, np.ndarray] = dict(enumerate(first.scores))
+        self._pieces: dict[tuple[int, int], np.ndarray] = {}
+        self.asked = len(self._rows) * len(self._plan)
+
+    def region(self, question: int, part: int) -> np.ndarray:
+        """Scores of question ``question`` (an index) in the part of the timeline window ``part`` owns."""
+        if question in self._rows:
+            first, last = self.regions[part]
+            return self._rows[question][first:last]
+        if (question, part) not in self._pieces:
+            self._score(question, [part])
+        return self._pieces[question, part]
+
+    def row(self, question: int) -> np.ndarray:
+        """The whole stitched row ``[T]`` of question ``question`` (the windows not scored yet, now)."""
+        if question not in self._rows:
+            missing = [part for part in range(len(self._plan)) if (question, part) not in self._pieces]
+            for first in range(0, len(missing), self._config.windows_per_batch):
+                self._score(question, missing[first : first + self._config.windows_per_batch])
+            pieces = [self._pieces.pop((question, part)) for part in range(len(self._plan))]
+            self._rows[question] = np.concatenate(pieces).astype(np.float32, copy=False)
+        return self._rows[question]
+
+    def _score(self, question: int, parts: Sequence[int]) -> None:
+        plan = self._plan
+        windows = [self._waveform[plan.starts[i] : plan.ends[i]] for i in parts]
+        rows = self._model.score([self._questions[question]] * len(windows), windows)
+        for part, row in zip(parts, rows):
+            self._pieces[question, part] = np.asarray(row, dtype=np.float32)[plan.owned(part, row.shape[-1])]
+        self.asked += len(parts)
+
+
 def check_length(waveform: np.ndarray, token_rate_hz: float) -> None:
     """Raise ``AudioError`` when the audio is shorter than one audio token."""
     grid = max(1, round(SAMPLE_RATE_HZ / token_rate_hz))
