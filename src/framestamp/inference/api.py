@@ -470,8 +470,8 @@ class Stamper:
                         for t, e in zip(o.times_s, o.ends_s)), key=lambda s: s.start_s)  # fmt: skip
         boundaries = ("start", "end") if ends else ("start",)
         questions = [event.question(c, k, b) for c in classes for k in range(1, max_occurrences + 1) for b in boundaries]
-        curves = {event.question(c, k, "start"): self._curve(row) for c in classes
-                  for k in range(1, max_occurrences + 1) for row in [found[c].start_row(k)]}  # fmt: skip
+        curves = {event.question(c, k, "start"): self._curve(found[c].start_row(k)) for c in classes
+                  for k in range(1, max_occurrences + 1)}  # fmt: skip
         duration_s = waveform.size / SAMPLE_RATE_HZ
         return Timeline(event.subset, spans, float(len(spans)), duration_s, questions, curves, self.model.frame_rate_hz)
 

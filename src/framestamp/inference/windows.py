@@ -171,20 +171,35 @@ def score_long(
     """
     check_length(waveform, token_rate_hz)
     plan = plan_windows(waveform.size, model.frame_rate_hz, token_rate_hz, config)
+    return _score_planned(model, questions, waveform, plan, config.windows_per_batch, progress)
+
+
+def _score_planned(
+    model: Scorer, questions: Sequence[str], waveform: np.ndarray, plan: WindowPlan, windows_per_batch: int,
+    progress: bool | None,
+) -> LongScores:  # fmt: skip
+    """:func:`score_long` over the windows of ``plan``."""
     owned: list[np.ndarray] = []
     windows_done(0, len(plan))
     with _progress_bar(len(plan), progress) as bar:
-        for first in range(0, len(plan), config.windows_per_batch):
-            indices = range(first, min(first + config.windows_per_batch, len(plan)))
-            windows = [waveform[plan.starts[i] : plan.ends[i]] for i in indices]
-            rows = model.score([q for _ in windows for q in questions], [w for w in windows for _ in questions])
-            for j, i in enumerate(indices):
-                piece = np.stack(rows[j * len(questions) : (j + 1) * len(questions)])
-                owned.append(piece[:, plan.owned(i, piece.shape[-1])])
+        for first in range(0, len(plan), windows_per_batch):
+            indices = range(first, min(first + windows_per_batch, len(plan)))
+            owned += _owned_scores(model, questions, waveform, plan, indices)
             bar.update(len(indices))
             windows_done(indices.stop, len(plan))
     scores = np.concatenate(owned, axis=-1).astype(np.float32, copy=False)
     return LongScores(scores, model.frame_rate_hz, plan.regions(scores.shape[-1]), waveform.size / SAMPLE_RATE_HZ)
+
+
+def _owned_scores(
+    model: Scorer, questions: Sequence[str], waveform: np.ndarray, plan: WindowPlan, indices: Sequence[int]
+) -> list[np.ndarray]:  # fmt: skip
+    """``[Q, frames]`` scores of ``questions`` in the part of the timeline each window of ``indices`` owns,
+    from one forward pass over those windows."""
+    windows = [waveform[plan.starts[i] : plan.ends[i]] for i in indices]
+    rows = model.score([q for _ in windows for q in questions], [w for w in windows for _ in questions])
+    pieces = [np.stack(rows[j * len(questions) : (j + 1) * len(questions)]) for j in range(len(windows))]
+    return [piece[:, plan.owned(i, piece.shape[-1])] for i, piece in zip(indices, pieces)]
 
 
 class ScoresOnDemand:
@@ -199,20 +214,20 @@ class ScoresOnDemand:
 
     Attributes:
         frame_rate_hz, regions, duration_s: as in :class:`LongScores`.
-        asked: how many (question, window) pairs have been scored so far.
     """
 
     def __init__(
         self, model: Scorer, questions: Sequence[str], waveform: np.ndarray, token_rate_hz: float,
         config: WindowConfig = WindowConfig(), progress: bool | None = None, eager: int = 1,
     ) -> None:  # fmt: skip
-        self._model, self._questions, self._waveform, self._config = model, list(questions), waveform, config
+        check_length(waveform, token_rate_hz)
+        self._model, self._questions, self._waveform = model, list(questions), waveform
         self._plan = plan_windows(waveform.size, model.frame_rate_hz, token_rate_hz, config)
-        first = score_long(model, self._questions[:eager], waveform, token_rate_hz, config, progress)
+        self._windows_per_batch = config.windows_per_batch
+        first = _score_planned(model, self._questions[:eager], waveform, self._plan, self._windows_per_batch, progress)
         self.frame_rate_hz, self.regions, self.duration_s = first.frame_rate_hz, first.regions, first.duration_s
         self._rows: dict[int, np.ndarray] = dict(enumerate(first.scores))
         self._pieces: dict[tuple[int, int], np.ndarray] = {}
-        self.asked = len(self._rows) * len(self._plan)
 
     def region(self, question: int, part: int) -> np.ndarray:
         """Scores of question ``question`` (an index) in the part of the timeline window ``part`` owns."""
@@ -227,19 +242,16 @@ class ScoresOnDemand:
         """The whole stitched row ``[T]`` of question ``question`` (the windows not scored yet, now)."""
         if question not in self._rows:
             missing = [part for part in range(len(self._plan)) if (question, part) not in self._pieces]
-            for first in range(0, len(missing), self._config.windows_per_batch):
-                self._score(question, missing[first : first + self._config.windows_per_batch])
+            for first in range(0, len(missing), self._windows_per_batch):
+                self._score(question, missing[first : first + self._windows_per_batch])
             pieces = [self._pieces.pop((question, part)) for part in range(len(self._plan))]
             self._rows[question] = np.concatenate(pieces).astype(np.float32, copy=False)
         return self._rows[question]
 
     def _score(self, question: int, parts: Sequence[int]) -> None:
-        plan = self._plan
-        windows = [self._waveform[plan.starts[i] : plan.ends[i]] for i in parts]
-        rows = self._model.score([self._questions[question]] * len(windows), windows)
-        for part, row in zip(parts, rows):
-            self._pieces[question, part] = np.asarray(row, dtype=np.float32)[plan.owned(part, row.shape[-1])]
-        self.asked += len(parts)
+        pieces = _owned_scores(self._model, [self._questions[question]], self._waveform, self._plan, parts)
+        for part, piece in zip(parts, pieces):
+            self._pieces[question, part] = piece[0].astype(np.float32, copy=False)
 
 
 def check_length(waveform: np.ndarray, token_rate_hz: float) -> None:
